@@ -1,0 +1,49 @@
+# cs285lab: two commands.  `make lab` opens the course; `make test` runs every test.
+# Both create .venv on first use and reinstall only when pyproject.toml changes.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+ONLY   ?=
+# Tests run with the small CI budget, one torch thread, and no stray GPU.
+TEST_ENV := CS285LAB_PROFILE=ci OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 CUDA_VISIBLE_DEVICES= MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+
+.PHONY: lab test bench student check-student clean-venv help
+help:
+	@echo "make lab    - set up .venv and open the course in JupyterLab (ARGS=... passes options)"
+	@echo "make test   - set up .venv and run the whole test suite (unit tests + nbval on solutions/)"
+	@echo "make bench  - run the benchmarks (ONLY=<name> for one); results in benchmarks/results/"
+	@echo "make student - regenerate notebooks/ from solutions/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	@touch $@
+
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(ARGS)
+
+student: $(VENV)/.installed
+	$(BIN)/cs285lab make-student
+
+check-student: $(VENV)/.installed
+	$(BIN)/cs285lab make-student --check
+
+# pytest exits 5 when it collects nothing; make treats any non-zero exit as failure.
+test: check-student
+	$(TEST_ENV) $(BIN)/python -m pytest tests solutions --nbval-lax --nbval-current-env \
+	    --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=600 -p no:cacheprovider
+
+bench: $(VENV)/.installed-bench
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 CUDA_VISIBLE_DEVICES= MPLBACKEND=Agg \
+	    $(BIN)/python -m benchmarks $(if $(ONLY),--only $(ONLY),)
+
+clean-venv:
+	rm -rf $(VENV)

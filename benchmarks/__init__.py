@@ -1,0 +1,1 @@
+"""Benchmarks: full-budget runs compared side by side with a peer library (`make bench`)."""

@@ -1,0 +1,100 @@
+"""Shared benchmark plumbing: discover bench_*.py, write results CSV + markdown summary + plot.
+
+A benchmark module `benchmarks/bench_<name>.py` defines
+    DESCRIPTION: str
+    def run() -> Result
+Rows carry at least impl, env, seed, env_steps, eval_return, wall_s (one row per evaluation point).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+COLUMNS = ("impl", "env", "seed", "env_steps", "eval_return", "wall_s")
+
+
+@dataclass
+class Result:
+    """What one benchmark produced: evaluation rows, a markdown summary, optional extra tables."""
+
+    rows: list[dict]
+    summary: str
+    extra_columns: tuple[str, ...] = ()
+    figures: dict[str, plt.Figure] = field(default_factory=dict)
+
+
+def available() -> list[str]:
+    """Names of all benchmarks (bench_<name>.py files)."""
+    return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+
+
+def learning_curve_figure(rows: list[dict], title: str) -> plt.Figure:
+    """Median and min-max band over seeds of eval_return against env_steps, one panel per env."""
+    envs = sorted({r["env"] for r in rows})
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.6), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        for impl in sorted({r["impl"] for r in rows if r["env"] == env}):
+            sel = [r for r in rows if r["env"] == env and r["impl"] == impl]
+            steps = sorted({r["env_steps"] for r in sel})
+            per_step = [[r["eval_return"] for r in sel if r["env_steps"] == s] for s in steps]
+            med = [np.median(v) for v in per_step]
+            ax.plot(steps, med, label=impl)
+            ax.fill_between(steps, [min(v) for v in per_step], [max(v) for v in per_step], alpha=0.2)
+        ax.set_title(env)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("eval return")
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def write(name: str, result: Result, seconds: float) -> Path:
+    """Write results/<name>.csv, results/<name>.md and results/<name>*.png; return the summary path."""
+    RESULTS.mkdir(exist_ok=True)
+    columns = COLUMNS + tuple(c for c in result.extra_columns if c not in COLUMNS)
+    missing = [c for c in COLUMNS if any(c not in r for r in result.rows)]
+    if missing:
+        raise ValueError(f"benchmark {name}: rows lack columns {missing}")
+    with open(RESULTS / f"{name}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(result.rows)
+    figures = dict(result.figures) or {"": learning_curve_figure(result.rows, name)}
+    images = []
+    for suffix, fig in figures.items():
+        png = f"{name}{'_' + suffix if suffix else ''}.png"
+        fig.savefig(RESULTS / png, dpi=110)
+        plt.close(fig)
+        images.append(png)
+    machine = f"{platform.machine()}, {platform.python_version()}, {__import__('os').cpu_count()} cores"
+    text = (f"# Benchmark: {name}\n\n_{time.strftime('%Y-%m-%d')} on {machine}; "
+            f"whole benchmark {seconds:.0f} s_\n\n{result.summary.strip()}\n\n"
+            + "".join(f"![{png}]({png})\n" for png in images))
+    path = RESULTS / f"{name}.md"
+    path.write_text(text)
+    return path
+
+
+def run(names: list[str]) -> None:
+    """Run the named benchmarks one after another and write their results."""
+    for name in names:
+        module = importlib.import_module(f"benchmarks.bench_{name}")
+        print(f"== {name}: {module.DESCRIPTION}", flush=True)
+        start = time.perf_counter()
+        result = module.run()
+        path = write(name, result, time.perf_counter() - start)
+        print(path.read_text(), flush=True)

@@ -1,0 +1,3 @@
+from cs285lab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Authoring tools for instructors: student-notebook generation from solutions/."""

@@ -1,0 +1,291 @@
+"""Generate student notebooks from the reference notebooks in solutions/.
+
+A solution notebook marks what students write with
+    ### BEGIN SOLUTION / ### END SOLUTION          (code cells; `# HINT: ...` lines become the stub's hint)
+    <!-- BEGIN SOLUTION --> / <!-- END SOLUTION -->  (markdown cells)
+and what only the grader sees with ### BEGIN HIDDEN TESTS / ### END HIDDEN TESTS (check cells).
+Graded cells carry metadata["cs285lab"] = {"id": ..., "kind": "solution" | "check" | "locked",
+"points": ... (check cells only)}.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+KINDS = ("solution", "check", "locked")
+CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
+MD_STUB = "_Write your answer here._"
+HINT = re.compile(r"^\s*#\s*HINT:\s*(.*)$")
+
+
+class AuthoringError(ValueError):
+    """A solution notebook is malformed; the message names the notebook and the cell."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """A marked region of a cell's source: [begin, end] line indices of the markers."""
+
+    begin: int
+    end: int
+    indent: str
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read and validate a notebook, with an error that names the file."""
+    if not path.is_file():
+        raise AuthoringError(f"{path}: no such notebook")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AuthoringError(f"{path}: not a valid .ipynb (JSON error: {exc})") from None
+    except Exception as exc:  # nbformat raises several types for malformed files
+        raise AuthoringError(f"{path}: not a valid .ipynb ({type(exc).__name__}: {exc})") from None
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise AuthoringError(f"{path}: not a valid notebook: {exc.message}") from None
+    return nb
+
+
+def cell_meta(cell: nbformat.NotebookNode) -> dict | None:
+    """The cs285lab metadata of a cell, or None for an ordinary cell."""
+    return cell.get("metadata", {}).get("cs285lab")
+
+
+def find_regions(lines: list[str], begin: str, end: str, where: str) -> list[Region]:
+    """Find balanced begin/end marker pairs in `lines`; raise on unbalanced or nested markers."""
+    regions, open_at = [], None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text == begin:
+            if open_at is not None:
+                raise AuthoringError(f"{where}: '{begin}' on line {i + 1} inside another region (line {open_at + 1})")
+            open_at = i
+        elif text == end:
+            if open_at is None:
+                raise AuthoringError(f"{where}: '{end}' on line {i + 1} without a matching '{begin}'")
+            regions.append(Region(open_at, i, lines[open_at][: len(lines[open_at]) - len(lines[open_at].lstrip())]))
+            open_at = None
+    if open_at is not None:
+        raise AuthoringError(f"{where}: '{begin}' on line {open_at + 1} is never closed by '{end}'")
+    return regions
+
+
+def _has_marker(source: str) -> bool:
+    return any(m in source for m in (CODE_BEGIN, CODE_END, HIDDEN_BEGIN, HIDDEN_END, MD_BEGIN, MD_END))
+
+
+def validate(nb: nbformat.NotebookNode, name: str) -> None:
+    """Raise AuthoringError for anything that would make generation or grading ambiguous."""
+    seen: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        meta = cell_meta(cell)
+        where = f"{name}, cell {index}"
+        lines = cell.source.splitlines()
+        if meta is None:
+            if _has_marker(cell.source):
+                raise AuthoringError(f"{where}: has solution/hidden-test markers but no cs285lab metadata "
+                                     "(add metadata {'cs285lab': {'id': ..., 'kind': 'solution'}})")
+            continue
+        if not isinstance(meta, dict) or not isinstance(meta.get("id"), str) or not meta["id"]:
+            raise AuthoringError(f"{where}: cs285lab metadata needs a non-empty string 'id'")
+        where = f"{name}, cell {index} (id {meta['id']!r})"
+        if meta["id"] in seen:
+            raise AuthoringError(f"{where}: duplicate cell id, also used by cell {seen[meta['id']]}")
+        seen[meta["id"]] = index
+        kind = meta.get("kind")
+        if kind not in KINDS:
+            raise AuthoringError(f"{where}: kind {kind!r} is not one of {KINDS}")
+        points = meta.get("points")
+        if kind == "check":
+            if cell.cell_type != "code":
+                raise AuthoringError(f"{where}: a check cell must be a code cell")
+            if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
+                raise AuthoringError(f"{where}: a check cell needs 'points' > 0, got {points!r}")
+            find_regions(lines, HIDDEN_BEGIN, HIDDEN_END, where)
+        elif points is not None:
+            raise AuthoringError(f"{where}: only check cells carry points (this is a {kind} cell)")
+        if kind == "solution":
+            begin, end = (CODE_BEGIN, CODE_END) if cell.cell_type == "code" else (MD_BEGIN, MD_END)
+            if not find_regions(lines, begin, end, where):
+                raise AuthoringError(f"{where}: a solution cell needs a '{begin}' ... '{end}' region")
+        elif kind != "check" and _has_marker(cell.source):
+            raise AuthoringError(f"{where}: markers are only allowed in solution and check cells")
+        if kind == "check" and any(m in cell.source for m in (CODE_BEGIN, MD_BEGIN)):
+            raise AuthoringError(f"{where}: a check cell cannot hold a solution region")
+
+
+def _stub(region_lines: list[str], indent: str) -> list[str]:
+    hints = [m.group(1).strip() for line in region_lines if (m := HINT.match(line))]
+    hint = " ".join(h for h in hints if h) or "fill in this part"
+    return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({hint!r})"]
+
+
+def _replace_regions(lines: list[str], regions: list[Region], stub) -> list[str]:
+    out, cursor = [], 0
+    for region in regions:
+        out += lines[cursor:region.begin]
+        out += stub(lines[region.begin + 1:region.end], region.indent)
+        cursor = region.end + 1
+    return out + lines[cursor:]
+
+
+def student_source(cell: nbformat.NotebookNode, where: str) -> str:
+    """The student version of one cell's source."""
+    lines = cell.source.splitlines()
+    if cell.cell_type == "code":
+        lines = _replace_regions(lines, find_regions(lines, CODE_BEGIN, CODE_END, where), _stub)
+        lines = _replace_regions(lines, find_regions(lines, HIDDEN_BEGIN, HIDDEN_END, where), lambda _l, _i: [])
+    else:
+        lines = _replace_regions(lines, find_regions(lines, MD_BEGIN, MD_END, where), lambda _l, _i: [MD_STUB])
+    return "\n".join(lines).rstrip()
+
+
+def fingerprint(nb: nbformat.NotebookNode) -> str:
+    """A hash of cell types and sources: what a person edits (outputs and UI metadata excluded)."""
+    payload = json.dumps([(c.cell_type, c.source) for c in nb.cells])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """Return the student version of a validated solution notebook."""
+    validate(nb, name)
+    student = copy.deepcopy(nb)
+    for index, cell in enumerate(student.cells):
+        cell.source = student_source(cell, f"{name}, cell {index}")
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+        meta = cell_meta(cell)
+        if meta and meta["kind"] in ("check", "locked"):
+            cell.metadata["editable"] = False
+            cell.metadata["deletable"] = False
+    student.metadata.pop("widgets", None)
+    student.metadata["cs285lab"] = {"generated_from": f"solutions/{name}", "fingerprint": fingerprint(student)}
+    return student
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    """Serialize a notebook deterministically."""
+    return nbformat.writes(nb, version=4) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _solutions(solutions: Path) -> list[Path]:
+    if not solutions.is_dir():
+        raise AuthoringError(f"{solutions}: no such folder")
+    paths = sorted(solutions.glob("*.ipynb"))
+    if not paths:
+        raise AuthoringError(f"{solutions}: holds no .ipynb notebooks")
+    return paths
+
+
+def _holds_work(path: Path) -> bool:
+    """True when a student notebook was edited since generation (its sources no longer match)."""
+    try:
+        existing = nbformat.read(path, as_version=4)
+    except Exception:
+        return True  # unreadable: not ours to throw away
+    recorded = existing.metadata.get("cs285lab", {}).get("fingerprint")
+    return recorded is None or recorded != fingerprint(existing)
+
+
+def generate(solutions: Path) -> dict[str, str]:
+    """Map each student notebook's file name to its generated text (validates all first)."""
+    return {path.name: render(to_student(read_notebook(path), path.name)) for path in _solutions(solutions)}
+
+
+def make_students(solutions: Path, out: Path, force: bool = False) -> list[Path]:
+    """Regenerate `out/` from `solutions/`; return the paths written.
+
+    A student notebook someone has edited is not overwritten unless `force`, and then a
+    copy is kept in out/.backup/.
+    """
+    generated = generate(solutions)  # all-or-nothing: a bad solution stops before any write
+    written: list[Path] = []
+    blocked = []
+    for name, text in generated.items():
+        target = out / name
+        if target.exists():
+            if target.read_text(encoding="utf-8") == text:
+                continue
+            if _holds_work(target):
+                if not force:
+                    blocked.append(target)
+                    continue
+                backup = out / ".backup" / f"{target.stem}.{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(target, backup)
+        write_atomic(target, text)
+        written.append(target)
+    if blocked:
+        names = ", ".join(str(p) for p in blocked)
+        raise AuthoringError(f"{names}: edited since generation (someone's work); not overwritten. "
+                             "Move it away, or rerun with --force to keep a copy in .backup/ and regenerate"
+                             + (f" (wrote {len(written)} others)" if written else ""))
+    return written
+
+
+def check_students(solutions: Path, out: Path) -> list[str]:
+    """Describe every way `out/` differs from what generation would produce (empty: in sync)."""
+    drift = []
+    generated = generate(solutions)
+    for name, text in generated.items():
+        target = out / name
+        if not target.exists():
+            drift.append(f"{target}: missing")
+            continue
+        current = target.read_text(encoding="utf-8")
+        if current == text:
+            continue
+        want, have = nbformat.reads(text, as_version=4), nbformat.reads(current, as_version=4)
+        cells = _differing_cells(want, have)
+        drift.append(f"{target}: differs from {solutions / name}" + (f" in {cells}" if cells else " (metadata)"))
+    for path in sorted(out.glob("*.ipynb")) if out.is_dir() else []:
+        if path.name not in generated and _generated(path):
+            drift.append(f"{path}: generated from a solution that no longer exists")
+    return drift
+
+
+def _generated(path: Path) -> bool:
+    try:
+        return "generated_from" in nbformat.read(path, as_version=4).metadata.get("cs285lab", {})
+    except Exception:
+        return False
+
+
+def _differing_cells(want: nbformat.NotebookNode, have: nbformat.NotebookNode) -> str:
+    def label(cell, index):
+        meta = cell_meta(cell)
+        return f"cell {index}" + (f" (id {meta['id']})" if meta else "")
+
+    if len(want.cells) != len(have.cells):
+        return f"cell count ({len(have.cells)} instead of {len(want.cells)})"
+    diffs = [label(w, i) for i, (w, h) in enumerate(zip(want.cells, have.cells)) if w != h]
+    return ", ".join(diffs[:5]) + (f" and {len(diffs) - 5} more" if len(diffs) > 5 else "")

@@ -1,0 +1,78 @@
+"""The `cs285lab` command: make-student, refresh-outputs, grade."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _make_student(args: argparse.Namespace) -> int:
+    from cs285lab.authoring.student import AuthoringError, check_students, make_students
+
+    try:
+        if args.check:
+            drift = check_students(Path(args.solutions), Path(args.out))
+            if drift:
+                print("notebooks/ is out of sync with solutions/:", file=sys.stderr)
+                for line in drift:
+                    print(f"  - {line}", file=sys.stderr)
+                print("run: cs285lab make-student   (or: make student)", file=sys.stderr)
+                return 1
+            print(f"student notebooks in {args.out}/ match {args.solutions}/")
+            return 0
+        written = make_students(Path(args.solutions), Path(args.out), force=args.force)
+    except AuthoringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"student notebooks in {args.out}/ already up to date")
+    return 0
+
+
+def _refresh_outputs(args: argparse.Namespace) -> int:
+    from cs285lab.authoring.student import AuthoringError
+    from cs285lab.authoring.outputs import refresh_outputs
+
+    try:
+        for path in args.notebooks:
+            refresh_outputs(Path(path))
+            print(f"refreshed checked outputs of {path}")
+    except AuthoringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _grade(argv: list[str]) -> int:
+    try:
+        from cs285lab.grading.cli import main as grade_main
+    except ImportError as exc:  # pragma: no cover - only while the grader is not installed
+        print(f"error: the grader is not available ({exc})", file=sys.stderr)
+        return 2
+    return grade_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `cs285lab` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["grade"]:
+        return _grade(argv[1:])
+    parser = argparse.ArgumentParser(prog="cs285lab", description="cs285lab course tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ms = sub.add_parser("make-student", help="generate notebooks/ from solutions/")
+    ms.add_argument("--solutions", default="solutions", help="reference notebooks (default: solutions)")
+    ms.add_argument("--out", default="notebooks", help="student notebooks (default: notebooks)")
+    ms.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+    ms.add_argument("--force", action="store_true",
+                    help="overwrite student notebooks that hold someone's work (a backup is kept)")
+    ms.set_defaults(run=_make_student)
+    ro = sub.add_parser("refresh-outputs", help="re-run solution notebooks (ci budget) and store the outputs "
+                        "of cells tagged nbval-check-output; all other outputs are cleared")
+    ro.add_argument("notebooks", nargs="+")
+    ro.set_defaults(run=_refresh_outputs)
+    sub.add_parser("grade", help="grade submissions (see: cs285lab grade --help)")
+    args = parser.parse_args(argv)
+    return args.run(args)

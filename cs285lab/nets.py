@@ -1,0 +1,30 @@
+"""Small network builders shared by every notebook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (64, 64),
+        activation: type[nn.Module] = nn.Tanh, out_gain: float | None = None) -> nn.Sequential:
+    """A fully connected network in_dim -> hidden... -> out_dim (linear output).
+
+    `out_gain` rescales the last layer's initial weights (e.g. 0.01 for policy logits so the
+    first policy is near uniform, 1.0 for values).
+    """
+    if in_dim <= 0 or out_dim <= 0:
+        raise ValueError(f"mlp needs positive sizes, got in_dim={in_dim}, out_dim={out_dim}")
+    layers: list[nn.Module] = []
+    sizes = [in_dim, *hidden]
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), activation()]
+    last = nn.Linear(sizes[-1], out_dim)
+    if out_gain is not None:
+        with torch.no_grad():
+            last.weight.mul_(out_gain)
+            last.bias.zero_()
+    layers.append(last)
+    return nn.Sequential(*layers)
