@@ -174,7 +174,13 @@ def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
         if meta and meta["kind"] in ("check", "locked"):
             cell.metadata["editable"] = False
             cell.metadata["deletable"] = False
-    student.metadata.pop("widgets", None)
+    # Only what the kernel needs: saved UI state and machine-specific versions would make
+    # regeneration depend on who last opened the solution.
+    student.metadata = nbformat.from_dict({
+        "kernelspec": nb.metadata.get("kernelspec", {"display_name": "Python 3 (ipykernel)",
+                                                     "language": "python", "name": "python3"}),
+        "language_info": {"name": "python"},
+    })
     student.metadata["cs285lab"] = {"generated_from": f"solutions/{name}", "fingerprint": fingerprint(student)}
     return student
 

@@ -1,0 +1,52 @@
+"""Keep solutions/ small and reviewable: store only the outputs nbval compares."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from cs285lab.authoring.student import AuthoringError, read_notebook, render, write_atomic
+
+CHECKED_TAG = "nbval-check-output"
+
+
+def is_checked(cell: nbformat.NotebookNode) -> bool:
+    """True for cells whose stored output nbval compares (tag nbval-check-output)."""
+    return CHECKED_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def strip_unchecked_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Clear outputs and execution counts of every cell except those nbval compares."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.metadata.pop("execution", None)
+        if not is_checked(cell):
+            cell.outputs, cell.execution_count = [], None
+        # nbval compares a checked cell only if it records having run (an execution count).
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def refresh_outputs(path: Path, timeout: int = 900) -> None:
+    """Execute a solution notebook at the ci budget and store only its checked outputs."""
+    nb = read_notebook(path)
+    metadata = nbformat.from_dict(dict(nb.metadata))  # execution adds machine-specific versions
+    previous = os.environ.get("CS285LAB_PROFILE")
+    os.environ["CS285LAB_PROFILE"] = "ci"  # the kernel inherits it: outputs must match what CI sees
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except CellExecutionError as exc:
+        raise AuthoringError(f"{path}: a cell failed while refreshing outputs:\n{exc}") from None
+    finally:
+        if previous is None:
+            os.environ.pop("CS285LAB_PROFILE", None)
+        else:
+            os.environ["CS285LAB_PROFILE"] = previous
+    nb.metadata = metadata
+    write_atomic(path, render(strip_unchecked_outputs(nb)))
