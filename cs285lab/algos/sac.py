@@ -1,0 +1,276 @@
+"""Soft actor-critic (SAC): the off-policy actor-critic of the lecture, made practical.
+
+The two fixes of the naive off-policy actor-critic, plus the practical parts:
+  - critic: learn Q(s, a) with target r + gamma * Q(s', a') * (1 - terminated), a' ~ pi(s') FRESH
+    (never the action stored in the buffer, which an old policy chose);
+  - actor: a ~ pi(s) sampled from the CURRENT policy at buffer states, Q in place of the advantage,
+    gradient through the action (reparameterization of a tanh-squashed Gaussian);
+  - entropy bonus with an automatically tuned temperature alpha;
+  - twin Q networks (one batched module), the minimum of the two in targets and in the actor loss;
+  - Polyak-averaged target networks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from cs285lab.buffers import Batch, ReplayBuffer
+from cs285lab.envs import evaluate, require_vector_obs
+from cs285lab.nets import mlp
+from cs285lab.runs import Logger, NullLogger
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+
+
+@dataclass
+class SACConfig:
+    """Hyperparameters of SAC (defaults: small nets that learn Pendulum-v1 in ~5-10k env steps)."""
+
+    hidden: tuple[int, ...] = (64, 64)   # both actor and critics
+    lr: float = 1e-3                     # Adam, actor, critics and temperature
+    gamma: float = 0.99
+    tau: float = 0.005                   # Polyak: target <- (1 - tau) * target + tau * online
+    batch_size: int = 128
+    init_alpha: float = 1.0              # initial entropy temperature
+    target_entropy: float | None = None  # None -> -act_dim (the usual heuristic)
+    num_q: int = 2                       # twin Q: the minimum fights overestimation
+    learning_starts: int = 1000          # uniform random actions (and no updates) before this many steps
+    buffer_size: int = 1_000_000
+    updates_per_step: int = 1            # gradient steps per env step (update-to-data ratio)
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"SACConfig.tau must be in (0, 1], got {self.tau}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"SACConfig.gamma must be in [0, 1], got {self.gamma}")
+        if self.num_q < 1 or self.batch_size < 1 or self.buffer_size < 1 or self.init_alpha <= 0:
+            raise ValueError("SACConfig: num_q, batch_size, buffer_size and init_alpha must be positive")
+
+
+class QEnsemble(nn.Module):
+    """`num_q` independent Q networks evaluated as ONE batched MLP: Q(s, a) -> [num_q, B].
+
+    Each layer holds weights [num_q, in, out] and runs as one batched matmul, so twin critics
+    cost about as much as one (and far less Python overhead than two nn.Sequential).
+    """
+
+    def __init__(self, num_q: int, in_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        sizes = [in_dim, *hidden, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            bound = 1.0 / math.sqrt(a)  # the default init of nn.Linear, per member
+            self.weights.append(nn.Parameter(torch.empty(num_q, a, b).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(num_q, 1, b).uniform_(-bound, bound)))
+        self.num_q = num_q
+
+    def forward(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """Q values of every member for a batch: obs [B, obs_dim], actions [B, act_dim] -> [num_q, B]."""
+        x = torch.cat([obs, actions], dim=-1).expand(self.num_q, -1, -1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b, x, w)
+            if i < last:
+                x = torch.relu(x)
+        return x.squeeze(-1)
+
+
+class SquashedGaussianActor(nn.Module):
+    """pi(a|s): a Gaussian in an unbounded space u, squashed by tanh and scaled to the action bounds."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], action_low: np.ndarray,
+                 action_high: np.ndarray) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, 2 * act_dim, hidden, activation=nn.ReLU)
+        low, high = torch.as_tensor(action_low, dtype=torch.float32), torch.as_tensor(action_high, dtype=torch.float32)
+        self.register_buffer("scale", (high - low) / 2)
+        self.register_buffer("center", (high + low) / 2)
+
+    def forward(self, obs: Tensor, deterministic: bool = False) -> tuple[Tensor, Tensor]:
+        """Sample a = center + scale * tanh(u), u ~ N(mu(s), sigma(s)) by reparameterization; return (a, log pi(a|s))."""
+        mean, log_std = self.net(obs).chunk(2, dim=-1)
+        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
+        # log N(u; mean, std), summed over action dimensions
+        log_prob = (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        # change of variables a = center + scale * tanh(u): subtract log |da/du| = log scale + log(1 - tanh(u)^2),
+        # with log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u)) (stable for large |u|)
+        log_prob = log_prob - (torch.log(self.scale) + 2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
+        return self.center + self.scale * torch.tanh(u), log_prob
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Within this block, gradients flow THROUGH `module` to its inputs but not INTO its parameters."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+class SAC:
+    """Soft actor-critic: squashed Gaussian actor, `num_q` batched critics, automatic temperature."""
+
+    def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray | Sequence[float],
+                 action_high: np.ndarray | Sequence[float], config: SACConfig | None = None, seed: int = 0) -> None:
+        self.config = config = config or SACConfig()
+        low = np.array(np.broadcast_to(np.asarray(action_low, dtype=np.float32), (act_dim,)))
+        high = np.array(np.broadcast_to(np.asarray(action_high, dtype=np.float32), (act_dim,)))
+        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
+            raise ValueError(f"SAC needs finite action bounds with high > low, got low={low}, high={high}")
+        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
+        torch.manual_seed(seed)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, config.hidden, low, high)
+        self.critic = QEnsemble(config.num_q, obs_dim + act_dim, config.hidden)
+        self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.tensor(math.log(config.init_alpha), requires_grad=True)
+        self.target_entropy = -float(act_dim) if config.target_entropy is None else float(config.target_entropy)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=config.lr)
+
+    @property
+    def alpha(self) -> Tensor:
+        """The entropy temperature (a detached scalar tensor)."""
+        return self.log_alpha.detach().exp()
+
+    # -- acting ------------------------------------------------------------------------------------
+    def sample_actions(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """Actions from the current policy, in env bounds, with their log-probabilities [N] (differentiable)."""
+        return self.actor(obs)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """One action for obs [obs_dim] (-> [act_dim]) or a batch [N, obs_dim] (-> [N, act_dim])."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
+            raise ValueError(f"SAC.act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
+        action, _ = self.actor(x, deterministic=deterministic)
+        return action.numpy()
+
+    # -- the update ----------------------------------------------------------------------------------
+    def q_target(self, batch: Batch) -> Tensor:
+        """y = r + gamma * (min_j Qbar_j(s', a') - alpha log pi(a'|s')) * (1 - terminated), a' ~ pi(s') fresh."""
+        with torch.no_grad():
+            next_actions, next_log_prob = self.sample_actions(batch.next_obs)  # the CURRENT policy, not the buffer's
+            next_q = self.target_critic(batch.next_obs, next_actions).min(dim=0).values
+            soft_next_value = next_q - self.alpha * next_log_prob
+            return batch.rewards + self.config.gamma * (1.0 - batch.terminated) * soft_next_value
+
+    def critic_loss(self, batch: Batch) -> Tensor:
+        """Mean squared error of every Q network against the (detached) target."""
+        q = self.critic(batch.obs, batch.actions)                   # [num_q, B]
+        return ((q - self.q_target(batch)) ** 2).mean(dim=1).sum()  # target [B] broadcasts over the members
+
+    def actor_loss(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """E_{a ~ pi(s)} [alpha log pi(a|s) - min_j Q_j(s, a)], reparameterized; also return log pi(a|s)."""
+        actions, log_prob = self.sample_actions(obs)  # fresh actions at buffer states
+        with frozen(self.critic):                    # the actor's loss must not train the critic
+            q = self.critic(obs, actions).min(dim=0).values
+        return (self.alpha * log_prob - q).mean(), log_prob
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One gradient step of the critics, the actor and the temperature, then Polyak-average the targets."""
+        # 1. critic: regress Q(s, a) on the buffer's (s, a) toward r + gamma * soft V(s')
+        critic_loss = self.critic_loss(batch)
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        # 2. actor: maximize Q(s, a) + entropy with a ~ pi(s) from the current policy
+        actor_loss, log_prob = self.actor_loss(batch.obs)
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_opt.step()
+        # 3. temperature: raise alpha when the entropy is below its target, lower it when above
+        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+        self.alpha_opt.zero_grad(set_to_none=True)
+        alpha_loss.backward()
+        self.alpha_opt.step()
+        # 4. targets: Polyak averaging, target <- target + tau * (online - target)
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.target_critic.parameters()), list(self.critic.parameters()),
+                                 self.config.tau)
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
+                "alpha": self.alpha.item(), "entropy": -log_prob.mean().item()}
+
+
+def make_env(env_id: str, who: str = "SAC") -> gym.Env:
+    """gym.make(env_id), checked: 1-D Box observations and bounded Box actions."""
+    env = gym.make(env_id)
+    require_vector_obs(env, who)
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1 or not np.all(np.isfinite(space.low)) \
+            or not np.all(np.isfinite(space.high)):
+        env.close()
+        raise TypeError(f"{who} needs a bounded 1-D Box action space (continuous actions); {env_id} has {space}")
+    return env
+
+
+def train_sac(env_id: str, total_steps: int, seed: int, config: SACConfig | None = None, *,
+              logger: Logger | None = None, eval_every: int = 1000, eval_episodes: int = 10,
+              agent_cls: type[SAC] = SAC) -> tuple[SAC, list[dict]]:
+    """Train SAC on `env_id` for `total_steps` env steps; return the agent and its evaluation history.
+
+    Each history row: step, eval_return (mean return of the deterministic policy over
+    `eval_episodes` fixed-seed episodes), train_return (mean of the episodes finished since the
+    last row), wall_s and the last update's statistics. `agent_cls` lets a notebook plug in a
+    subclass (e.g. one with a student's critic target).
+    """
+    config = config or SACConfig()
+    if total_steps < 1 or eval_every < 1:
+        raise ValueError("train_sac: total_steps and eval_every must be positive")
+    logger = logger or NullLogger()
+    env = make_env(env_id)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    agent = agent_cls(obs_dim, act_dim, env.action_space.low, env.action_space.high, config, seed=seed)
+    buffer = ReplayBuffer(min(config.buffer_size, total_steps), obs_dim, act_dim)
+    rng = np.random.default_rng(seed)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    history: list[dict] = []
+    episode_return, finished, stats = 0.0, [], {}
+    start = time.perf_counter()
+    for step in range(1, total_steps + 1):
+        # collect one transition: random actions first, then the current policy
+        action = env.action_space.sample() if step <= config.learning_starts else agent.act(obs)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, reward, next_obs, terminated, truncated)
+        episode_return += float(reward)
+        obs = next_obs
+        if terminated or truncated:
+            finished.append(episode_return)
+            episode_return = 0.0
+            obs, _ = env.reset()
+        # learn from a uniform batch of the buffer
+        if step > config.learning_starts:
+            for _ in range(config.updates_per_step):
+                stats = agent.update(buffer.sample(config.batch_size, rng))
+        if step % eval_every == 0 or step == total_steps:
+            row = {"step": step, "eval_return": evaluate(lambda o: agent.act(o, deterministic=True), env_id,
+                                                         eval_episodes, seed=10_000),
+                   "train_return": float(np.mean(finished)) if finished else float("nan"),
+                   "wall_s": time.perf_counter() - start, **stats}
+            finished = []
+            history.append(row)
+            logger.log(step, **{k: v for k, v in row.items() if k != "step"})
+    env.close()
+    return agent, history
+
+
+__all__ = ["QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "train_sac"]

@@ -1,0 +1,116 @@
+"""Replay buffers: a ring (FIFO) of transitions in preallocated arrays, sampled uniformly.
+
+The buffer stores `terminated` only. Truncation (a time limit) is not the end of the task:
+the target still bootstraps through it, r + gamma * Q(s', a') * (1 - terminated), so a
+truncated transition is stored with terminated = 0 and the caller simply resets the env.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+MAX_CAPACITY = 10_000_000
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of transitions as float32 CPU tensors (terminated is 0/1, truncation not stored)."""
+
+    obs: Tensor         # [B, obs_dim]
+    actions: Tensor     # [B, act_dim]
+    rewards: Tensor     # [B]
+    next_obs: Tensor    # [B, obs_dim]
+    terminated: Tensor  # [B]
+
+    def __len__(self) -> int:
+        return int(self.rewards.shape[0])
+
+    def concat(self, other: Batch) -> Batch:
+        """Stack two batches along the batch dimension (e.g. real and model transitions)."""
+        if not isinstance(other, Batch):
+            raise TypeError(f"can only concat a Batch with a Batch, got {type(other).__name__}")
+        for name in ("obs", "actions", "next_obs"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine.shape[1:] != theirs.shape[1:]:
+                raise ValueError(f"Batch.concat: {name} shapes {tuple(mine.shape)} and {tuple(theirs.shape)} "
+                                 "differ beyond the batch dimension")
+        return Batch(*(torch.cat([getattr(self, f), getattr(other, f)]) for f in _FIELDS))
+
+
+_FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
+
+
+class ReplayBuffer:
+    """A ring buffer of transitions: once full, each new transition overwrites the oldest one."""
+
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
+        for name, value in (("capacity", capacity), ("obs_dim", obs_dim), ("act_dim", act_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"ReplayBuffer: {name} must be a positive int, got {value!r}")
+        if capacity > MAX_CAPACITY:
+            raise ValueError(f"ReplayBuffer: capacity {capacity} is above {MAX_CAPACITY:.0e}; that would not fit in memory")
+        self.capacity, self.obs_dim, self.act_dim = int(capacity), int(obs_dim), int(act_dim)
+        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((capacity, act_dim), dtype=np.float32)
+        self.rewards = np.zeros(capacity, dtype=np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.terminated = np.zeros(capacity, dtype=np.float32)
+        self.next_index = 0  # where the next transition goes
+        self.size = 0        # how many slots hold data
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
+            terminated: bool, truncated: bool = False) -> None:
+        """Store one transition; `truncated` is accepted and ignored on purpose (we bootstrap through it)."""
+        del truncated  # a time limit is not a terminal state: the value of s' still counts
+        self.add_batch(np.asarray(obs)[None], np.asarray(action)[None], np.asarray([reward]),
+                       np.asarray(next_obs)[None], np.asarray([terminated]))
+
+    def add_batch(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+                  terminated: np.ndarray) -> None:
+        """Store N transitions given as arrays [N, ...] (oldest first); wraps around when full."""
+        obs, actions, next_obs = (self._rows(x, dim, name) for x, dim, name in
+                                  ((obs, self.obs_dim, "obs"), (actions, self.act_dim, "actions"),
+                                   (next_obs, self.obs_dim, "next_obs")))
+        rewards = np.asarray(rewards, dtype=np.float32).reshape(-1)
+        terminated = np.asarray(terminated, dtype=np.float32).reshape(-1)
+        n = obs.shape[0]
+        if not (actions.shape[0] == rewards.shape[0] == next_obs.shape[0] == terminated.shape[0] == n):
+            raise ValueError(f"ReplayBuffer.add_batch: inconsistent batch sizes: obs {n}, actions {actions.shape[0]}, "
+                             f"rewards {rewards.shape[0]}, next_obs {next_obs.shape[0]}, terminated {terminated.shape[0]}")
+        if n > self.capacity:  # only the newest `capacity` transitions survive anyway
+            obs, actions, rewards, next_obs, terminated = (x[-self.capacity:] for x in
+                                                           (obs, actions, rewards, next_obs, terminated))
+            n = self.capacity
+        # Slots i, i+1, ... modulo capacity: the oldest data is overwritten first (FIFO).
+        slots = (self.next_index + np.arange(n)) % self.capacity
+        self.obs[slots], self.actions[slots], self.rewards[slots] = obs, actions, rewards
+        self.next_obs[slots], self.terminated[slots] = next_obs, terminated
+        self.next_index = int((self.next_index + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        """A batch of `batch_size` transitions drawn uniformly (with replacement) from the filled slots."""
+        if self.size == 0:
+            raise ValueError("ReplayBuffer.sample: the buffer is empty; add transitions first")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"ReplayBuffer.sample: batch_size must be a positive int, got {batch_size!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("ReplayBuffer.sample: pass a numpy Generator (np.random.default_rng(seed))")
+        idx = rng.integers(0, self.size, size=batch_size)  # only filled slots
+        # Fancy indexing copies, so later writes to the buffer never change a sampled batch.
+        return Batch(*(torch.from_numpy(getattr(self, f)[idx]) for f in _FIELDS))
+
+    def _rows(self, x: np.ndarray, dim: int, name: str) -> np.ndarray:
+        array = np.asarray(x, dtype=np.float32)
+        if array.ndim == 1 and dim == 1:  # [N] for a 1-D action or observation
+            array = array[:, None]
+        if array.ndim != 2 or array.shape[1] != dim:
+            raise ValueError(f"ReplayBuffer: {name} should have shape [N, {dim}], got {array.shape}")
+        return array
