@@ -1,0 +1,1 @@
+"""Algorithms that later notebooks reuse (written once, imported by the notebooks)."""
