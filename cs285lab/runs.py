@@ -1,19 +1,44 @@
 """Run logging: scalars against env steps, written as they come to runs/<experiment>/<run>/.
 
 Algorithms take any object with `log(step, **scalars)` (the `Logger` protocol); `NullLogger`
-is the default. `RunLogger` writes metrics.jsonl (one JSON object per line, flushed per line,
-so a killed kernel keeps everything logged so far) and config.json.
+is the default. `RunLogger` writes, per run:
+
+    runs/<experiment>/<run>/config.json    experiment, run, seed, config, started, finished
+    runs/<experiment>/<run>/metrics.jsonl  one JSON object per log() call, flushed per line:
+                                           {"step": 2048, "wall_s": 3.1, "episode_return": 41.0}
+
+Flushing per line means a killed kernel keeps everything logged so far (a half-written last
+line is skipped by `load_runs`). A new run never overwrites an old one: the directory gets a
+-2, -3, ... suffix instead. `load_runs` reads a set of runs back into one tidy DataFrame.
+With `live=[metric names]`, the logger also draws those curves in place in the notebook
+(see cs285lab.plots.live).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
+import os
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # pandas and the plotting stack load only when used
+    import pandas as pd
+
+    from cs285lab.plots.live import LiveCurves
+
+__all__ = ["Logger", "NullLogger", "RunLogger", "load_runs", "load_configs", "list_runs", "read_metrics"]
+
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config.json"
+RESERVED = ("step", "wall_s")
+TIDY_COLUMNS = ["experiment", "run", "seed", "step", "wall_s", "metric", "value"]
 
 
 class Logger(Protocol):
@@ -28,49 +53,274 @@ class NullLogger:
     def log(self, step: int, **scalars: float) -> None:
         """Ignore the scalars."""
 
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def __enter__(self) -> NullLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
+_METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_./\-]*$")
 
 
 class RunLogger:
-    """Write scalars of one run to runs/<experiment>/<run>/metrics.jsonl; never overwrite a run."""
+    """Write scalars of one run to runs/<experiment>/<run>/metrics.jsonl; never overwrite a run.
+
+    `live=True` draws every logged metric in place while the cell runs, `live=["episode_return"]`
+    only those; `x` ("step" or "wall_s"), `smoothing` (0 = raw, 0.9 = heavy), `total_steps`
+    (for the progress line) and `reference` (an exercise name: overlay its reference band) tune it.
+    """
 
     def __init__(self, experiment: str, run: str | None = None, config: dict[str, Any] | None = None,
                  seed: int | None = None, root: str | Path = "runs",
-                 live: bool | Sequence[str] = False) -> None:
-        if not experiment or _SAFE.search(experiment) or ".." in experiment:
+                 live: bool | Sequence[str] = False, *, x: str = "step", smoothing: float = 0.6,
+                 total_steps: int | None = None, reference: str | Path | None = None,
+                 redraw_every: float = 1.0) -> None:
+        if not isinstance(experiment, str) or not experiment or _SAFE.search(experiment) \
+                or ".." in experiment or experiment.startswith("/"):
             raise ValueError(f"experiment name {experiment!r}: use letters, digits, _ . - and / only")
-        base = Path(root) / experiment
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        if config is not None and not isinstance(config, dict):
+            raise TypeError(f"config must be a dict (e.g. vars(budget)), got {type(config).__name__}")
         name = run or (f"seed{seed}" if seed is not None else "run")
-        if _SAFE.search(name) or "/" in name:
+        if not isinstance(name, str) or _SAFE.search(name) or "/" in name or name in (".", ".."):
             raise ValueError(f"run name {name!r}: use letters, digits, _ . - only")
-        self.path = _fresh_dir(base, name)
-        self.seed = seed
+        live_metrics = _live_metrics(live)
+        self.experiment = experiment
+        self.root = Path(root)
+        self.path = _fresh_dir(self.root / experiment, name)
+        self.run = self.path.name
+        self.seed = None if seed is None else int(seed)
+        self.config = dict(config or {})
         self._start = time.perf_counter()
-        meta = {"experiment": experiment, "run": self.path.name, "seed": seed, "config": config or {}}
-        (self.path / "config.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-        self._file = open(self.path / "metrics.jsonl", "a", encoding="utf-8")
-        self.live = live
+        self._lock = threading.Lock()
+        self._meta = {"experiment": experiment, "run": self.run, "seed": self.seed, "config": self.config,
+                      "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None}
+        _write_json_atomic(self.path / CONFIG_FILE, self._meta)
+        self._file = open(self.path / METRICS_FILE, "a", encoding="utf-8")
+        self.live: LiveCurves | None = None
+        if live_metrics is not None:
+            from cs285lab.plots.live import LiveCurves
+
+            if total_steps is None:
+                total_steps = next((self.config[k] for k in ("total_steps", "env_steps", "steps")
+                                    if isinstance(self.config.get(k), numbers.Integral)), None)
+            self.live = LiveCurves(live_metrics or None, x=x, smoothing=smoothing, total_steps=total_steps,
+                                   reference=reference, title=f"{experiment}/{self.run}",
+                                   redraw_every=redraw_every, save_to=self.path / "curves.png")
 
     def log(self, step: int, **scalars: float) -> None:
         """Record `scalars` at env step `step` (with wall-clock seconds since the run began)."""
-        row = {"step": int(step), "wall_s": round(time.perf_counter() - self._start, 4)}
+        row = {"step": _as_step(step), "wall_s": round(time.perf_counter() - self._start, 4)}
         for key, value in scalars.items():
-            value = float(value)
+            if key in RESERVED or not _METRIC.match(key):
+                raise ValueError(f"log: metric name {key!r} is reserved or not a plain name "
+                                 "(use letters, digits, _ . / -; not 'step' or 'wall_s')")
+            value = _as_float(key, value)
             row[key] = value if math.isfinite(value) else None
-        self._file.write(json.dumps(row) + "\n")
-        self._file.flush()
+        with self._lock:
+            if self._file.closed:
+                raise ValueError(f"log: the logger of {self.path} is closed; create a new RunLogger")
+            self._file.write(json.dumps(row) + "\n")
+            self._file.flush()  # a killed kernel keeps every line written so far
+        if self.live is not None:
+            self.live.add(row)
 
     def close(self) -> None:
-        """Flush and close the metrics file."""
-        if not self._file.closed:
+        """Flush and close the metrics file, mark the run finished, draw the final live figure."""
+        with self._lock:
+            if self._file.closed:
+                return
             self._file.close()
+            self._meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            _write_json_atomic(self.path / CONFIG_FILE, self._meta)
+        if self.live is not None:
+            self.live.close()
 
     def __enter__(self) -> RunLogger:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        return f"RunLogger({str(self.path)!r})"
+
+
+# ----------------------------------------------------------------------------- reading runs back
+
+
+def list_runs(experiment: str | Iterable[str], root: str | Path = "runs") -> list[Path]:
+    """Run directories (those holding config.json or metrics.jsonl) of one or more experiments, sorted."""
+    root = Path(root)
+    experiments = [experiment] if isinstance(experiment, str) else list(experiment)
+    found: list[Path] = []
+    for exp in experiments:
+        base = root / exp
+        if not base.is_dir():
+            known = sorted(str(p.parent.relative_to(root)) for p in root.glob(f"**/{CONFIG_FILE}")) \
+                if root.is_dir() else []
+            known = sorted({k.rsplit("/", 1)[0] if "/" in k else k for k in known})
+            raise FileNotFoundError(f"no experiment {exp!r} under {root}/"
+                                    + (f"; experiments there: {', '.join(known)}" if known else
+                                       " (nothing logged there yet)"))
+        found += sorted((p for p in base.iterdir()
+                         if p.is_dir() and ((p / CONFIG_FILE).is_file() or (p / METRICS_FILE).is_file())),
+                        key=_natural_key)
+    return found
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of one run's metrics.jsonl; a half-written last line (killed process) is skipped."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {METRICS_FILE} in {run_dir}")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):  # no trailing newline: the writer died mid-line
+                break
+            raise ValueError(f"{path}:{number}: not a JSON line: {line[:80]!r}") from None
+        if not isinstance(row, dict) or "step" not in row:
+            raise ValueError(f"{path}:{number}: expected an object with a 'step' key, got {line[:80]!r}")
+        rows.append(row)
+    return rows
+
+
+def _read_meta(run_dir: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+        return meta if isinstance(meta, dict) else {}
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def load_runs(experiment: str | Iterable[str], root: str | Path = "runs", *, runs: Iterable[str] | None = None,
+              metrics: Iterable[str] | None = None, wide: bool = False) -> pd.DataFrame:
+    """Load runs into one DataFrame: tidy by default, one row per (run, step, metric).
+
+    Tidy columns: experiment, run, seed, step, wall_s, metric, value (value NaN where a
+    non-finite number was logged). `wide=True` gives one row per log() call instead, with one
+    column per metric. `runs` and `metrics` keep only those names. Interrupted runs load up to
+    their last complete line; `load_configs` tells which runs finished.
+    """
+    import pandas as pd
+
+    wanted_runs = None if runs is None else set([runs] if isinstance(runs, str) else runs)
+    wanted_metrics = None if metrics is None else set([metrics] if isinstance(metrics, str) else metrics)
+    records: list[dict[str, Any]] = []
+    for run_dir in list_runs(experiment, root):
+        if wanted_runs is not None and run_dir.name not in wanted_runs:
+            continue
+        meta = _read_meta(run_dir)
+        exp = meta.get("experiment") or str(run_dir.parent.relative_to(Path(root)))
+        ident = {"experiment": exp, "run": run_dir.name, "seed": meta.get("seed")}
+        if not (run_dir / METRICS_FILE).is_file():
+            continue
+        for row in read_metrics(run_dir):
+            base = {**ident, "step": row["step"], "wall_s": row.get("wall_s")}
+            for key, value in row.items():
+                if key in RESERVED or (wanted_metrics is not None and key not in wanted_metrics):
+                    continue
+                if wide:
+                    base[key] = value
+                else:
+                    records.append({**base, "metric": key, "value": value})
+            if wide:
+                records.append(base)
+    if wide:
+        frame = pd.DataFrame.from_records(records)
+        if frame.empty:
+            frame = pd.DataFrame(columns=TIDY_COLUMNS[:5])
+    else:
+        frame = pd.DataFrame.from_records(records, columns=TIDY_COLUMNS)
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    frame["seed"] = frame["seed"].astype("Int64")
+    frame["step"] = frame["step"].astype("int64")
+    frame["wall_s"] = pd.to_numeric(frame["wall_s"], errors="coerce").astype(float)
+    return frame
+
+
+def load_configs(experiment: str | Iterable[str], root: str | Path = "runs") -> pd.DataFrame:
+    """One row per run: experiment, run, seed, started, finished (None if interrupted), path, config keys."""
+    import pandas as pd
+
+    rows = []
+    for run_dir in list_runs(experiment, root):
+        meta = _read_meta(run_dir)
+        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        rows.append({"experiment": meta.get("experiment") or str(run_dir.parent.relative_to(Path(root))),
+                     "run": run_dir.name, "seed": meta.get("seed"), "started": meta.get("started"),
+                     "finished": meta.get("finished"), "path": str(run_dir),
+                     **{f"config.{k}": v for k, v in config.items()}})
+    frame = pd.DataFrame.from_records(rows)
+    if not frame.empty:
+        frame["seed"] = frame["seed"].astype("Int64")
+    return frame
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _live_metrics(live: bool | Sequence[str] | str) -> list[str] | None:
+    """None: no live plot; []: every metric as it appears; else the named metrics."""
+    if live is False or live is None:
+        return None
+    if live is True:
+        return []
+    if isinstance(live, str):
+        live = [live]
+    names = list(live)
+    bad = [n for n in names if not isinstance(n, str) or not _METRIC.match(n) or n in RESERVED]
+    if bad or not names:
+        raise ValueError(f"live must be True/False or a list of metric names, got {live!r}")
+    return names
+
+
+def _as_step(step: Any) -> int:
+    if not isinstance(step, numbers.Number) and getattr(step, "shape", None) == () and hasattr(step, "item"):
+        step = step.item()  # a 0-d tensor or array
+    if isinstance(step, float) and step.is_integer():
+        step = int(step)
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise TypeError(f"log: step must be an int (env steps so far), got {step!r} ({type(step).__name__})")
+    if step < 0:
+        raise ValueError(f"log: step must be >= 0, got {step}")
+    return int(step)
+
+
+def _as_float(key: str, value: Any) -> float:
+    if isinstance(value, numbers.Number):
+        return float(value)
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "item") and math.prod(shape) == 1:
+        item = value.item()  # a one-element tensor or array
+        if isinstance(item, numbers.Number):
+            return float(item)
+    raise TypeError(f"log: {key} must be a single number, got {type(value).__name__}"
+                    + (f" of shape {tuple(shape)} (log a summary, e.g. x.mean().item())" if shape is not None else ""))
+
+
+def _natural_key(path: Path) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON via a temp file + rename, so a crash never leaves a half-written config."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _fresh_dir(base: Path, name: str) -> Path:

@@ -1,0 +1,239 @@
+"""Reference bands: how the reference solution's learning curve looks over several seeds.
+
+A band file `cs285lab/data/reference/<exercise>.csv` holds the reference runs' per-seed curves,
+resampled onto a common grid of env steps (bin means), after a `# key: value` header that says
+what made them (algorithm, env, budget profile, seeds, command):
+
+    # exercise: nb01-batched-ac
+    # profile: ci
+    metric,step,seed,value
+    episode_return,500,0,21.4
+
+Keeping per-seed curves (not only quantiles) lets the widget smooth them the way it smooths
+the student's curve before taking the median and spread, so the two are comparable.
+
+Make one from runs you logged with RunLogger:
+
+    python -m cs285lab.plots.reference build nb01/reference --out cs285lab/data/reference/nb01-batched-ac.csv \\
+        --meta algorithm="batched actor-critic" --meta profile=ci
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cs285lab.plots.smoothing import check_smoothing, smooth
+
+__all__ = ["ReferenceBand", "load_reference", "available_references", "make_reference", "resample_runs"]
+
+SPREADS = {"minmax": (0.0, 1.0), "iqr": (0.25, 0.75), "80": (0.1, 0.9)}
+SPREAD_LABELS = {"minmax": "min–max", "iqr": "25–75%", "80": "10–90%"}
+
+
+@dataclass
+class ReferenceBand:
+    """Per-seed reference curves of one exercise (`curves`: metric, step, seed, value) and their metadata."""
+
+    name: str
+    curves: pd.DataFrame
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> list[str]:
+        """Metric names this band covers."""
+        return sorted(self.curves["metric"].unique())
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds of the reference runs."""
+        return sorted(int(s) for s in self.curves["seed"].unique())
+
+    def band(self, metric: str, smoothing: float = 0.0, spread: str = "minmax") -> pd.DataFrame:
+        """Median and spread over seeds at each grid step: columns step, median, low, high, n_seeds.
+
+        Each seed's curve is smoothed (same rule as the student's curve) before the quantiles.
+        `spread`: "minmax" (default), "iqr" (25-75%) or "80" (10-90%).
+        """
+        if metric not in self.metrics:
+            raise KeyError(f"reference {self.name!r} has no metric {metric!r}; it has {', '.join(self.metrics)}")
+        if spread not in SPREADS:
+            raise ValueError(f"spread must be one of {sorted(SPREADS)}, got {spread!r}")
+        smoothing = check_smoothing(smoothing)
+        table = self.curves[self.curves["metric"] == metric].pivot_table(
+            index="step", columns="seed", values="value", aggfunc="mean").sort_index()
+        values = np.column_stack([smooth(table[c].to_numpy(), smoothing) for c in table.columns])
+        lo_q, hi_q = SPREADS[spread]
+        counts = np.isfinite(values).sum(axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows before any seed has a value
+            median = np.nanmedian(values, axis=1)
+            low = np.nanquantile(values, lo_q, axis=1)
+            high = np.nanquantile(values, hi_q, axis=1)
+        out = pd.DataFrame({"step": table.index.to_numpy(), "median": median, "low": low, "high": high,
+                            "n_seeds": counts})
+        # a median of one seed is no band: start where at least half of the seeds have a value
+        enough = max(1, min(2, values.shape[1]), -(-values.shape[1] // 2))
+        return out[out["n_seeds"] >= enough].reset_index(drop=True)
+
+    def label(self, spread: str = "minmax") -> str:
+        """Legend text, e.g. 'reference: median, min–max of 5 seeds (ci budget)'."""
+        profile = self.meta.get("profile")
+        suffix = f" ({profile} budget)" if profile else ""
+        return f"reference: median, {SPREAD_LABELS.get(spread, spread)} of {len(self.seeds)} seeds{suffix}"
+
+
+def _reference_dir() -> Path:
+    return Path(str(resources.files("cs285lab") / "data" / "reference"))
+
+
+def available_references() -> list[str]:
+    """Names of the reference bands shipped with the package."""
+    folder = _reference_dir()
+    return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+
+
+def load_reference(name_or_path: str | Path | ReferenceBand) -> ReferenceBand:
+    """Load a shipped band by exercise name (e.g. "nb01-batched-ac") or a band CSV by path."""
+    if isinstance(name_or_path, ReferenceBand):
+        return name_or_path
+    path = Path(name_or_path)
+    if not (path.suffix == ".csv" or path.is_file()):
+        path = _reference_dir() / f"{name_or_path}.csv"
+    if not path.is_file():
+        known = available_references()
+        raise FileNotFoundError(f"no reference band {str(name_or_path)!r}; shipped bands: "
+                                f"{', '.join(known) if known else 'none'}")
+    meta: dict[str, str] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            key, sep, value = line[1:].partition(":")
+            if sep:
+                meta[key.strip()] = value.strip()
+    curves = pd.read_csv(path, comment="#")
+    missing = {"metric", "step", "seed", "value"} - set(curves.columns)
+    if missing:
+        raise ValueError(f"{path}: not a reference band file (missing columns {sorted(missing)})")
+    return ReferenceBand(meta.get("exercise", path.stem), curves, meta)
+
+
+def resample_runs(runs: pd.DataFrame, metrics: Iterable[str] | None = None, points: int = 100) -> pd.DataFrame:
+    """Per-run curves on a common step grid (bin means, gaps interpolated): columns metric, step, seed, value.
+
+    `runs` is the tidy frame of `cs285lab.runs.load_runs`. The grid spans 0 .. the shortest run's
+    last step, so every grid point is covered by every run.
+    """
+    needed = {"run", "seed", "step", "metric", "value"}
+    if not isinstance(runs, pd.DataFrame) or needed - set(runs.columns):
+        raise TypeError(f"expected the tidy DataFrame of load_runs (columns {sorted(needed)})")
+    if points < 2:
+        raise ValueError("points must be >= 2")
+    metrics = sorted(runs["metric"].unique()) if metrics is None else list(metrics)
+    frames = []
+    for metric in metrics:
+        sel = runs[(runs["metric"] == metric) & np.isfinite(runs["value"])]
+        if sel.empty:
+            raise ValueError(f"no finite values of metric {metric!r} in these runs")
+        by_run = dict(tuple(sel.groupby(["experiment", "run"] if "experiment" in sel else ["run"])))
+        if len(by_run) < 2:
+            raise ValueError(f"metric {metric!r}: a band needs at least 2 runs (seeds), got {len(by_run)}")
+        end = min(int(g["step"].max()) for g in by_run.values())
+        edges = np.linspace(0, end, points + 1)
+        grid = np.round(edges[1:]).astype(np.int64)
+        for index, (key, group) in enumerate(sorted(by_run.items(), key=lambda kv: str(kv[0]))):
+            seed = group["seed"].iloc[0]
+            seed = int(seed) if pd.notna(seed) else index
+            steps, values = group["step"].to_numpy(float), group["value"].to_numpy(float)
+            bins = np.clip(np.searchsorted(edges, steps, side="left") - 1, 0, points - 1)
+            keep = steps <= end
+            sums = np.bincount(bins[keep], weights=values[keep], minlength=points)
+            counts = np.bincount(bins[keep], minlength=points)
+            filled = counts > 0
+            curve = np.full(points, np.nan)
+            curve[filled] = sums[filled] / counts[filled]
+            # empty bins (e.g. between two evaluations): interpolate, but never before the first data point
+            first = np.argmax(filled)
+            inside = np.arange(points) >= first
+            curve[inside] = np.interp(grid[inside], grid[filled], curve[filled])
+            frames.append(pd.DataFrame({"metric": metric, "step": grid, "seed": seed, "value": curve}))
+    return pd.concat(frames, ignore_index=True).dropna(subset=["value"])
+
+
+def make_reference(runs: pd.DataFrame, out: str | Path, metrics: Iterable[str] | None = None,
+                   points: int = 100, **meta: Any) -> Path:
+    """Write a reference band CSV at `out` from a set of runs (tidy frame of load_runs); return the path.
+
+    Pass what made the runs as keyword metadata (exercise=..., algorithm=..., env=..., profile="ci"
+    or "full", how=<command>); it goes in the file's header.
+    """
+    curves = resample_runs(runs, metrics, points)
+    seeds = sorted(int(s) for s in curves["seed"].unique())
+    header = {"exercise": Path(out).stem, **{k: str(v) for k, v in meta.items()},
+              "seeds": ",".join(map(str, seeds)), "points": str(points),
+              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+              "format": "per-seed curves on a common env-step grid (bin means); the band is computed on load"}
+    bad = [k for k, v in header.items() if "\n" in v or ":" in k or not k.isidentifier()]
+    if bad:
+        raise ValueError(f"metadata keys must be plain names and values one line: {bad}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8", newline="") as fh:
+        fh.write("# cs285lab reference band\n")
+        for key, value in header.items():
+            fh.write(f"# {key}: {value}\n")
+        curves.to_csv(fh, index=False, float_format="%.4g")
+    return out
+
+
+def _parse_meta(items: Sequence[str]) -> dict[str, str]:
+    meta = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--meta expects key=value, got {item!r}")
+        meta[key.strip()] = value.strip()
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: build a band from logged runs (`build`), or list the shipped ones (`list`)."""
+    parser = argparse.ArgumentParser(prog="python -m cs285lab.plots.reference", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="make a band CSV from runs logged with RunLogger")
+    build.add_argument("experiment", nargs="+", help="experiment name(s) under --root")
+    build.add_argument("--root", default="runs")
+    build.add_argument("--out", required=True, help="band CSV to write, e.g. cs285lab/data/reference/nb01-x.csv")
+    build.add_argument("--metrics", default=None, help="comma-separated metric names (default: all)")
+    build.add_argument("--points", type=int, default=100, help="grid points (default 100)")
+    build.add_argument("--meta", action="append", default=[], help="key=value for the header (repeat)")
+    sub.add_parser("list", help="list the shipped bands")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name in available_references():
+            band = load_reference(name)
+            print(f"{name}: {', '.join(band.metrics)}; {band.label()}")
+        return 0
+    from cs285lab.runs import load_runs
+
+    metrics = args.metrics.split(",") if args.metrics else None
+    runs = load_runs(args.experiment, root=args.root, metrics=metrics)
+    how = "python -m cs285lab.plots.reference " + " ".join(sys.argv[1:] if argv is None else argv)
+    path = make_reference(runs, args.out, metrics, args.points, **{"how": how, **_parse_meta(args.meta)})
+    print(f"wrote {path}: {load_reference(path).label()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
