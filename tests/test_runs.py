@@ -1,0 +1,213 @@
+"""Run logs: what is written, that nothing is overwritten, that a killed run stays readable, load_runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cs285lab.runs import NullLogger, RunLogger, list_runs, load_configs, load_runs, read_metrics
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_log_writes_one_json_line_per_call_and_the_config(tmp_path):
+    logger = RunLogger("nb01/ac", seed=3, config={"lr": 0.001, "hidden": (64, 64)}, root=tmp_path)
+    logger.log(0, episode_return=10.0)
+    logger.log(128, episode_return=12.5, loss=0.25)
+    # written as it goes: readable before close
+    rows = _lines(logger.path)
+    assert [r["step"] for r in rows] == [0, 128]
+    assert rows[1]["episode_return"] == 12.5 and rows[1]["loss"] == 0.25
+    assert all(r["wall_s"] >= 0 for r in rows)
+    meta = json.loads((logger.path / "config.json").read_text())
+    assert meta["experiment"] == "nb01/ac" and meta["seed"] == 3 and meta["run"] == "seed3"
+    assert meta["config"]["lr"] == 0.001 and meta["finished"] is None
+    logger.close()
+    assert json.loads((logger.path / "config.json").read_text())["finished"] is not None
+    assert logger.path == tmp_path / "nb01" / "ac" / "seed3"
+
+
+def test_a_new_run_never_overwrites_an_older_one(tmp_path):
+    with RunLogger("exp", seed=0, root=tmp_path) as first:
+        first.log(1, x=1.0)
+    with RunLogger("exp", seed=0, root=tmp_path) as second:
+        second.log(2, x=2.0)
+    with RunLogger("exp", seed=0, root=tmp_path) as third:
+        third.log(3, x=3.0)
+    assert [p.name for p in list_runs("exp", tmp_path)] == ["seed0", "seed0-2", "seed0-3"]
+    assert _lines(first.path)[0]["x"] == 1.0 and _lines(second.path)[0]["x"] == 2.0
+
+
+@pytest.mark.parametrize("experiment", ["", "../escape", "/abs", "bad name", "a;b"])
+def test_bad_experiment_names_are_refused(tmp_path, experiment):
+    with pytest.raises(ValueError, match="experiment name"):
+        RunLogger(experiment, root=tmp_path)
+
+
+@pytest.mark.parametrize("run", ["a/b", "..", "sp ace"])
+def test_bad_run_names_are_refused(tmp_path, run):
+    with pytest.raises(ValueError, match="run name"):
+        RunLogger("exp", run=run, root=tmp_path)
+
+
+def test_log_accepts_numpy_and_torch_scalars_and_maps_nan_to_null(tmp_path):
+    with RunLogger("exp", root=tmp_path) as logger:
+        logger.log(np.int64(5), a=np.float32(1.5), b=torch.tensor(2.0), c=torch.tensor([3.0]), d=float("nan"),
+                   e=True)
+        logger.log(torch.tensor(7), a=float("inf"))
+        logger.log(9.0, a=1)
+    rows = _lines(logger.path)
+    assert rows[0] == {"step": 5, "wall_s": rows[0]["wall_s"], "a": 1.5, "b": 2.0, "c": 3.0, "d": None, "e": 1.0}
+    assert rows[1]["step"] == 7 and rows[1]["a"] is None
+    assert rows[2]["step"] == 9
+    frame = load_runs("exp", tmp_path)
+    assert frame.loc[frame["metric"] == "d", "value"].isna().all()
+
+
+def test_log_rejects_bad_input_with_a_clear_message(tmp_path):
+    with RunLogger("exp", root=tmp_path) as logger:
+        with pytest.raises(TypeError, match=r"loss must be a single number.*shape \(3,\)"):
+            logger.log(1, loss=torch.ones(3))
+        with pytest.raises(TypeError, match="step must be an int"):
+            logger.log("10", loss=1.0)
+        with pytest.raises(TypeError, match="step must be an int"):
+            logger.log(1.5, loss=1.0)
+        with pytest.raises(ValueError, match="step must be >= 0"):
+            logger.log(-1, loss=1.0)
+        with pytest.raises(TypeError, match="name must be a single number"):
+            logger.log(1, name="ppo")
+        with pytest.raises(ValueError, match="reserved"):
+            logger.log(1, wall_s=3.0)
+    with pytest.raises(ValueError, match="closed"):
+        logger.log(2, loss=1.0)
+    assert _lines(logger.path) == []  # nothing half-written by the refused calls
+    with pytest.raises(TypeError, match="seed must be an int"):
+        RunLogger("exp", seed="0", root=tmp_path)
+    with pytest.raises(TypeError, match="config must be a dict"):
+        RunLogger("exp", config=[1, 2], root=tmp_path)
+    with pytest.raises(ValueError, match="live must be"):
+        RunLogger("exp", live=["step"], root=tmp_path)
+
+
+def test_null_logger_accepts_anything_and_is_a_context_manager():
+    with NullLogger() as logger:
+        logger.log(1, anything=1.0)
+
+
+def test_concurrent_threads_never_interleave_lines(tmp_path):
+    with RunLogger("exp", root=tmp_path) as logger:
+        def work(worker):
+            for i in range(300):
+                logger.log(i, **{f"worker{worker}": float(i)})
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    rows = read_metrics(logger.path)
+    assert len(rows) == 1200
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import sys, time
+    from cs285lab.runs import RunLogger
+    logger = RunLogger("killed", seed=1, root=sys.argv[1], config={"note": "will be killed"})
+    step = 0
+    while True:            # never closes: only SIGKILL ends it
+        logger.log(step, episode_return=step * 0.5, loss=1.0 / (1 + step))
+        print(step, flush=True)   # tell the parent: this step has been logged
+        step += 10
+        time.sleep(0.001)
+""")
+
+
+def test_a_run_killed_mid_training_keeps_everything_logged_so_far(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        reported = [int(proc.stdout.readline()) for _ in range(50)]
+        os.kill(proc.pid, signal.SIGKILL)
+        reported += [int(line) for line in proc.stdout.read().split()]
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    frame = load_runs("killed", tmp_path, wide=True)
+    # every step the writer had logged before it died is on disk (logging flushes each line)
+    assert frame["step"].tolist()[:len(reported)] == reported, "steps logged before the kill are missing"
+    np.testing.assert_allclose(frame["episode_return"], frame["step"] * 0.5)
+    configs = load_configs("killed", tmp_path)
+    assert configs.loc[0, "finished"] is None and configs.loc[0, "config.note"] == "will be killed"
+
+
+def test_a_truncated_last_line_is_skipped_but_a_corrupt_middle_line_is_an_error(tmp_path):
+    with RunLogger("exp", seed=0, root=tmp_path) as logger:
+        for step in range(5):
+            logger.log(step, x=float(step))
+    path = logger.path / "metrics.jsonl"
+    with open(path, "a") as fh:
+        fh.write('{"step": 5, "wall_s": 0.1, "x": 5.')  # the writer died mid-line
+    frame = load_runs("exp", tmp_path, wide=True)
+    assert frame["step"].tolist() == [0, 1, 2, 3, 4]
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2][:10]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"metrics.jsonl:3: not a JSON line"):
+        load_runs("exp", tmp_path)
+
+
+def test_load_runs_is_tidy_and_filters(tmp_path):
+    for seed in (0, 1):
+        with RunLogger("exp", seed=seed, root=tmp_path) as logger:
+            for step in (100, 200):
+                logger.log(step, episode_return=seed * 10.0 + step, loss=0.5)
+            logger.log(300, eval_return=seed + 1.0)
+    frame = load_runs("exp", tmp_path)
+    assert list(frame.columns) == ["experiment", "run", "seed", "step", "wall_s", "metric", "value"]
+    assert len(frame) == 2 * (2 * 2 + 1)
+    assert str(frame["seed"].dtype) == "Int64" and str(frame["step"].dtype) == "int64"
+    seed1 = frame[(frame["run"] == "seed1") & (frame["metric"] == "episode_return")]
+    assert seed1["value"].tolist() == [110.0, 210.0] and (seed1["seed"] == 1).all()
+    only = load_runs("exp", tmp_path, runs=["seed0"], metrics=["eval_return"])
+    assert only[["run", "step", "value"]].values.tolist() == [["seed0", 300, 1.0]]
+    wide = load_runs("exp", tmp_path, wide=True)
+    assert len(wide) == 6 and {"episode_return", "loss", "eval_return"} <= set(wide.columns)
+    assert wide["eval_return"].isna().sum() == 4
+
+
+def test_load_runs_of_several_experiments_and_clear_errors(tmp_path):
+    for exp in ("a", "b"):
+        with RunLogger(exp, root=tmp_path) as logger:
+            logger.log(1, x=1.0)
+    frame = load_runs(["a", "b"], tmp_path)
+    assert sorted(frame["experiment"]) == ["a", "b"]
+    with pytest.raises(FileNotFoundError, match=r"no experiment 'c'.*experiments there: a, b"):
+        load_runs("c", tmp_path)
+    empty_root = tmp_path / "nothing"
+    with pytest.raises(FileNotFoundError, match="nothing logged there yet"):
+        load_runs("a", empty_root)
+
+
+def test_live_logger_outside_a_kernel_saves_the_final_figure(tmp_path):
+    with RunLogger("exp", root=tmp_path, live=["episode_return"], total_steps=1000) as logger:
+        for step in range(0, 1000, 100):
+            logger.log(step, episode_return=float(step), loss=1.0)
+    png = (logger.path / "curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and logger.live.frames == 1  # no kernel: nothing drawn until the end
+    assert isinstance(load_runs("exp", tmp_path), pd.DataFrame)
+    assert not math.isnan(load_runs("exp", tmp_path)["value"].sum())
