@@ -100,15 +100,28 @@ class SquashedGaussianActor(nn.Module):
 
     def forward(self, obs: Tensor, deterministic: bool = False) -> tuple[Tensor, Tensor]:
         """Sample a = center + scale * tanh(u), u ~ N(mu(s), sigma(s)) by reparameterization; return (a, log pi(a|s))."""
-        mean, log_std = self.net(obs).chunk(2, dim=-1)
-        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        mean, log_std = self.gaussian(obs)
         u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
+        return self.center + self.scale * torch.tanh(u), self.squashed_log_prob(mean, log_std, u)
+
+    def gaussian(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and log standard deviation of the unsquashed Gaussian, each [B, act_dim]."""
+        mean, log_std = self.net(obs).chunk(2, dim=-1)
+        return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def squashed_log_prob(self, mean: Tensor, log_std: Tensor, u: Tensor) -> Tensor:
+        """log pi(a|s) [B] of a = center + scale * tanh(u), with the change-of-variables term."""
         # log N(u; mean, std), summed over action dimensions
         log_prob = (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        # change of variables a = center + scale * tanh(u): subtract log |da/du| = log scale + log(1 - tanh(u)^2),
+        # a = center + scale * tanh(u): subtract log |da/du| = log scale + log(1 - tanh(u)^2),
         # with log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u)) (stable for large |u|)
-        log_prob = log_prob - (torch.log(self.scale) + 2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
-        return self.center + self.scale * torch.tanh(u), log_prob
+        return log_prob - (torch.log(self.scale) + 2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
+
+    def log_prob(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """log pi(a|s) [B] of GIVEN actions (e.g. from the buffer), differentiable w.r.t. the actor."""
+        mean, log_std = self.gaussian(obs)
+        unit = ((actions - self.center) / self.scale).clamp(-1 + 1e-6, 1 - 1e-6)  # tanh(u), kept off +-1
+        return self.squashed_log_prob(mean, log_std, torch.atanh(unit))
 
 
 @contextlib.contextmanager
@@ -141,9 +154,9 @@ class SAC:
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), requires_grad=True)
         self.target_entropy = -float(act_dim) if config.target_entropy is None else float(config.target_entropy)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=config.lr)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=True)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.lr, fused=True)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=config.lr, fused=True)
 
     @property
     def alpha(self) -> Tensor:
@@ -233,44 +246,63 @@ def train_sac(env_id: str, total_steps: int, seed: int, config: SACConfig | None
     subclass (e.g. one with a student's critic target).
     """
     config = config or SACConfig()
-    if total_steps < 1 or eval_every < 1:
-        raise ValueError("train_sac: total_steps and eval_every must be positive")
-    logger = logger or NullLogger()
     env = make_env(env_id)
+    agent = agent_cls(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
+                      env.action_space.high, config, seed=seed)
+    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.batch_size,
+                             learning_starts=config.learning_starts, buffer_size=config.buffer_size,
+                             updates_per_step=config.updates_per_step, logger=logger,
+                             eval_every=eval_every, eval_episodes=eval_episodes)
+    return agent, history
+
+
+def run_off_policy(agent: SAC, env: gym.Env, env_id: str, total_steps: int, seed: int, *, batch_size: int,
+                   learning_starts: int, buffer_size: int, updates_per_step: int = 1, logger: Logger | None = None,
+                   eval_every: int = 1000, eval_episodes: int = 10) -> list[dict]:
+    """The off-policy loop: act, store in the replay buffer, update on uniform batches, evaluate.
+
+    `agent` needs act(obs, deterministic) and update(batch) -> dict; `env` is closed at the end.
+    """
+    if total_steps < 1 or eval_every < 1 or eval_episodes < 1:
+        env.close()
+        raise ValueError("total_steps, eval_every and eval_episodes must be positive")
+    logger = logger or NullLogger()
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    agent = agent_cls(obs_dim, act_dim, env.action_space.low, env.action_space.high, config, seed=seed)
-    buffer = ReplayBuffer(min(config.buffer_size, total_steps), obs_dim, act_dim)
+    buffer = ReplayBuffer(min(buffer_size, total_steps), obs_dim, act_dim)
     rng = np.random.default_rng(seed)
     env.action_space.seed(seed)
     obs, _ = env.reset(seed=seed)
     history: list[dict] = []
     episode_return, finished, stats = 0.0, [], {}
     start = time.perf_counter()
-    for step in range(1, total_steps + 1):
-        # collect one transition: random actions first, then the current policy
-        action = env.action_space.sample() if step <= config.learning_starts else agent.act(obs)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        buffer.add(obs, action, reward, next_obs, terminated, truncated)
-        episode_return += float(reward)
-        obs = next_obs
-        if terminated or truncated:
-            finished.append(episode_return)
-            episode_return = 0.0
-            obs, _ = env.reset()
-        # learn from a uniform batch of the buffer
-        if step > config.learning_starts:
-            for _ in range(config.updates_per_step):
-                stats = agent.update(buffer.sample(config.batch_size, rng))
-        if step % eval_every == 0 or step == total_steps:
-            row = {"step": step, "eval_return": evaluate(lambda o: agent.act(o, deterministic=True), env_id,
-                                                         eval_episodes, seed=10_000),
-                   "train_return": float(np.mean(finished)) if finished else float("nan"),
-                   "wall_s": time.perf_counter() - start, **stats}
-            finished = []
-            history.append(row)
-            logger.log(step, **{k: v for k, v in row.items() if k != "step"})
-    env.close()
-    return agent, history
+    try:
+        for step in range(1, total_steps + 1):
+            # 1. act: uniform random actions first, then the current policy; store the transition
+            action = env.action_space.sample() if step <= learning_starts else agent.act(obs)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            buffer.add(obs, action, reward, next_obs, terminated, truncated)
+            episode_return += float(reward)
+            obs = next_obs
+            if terminated or truncated:
+                finished.append(episode_return)
+                episode_return = 0.0
+                obs, _ = env.reset()
+            # 2. learn from uniform batches of the buffer
+            if step > learning_starts:
+                for _ in range(updates_per_step):
+                    stats = agent.update(buffer.sample(batch_size, rng))
+            if step % eval_every == 0 or step == total_steps:
+                row = {"step": step,
+                       "eval_return": evaluate(lambda o: agent.act(o, deterministic=True), env_id, eval_episodes,
+                                               seed=10_000),
+                       "train_return": float(np.mean(finished)) if finished else float("nan"),
+                       "wall_s": time.perf_counter() - start, **stats}
+                finished = []
+                history.append(row)
+                logger.log(step, **{k: v for k, v in row.items() if k != "step"})
+    finally:
+        env.close()
+    return history
 
 
-__all__ = ["QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "train_sac"]
+__all__ = ["QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "run_off_policy", "train_sac"]

@@ -1,0 +1,97 @@
+"""The naive off-policy actor-critic of the lecture: on-policy actor-critic fed from a replay buffer.
+
+It is WRONG on purpose (notebook 03 asks students to find out where, before telling them):
+
+    1. take a ~ pi_theta(a|s), get (s, a, r, s'), store it in the buffer R
+    2. sample a batch {s_i, a_i, r_i, s'_i} from R
+    3. fit V_phi(s_i) to y_i = r_i + gamma V_phi(s'_i)              <- a_i came from an OLD policy:
+                                                                      y_i is not a sample of V^{pi_theta}(s_i)
+    4. A_i = r_i + gamma V_phi(s'_i) - V_phi(s_i)
+    5. grad J = 1/N sum_i grad log pi_theta(a_i|s_i) A_i           <- a_i was not sampled from pi_theta
+    6. theta <- theta + alpha grad J
+
+SAC (cs285lab.algos.sac) is what is left after fixing steps 3 to 5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from cs285lab.algos.sac import SquashedGaussianActor, make_env, run_off_policy
+from cs285lab.buffers import Batch
+from cs285lab.nets import mlp
+from cs285lab.runs import Logger
+
+
+@dataclass
+class NaiveConfig:
+    """Hyperparameters of the naive off-policy actor-critic (same sizes as SACConfig's defaults)."""
+
+    hidden: tuple[int, ...] = (64, 64)
+    lr: float = 1e-3
+    gamma: float = 0.99
+    batch_size: int = 128
+    learning_starts: int = 1000
+    buffer_size: int = 1_000_000
+
+
+class NaiveOffPolicyAC:
+    """A V critic and a squashed Gaussian actor, both trained on buffer transitions as if on-policy."""
+
+    def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray, action_high: np.ndarray,
+                 config: NaiveConfig | None = None, seed: int = 0) -> None:
+        self.config = config = config or NaiveConfig()
+        self.obs_dim = int(obs_dim)
+        torch.manual_seed(seed)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, config.hidden, np.asarray(action_low, np.float32),
+                                           np.asarray(action_high, np.float32))
+        self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
+        self.value_opt = torch.optim.Adam(self.value.parameters(), lr=config.lr)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """One action for obs [obs_dim] or a batch [N, obs_dim]."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
+            raise ValueError(f"act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
+        return self.actor(x, deterministic=deterministic)[0].numpy()
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """Steps 3-6 of the naive algorithm on one batch from the buffer."""
+        v = self.value(batch.obs).squeeze(-1)
+        with torch.no_grad():
+            next_v = self.value(batch.next_obs).squeeze(-1)
+            y = batch.rewards + self.config.gamma * (1.0 - batch.terminated) * next_v
+        # 3. fit V to r + gamma V(s'), on transitions an old policy generated
+        value_loss = ((v - y) ** 2).mean()
+        self.value_opt.zero_grad(set_to_none=True)
+        value_loss.backward()
+        self.value_opt.step()
+        # 4. advantage of the BUFFER action
+        advantage = (y - v.detach())
+        # 5.-6. policy gradient with the buffer action's log-probability
+        actor_loss = -(self.actor.log_prob(batch.obs, batch.actions) * advantage).mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_opt.step()
+        return {"value_loss": value_loss.item(), "actor_loss": actor_loss.item()}
+
+
+def train_naive(env_id: str, total_steps: int, seed: int, config: NaiveConfig | None = None, *,
+                logger: Logger | None = None, eval_every: int = 1000,
+                eval_episodes: int = 10) -> tuple[NaiveOffPolicyAC, list[dict]]:
+    """Train the naive off-policy actor-critic with the same loop (and buffer) as train_sac."""
+    config = config or NaiveConfig()
+    env = make_env(env_id, who="the naive off-policy actor-critic")
+    agent = NaiveOffPolicyAC(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
+                             env.action_space.high, config, seed=seed)
+    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.batch_size,
+                             learning_starts=config.learning_starts, buffer_size=config.buffer_size,
+                             logger=logger, eval_every=eval_every, eval_episodes=eval_episodes)
+    return agent, history
+
