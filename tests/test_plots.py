@@ -1,0 +1,242 @@
+"""Live curves, static comparison, compare widget and reference bands (no browser: see test_browser.py)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cs285lab.plots.live as live_module
+from cs285lab.plots import (LiveCurves, available_references, compare_widget, load_reference, make_reference,
+                            plot_comparison, smooth)
+from cs285lab.plots.reference import resample_runs
+from cs285lab.runs import RunLogger, load_runs
+
+
+# ----------------------------------------------------------------------------- smoothing
+
+def test_smooth_is_a_debiased_ema_that_skips_nans():
+    np.testing.assert_allclose(smooth([1.0, 2.0, 3.0], 0.0), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(smooth([5.0] * 6, 0.9), [5.0] * 6)  # debiased: no pull towards zero
+    out = smooth([0.0, 10.0], 0.5)
+    np.testing.assert_allclose(out, [0.0, (0.5 * 0.0 * 0.5 + 0.5 * 10.0) / 0.75])
+    with_nan = smooth([np.nan, 2.0, np.nan, 4.0], 0.5)
+    assert np.isnan(with_nan[0]) and with_nan[1] == 2.0 and with_nan[2] == 2.0 and 2.0 < with_nan[3] < 4.0
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match=r"smoothing must be in \[0, 1\)"):
+            smooth([1.0], bad)
+    with pytest.raises(ValueError, match="1-D"):
+        smooth(np.ones((2, 2)), 0.5)
+
+
+# ----------------------------------------------------------------------------- reference bands
+
+def _synthetic_runs(root, experiment="ref", seeds=(0, 1, 2), offset=None, end=2000):
+    """Runs whose episode_return is step/10 + 10*seed (+ offset), logged at irregular steps."""
+    rng = np.random.default_rng(0)
+    for seed in seeds:
+        with RunLogger(experiment, seed=seed, root=root) as logger:
+            step = 0
+            while step < end:
+                step += int(rng.integers(5, 40))
+                value = step / 10 + 10 * seed + (offset or 0.0)
+                logger.log(step, episode_return=value)
+                if step % 3 == 0:
+                    logger.log(step, eval_return=float(seed))
+    return load_runs(experiment, root)
+
+
+def test_a_band_is_median_and_spread_over_seeds(tmp_path):
+    runs = _synthetic_runs(tmp_path)
+    path = make_reference(runs, tmp_path / "demo.csv", metrics=["episode_return"], points=50,
+                          algorithm="synthetic", profile="ci")
+    band = load_reference(path)
+    assert band.meta["algorithm"] == "synthetic" and band.meta["profile"] == "ci" and band.seeds == [0, 1, 2]
+    assert band.metrics == ["episode_return"] and band.name == "demo"
+    assert "3 seeds (ci budget)" in band.label()
+    table = band.band("episode_return")
+    assert len(table) >= 45 and (table["n_seeds"] == 3).all()
+    late = table[table["step"] > 200]
+    # seeds differ by exactly 10: median is seed 1, min-max spans seeds 0..2
+    # (a bin mean of step/10 over a 40-step bin is off by at most 2 per seed)
+    np.testing.assert_allclose(late["high"] - late["low"], 20.0, atol=4.0)
+    np.testing.assert_allclose(late["median"], late["step"] / 10 + 10, atol=4.0)
+    iqr = band.band("episode_return", spread="iqr")
+    np.testing.assert_allclose((iqr["high"] - iqr["low"])[iqr["step"] > 200], 10.0, atol=2.0)
+    smoothed = band.band("episode_return", smoothing=0.9)
+    assert (smoothed["median"].iloc[-5:] < table["median"].iloc[-5:]).all()  # EMA lags a rising curve
+    with pytest.raises(KeyError, match="has no metric 'loss'"):
+        band.band("loss")
+    with pytest.raises(ValueError, match="spread must be"):
+        band.band("episode_return", spread="wide")
+
+
+def test_resampling_keeps_sparse_metrics_and_needs_two_runs(tmp_path):
+    runs = _synthetic_runs(tmp_path)
+    curves = resample_runs(runs, ["eval_return"], points=20)
+    for seed, group in curves.groupby("seed"):
+        np.testing.assert_allclose(group["value"], float(seed))  # interpolated between sparse evaluations
+    one = runs[runs["run"] == "seed0"]
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        make_reference(one, tmp_path / "x.csv")
+    with pytest.raises(TypeError, match="tidy DataFrame"):
+        make_reference(load_runs("ref", tmp_path, wide=True), tmp_path / "x.csv")
+
+
+def test_unknown_reference_names_say_what_is_shipped():
+    with pytest.raises(FileNotFoundError, match="shipped bands"):
+        load_reference("nb99-nothing")
+
+
+@pytest.mark.parametrize("name", available_references())
+def test_shipped_reference_bands_are_real_and_say_how_they_were_made(name):
+    band = load_reference(name)
+    assert len(band.seeds) >= 3, "a band needs several seeds"
+    assert band.meta.get("profile") in ("ci", "full"), "the header must say which budget made it"
+    for key in ("algorithm", "env", "how"):
+        assert band.meta.get(key), f"the header must say {key}"
+    for metric in band.metrics:
+        table = band.band(metric, smoothing=0.6)
+        assert len(table) >= 10 and np.isfinite(table[["median", "low", "high"]].to_numpy()).all()
+        assert (table["low"] <= table["median"]).all() and (table["median"] <= table["high"]).all()
+
+
+def test_at_least_one_reference_band_is_shipped():
+    assert available_references(), "ship at least one band in cs285lab/data/reference/"
+
+
+# ----------------------------------------------------------------------------- static comparison
+
+def test_plot_comparison_saves_png_and_svg_and_draws_the_band(tmp_path):
+    runs = _synthetic_runs(tmp_path / "runs")
+    band = make_reference(runs, tmp_path / "band.csv", metrics=["episode_return"], profile="ci")
+    mine = _synthetic_runs(tmp_path / "runs", experiment="mine", seeds=(7,), offset=-100.0)
+    fig = plot_comparison(mine, reference=band, save=[tmp_path / "out/cmp.png", tmp_path / "out/cmp.svg"])
+    assert (tmp_path / "out/cmp.png").read_bytes().startswith(b"\x89PNG")
+    assert b"<svg" in (tmp_path / "out/cmp.svg").read_bytes()[:2000]
+    ax = fig.axes[0]
+    assert ax.get_title() == "episode_return"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("reference: median, min–max of 3 seeds") and "seed7" in labels
+    assert len(ax.collections) == 1  # the band
+    fig = plot_comparison("mine", "episode_return", reference=band, x="wall_s", root=tmp_path / "runs")
+    assert fig.axes[0].get_xlabel() == "wall-clock (s)" and len(fig.axes[0].collections) == 0
+
+
+def test_plot_comparison_rejects_bad_input_clearly(tmp_path):
+    runs = _synthetic_runs(tmp_path)
+    with pytest.raises(KeyError, match="no metric 'reward'.*logged: episode_return, eval_return"):
+        plot_comparison(runs, "reward")
+    with pytest.raises(ValueError, match="save to a .png/.svg/.pdf file"):
+        plot_comparison(runs, save=tmp_path / "x.jpeg")
+    with pytest.raises(ValueError, match="x must be 'step'"):
+        plot_comparison(runs, x="time")
+    with pytest.raises(TypeError, match="tidy DataFrame"):
+        plot_comparison(load_runs("ref", tmp_path, wide=True))
+    with pytest.raises(TypeError, match="experiment name"):
+        plot_comparison(42)
+
+
+# ----------------------------------------------------------------------------- compare widget
+
+def test_compare_widget_redraws_when_a_control_changes(tmp_path):
+    _synthetic_runs(tmp_path)
+    make_reference(load_runs("ref", tmp_path), tmp_path / "band.csv", profile="ci")
+    widget = compare_widget("ref", reference=tmp_path / "band.csv", root=tmp_path)
+    assert widget.runs.value == ("seed0", "seed1", "seed2") and widget.metric.value == "episode_return"
+    images = [bytes(widget.image.value)]
+    widget.smoothing.value = 0.95
+    images.append(bytes(widget.image.value))
+    widget.runs.value = ("seed1",)
+    images.append(bytes(widget.image.value))
+    widget.x.value = "wall_s"
+    images.append(bytes(widget.image.value))
+    widget.metric.value = "eval_return"
+    images.append(bytes(widget.image.value))
+    assert all(img.startswith(b"\x89PNG") for img in images)
+    assert len(set(images)) == len(images), "every control change must redraw a different figure"
+    assert widget.redraws == 5
+    widget.runs.value = ()
+    assert "select at least one run" in widget.status.value
+    bundle = widget._repr_mimebundle_()
+    assert bundle["text/plain"] == "CompareWidget(metric='eval_return', runs=3)"
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    # a run logged after the widget was built appears on reload
+    with RunLogger("ref", seed=9, root=tmp_path) as logger:
+        logger.log(10, episode_return=1.0)
+    widget.refresh()
+    assert "seed9" in widget.runs.options and "seed9" in widget.runs.value
+
+
+# ----------------------------------------------------------------------------- live curves
+
+class FakeHandle:
+    def __init__(self, log, obj):
+        self.log, self.objects = log, [obj]
+
+    def update(self, obj, **kwargs):
+        self.objects.append(obj)
+
+
+@pytest.fixture
+def fake_kernel(monkeypatch):
+    """Pretend to run in a Jupyter kernel: record every display() and handle.update()."""
+    handles = []
+
+    def display(obj, raw=False, display_id=None):
+        assert display_id is True, "live output must be displayed with display_id=True"
+        handles.append(FakeHandle(handles, obj))
+        return handles[-1]
+
+    monkeypatch.setattr(live_module, "_kernel_display", lambda: display)
+    return handles
+
+
+def _png(obj):
+    return obj.data
+
+
+def test_live_curves_update_one_figure_in_place(tmp_path, fake_kernel):
+    with RunLogger("exp", root=tmp_path, live=["episode_return", "loss"], total_steps=400,
+                   redraw_every=0.05) as logger:
+        for step in range(0, 400, 20):
+            logger.log(step, episode_return=step / 4, loss=1.0 / (1 + step), other=1.0)
+            time.sleep(0.01)
+    progress, figure = fake_kernel
+    assert len(fake_kernel) == 2, "exactly two outputs: the progress line and the figure"
+    frames = [_png(obj) for obj in figure.objects]
+    assert len(frames) >= 3 and all(f.startswith(b"\x89PNG") for f in frames)
+    assert len(set(frames)) == len(frames), "each redraw must show new data"
+    assert frames[-1] == (logger.path / "curves.png").read_bytes()  # the final frame is the saved one
+    assert logger.live.frames == len(frames)
+    texts = [bundle["text/plain"] for bundle in progress.objects]
+    assert texts[-1].startswith("done: step 380 / 400") and "episode_return 95" in texts[-1]
+    assert 'max="400"' in progress.objects[-1]["text/html"]
+
+
+def test_live_redraws_are_throttled(tmp_path, fake_kernel):
+    with RunLogger("exp", root=tmp_path, live=True, redraw_every=60.0) as logger:
+        for step in range(2000):
+            logger.log(step, episode_return=float(step))
+    _, figure = fake_kernel
+    assert len(figure.objects) == 2, "one frame when displayed, one when closed: nothing in between"
+    assert logger.live.frames == 2
+
+
+def test_live_figure_has_one_panel_per_metric_and_the_reference_band(tmp_path, fake_kernel):
+    runs = _synthetic_runs(tmp_path / "runs")
+    band = make_reference(runs, tmp_path / "band.csv", profile="ci")
+    curves = LiveCurves(None, reference=band, title="me")
+    for step in range(0, 1000, 50):
+        curves.add({"step": step, "wall_s": step / 1000, "episode_return": step / 10, "loss": 0.1})
+    fig = curves.figure()
+    assert [ax.get_title() for ax in fig.axes] == ["episode_return", "loss"]
+    assert len(fig.axes[0].collections) == 1 and len(fig.axes[1].collections) == 0  # band only where known
+    curves.close()
+    curves.add({"step": 5000, "wall_s": 1.0, "episode_return": 1.0})  # ignored after close
+    with pytest.raises(ValueError, match="x must be"):
+        LiveCurves(["a"], x="time")
+    with pytest.raises(ValueError, match="total_steps"):
+        LiveCurves(["a"], total_steps=-5)
