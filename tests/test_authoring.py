@@ -1,0 +1,188 @@
+"""make-student: stubs, hidden tests, metadata, drift detection, clear errors, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from cs285lab.authoring.student import (AuthoringError, check_students, make_students, read_notebook,
+                                        to_student)
+from cs285lab.cli import main as cli
+
+SOLUTION = '''def add(a, b):
+    """Add two numbers."""
+    ### BEGIN SOLUTION
+    # HINT: use +
+    secret_line = a + b
+    return secret_line
+    ### END SOLUTION'''
+CHECK = '''assert add(1, 2) == 3
+### BEGIN HIDDEN TESTS
+assert add(-1, 1) == 0  # hidden
+### END HIDDEN TESTS'''
+
+
+def graded(cell, cell_id, kind, points=None):
+    cell.metadata["cs285lab"] = {"id": cell_id, "kind": kind, **({"points": points} if points else {})}
+    return cell
+
+
+def course(tmp_path: Path, cells=None) -> tuple[Path, Path]:
+    solutions, out = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir()
+    cells = cells or [
+        new_markdown_cell("# Demo"),
+        graded(new_code_cell("import math"), "setup", "locked"),
+        graded(new_code_cell(SOLUTION, outputs=[], execution_count=3), "add", "solution"),
+        graded(new_code_cell(CHECK), "check-add", "check", 2),
+        graded(new_markdown_cell("Why?\n<!-- BEGIN SOLUTION -->\nBecause secret reasons.\n<!-- END SOLUTION -->"),
+               "why", "solution"),
+    ]
+    nbformat.write(new_notebook(cells=cells), solutions / "01_demo.ipynb")
+    return solutions, out
+
+
+def test_student_copy_stubs_solutions_and_removes_hidden_tests(tmp_path):
+    solutions, out = course(tmp_path)
+    assert make_students(solutions, out) == [out / "01_demo.ipynb"]
+    nb = read_notebook(out / "01_demo.ipynb")
+    code = nb.cells[2].source
+    assert "secret_line" not in code and "BEGIN SOLUTION" not in code
+    assert '    raise NotImplementedError(\'use +\')' in code  # indented like the region, hint kept
+    assert '"""Add two numbers."""' in code                   # signature and docstring stay
+    check = nb.cells[3].source
+    assert "hidden" not in check and "HIDDEN" not in check and "assert add(1, 2) == 3" in check
+    assert "secret reasons" not in nb.cells[4].source and "_Write your answer here._" in nb.cells[4].source
+
+
+def test_student_copy_locks_check_and_locked_cells_and_clears_outputs(tmp_path):
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    nb = read_notebook(out / "01_demo.ipynb")
+    for index in (1, 3):
+        assert nb.cells[index].metadata["editable"] is False and nb.cells[index].metadata["deletable"] is False
+    assert "editable" not in nb.cells[2].metadata
+    assert nb.cells[2].execution_count is None and nb.cells[2].outputs == []
+    assert nb.cells[3].metadata["cs285lab"] == {"id": "check-add", "kind": "check", "points": 2}
+
+
+def test_stub_raises_not_implemented_with_hint(tmp_path):
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    namespace: dict = {}
+    exec(read_notebook(out / "01_demo.ipynb").cells[2].source, namespace)
+    with pytest.raises(NotImplementedError, match="use \\+"):
+        namespace["add"](1, 2)
+
+
+def test_regeneration_is_idempotent_and_check_passes(tmp_path):
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    assert make_students(solutions, out) == []
+    assert check_students(solutions, out) == []
+
+
+def test_check_names_drifting_notebook_and_cell(tmp_path):
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    nb = read_notebook(solutions / "01_demo.ipynb")
+    nb.cells[3].source = nb.cells[3].source.replace("== 3", "== 3.0")
+    nbformat.write(nb, solutions / "01_demo.ipynb")
+    drift = check_students(solutions, out)
+    assert len(drift) == 1 and "01_demo.ipynb" in drift[0] and "check-add" in drift[0]
+    (out / "01_demo.ipynb").unlink()
+    assert "missing" in check_students(solutions, out)[0]
+
+
+def test_cli_check_exit_code_says_what_to_run(tmp_path, capsys):
+    solutions, out = course(tmp_path)
+    args = ["make-student", "--solutions", str(solutions), "--out", str(out)]
+    assert cli(args + ["--check"]) == 1
+    assert "run: cs285lab make-student" in capsys.readouterr().err
+    assert cli(args) == 0
+    assert cli(args + ["--check"]) == 0
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda cells: cells[2].__setitem__("source", SOLUTION.replace("    ### END SOLUTION", "")), "never closed"),
+    (lambda cells: cells[2].__setitem__("source", SOLUTION.replace("    ### BEGIN SOLUTION\n", "")), "without a matching"),
+    (lambda cells: cells[3].metadata["cs285lab"].__setitem__("id", "add"), "duplicate cell id"),
+    (lambda cells: cells[3].metadata["cs285lab"].pop("points"), "needs 'points'"),
+    (lambda cells: cells[3].metadata["cs285lab"].__setitem__("points", -1), "needs 'points'"),
+    (lambda cells: cells[1].metadata["cs285lab"].__setitem__("kind", "solutoin"), "kind 'solutoin'"),
+    (lambda cells: cells[1].metadata["cs285lab"].__setitem__("points", 3), "only check cells carry points"),
+    (lambda cells: cells[0].__setitem__("source", "<!-- BEGIN SOLUTION -->x<!-- END SOLUTION -->"), "no cs285lab metadata"),
+    (lambda cells: cells[2].__setitem__("source", "x = 1"), "needs a '### BEGIN SOLUTION'"),
+])
+def test_bad_solution_gets_a_clear_error_naming_notebook_and_cell(tmp_path, mutate, message):
+    solutions, out = course(tmp_path)
+    nb = read_notebook(solutions / "01_demo.ipynb")
+    mutate(nb.cells)
+    nbformat.write(nb, solutions / "01_demo.ipynb")
+    with pytest.raises(AuthoringError, match=message) as info:
+        make_students(solutions, out)
+    assert "01_demo.ipynb, cell" in str(info.value)
+    assert not out.exists() or not list(out.iterdir())  # all-or-nothing: nothing written
+
+
+def test_malformed_and_missing_notebooks(tmp_path, capsys):
+    solutions, out = course(tmp_path)
+    text = (solutions / "01_demo.ipynb").read_text()
+    (solutions / "02_broken.ipynb").write_text(text[: len(text) // 2])
+    with pytest.raises(AuthoringError, match="02_broken.ipynb: not a valid .ipynb"):
+        make_students(solutions, out)
+    (solutions / "02_broken.ipynb").write_text(json.dumps({"cells": "nope"}))
+    with pytest.raises(AuthoringError, match="02_broken.ipynb: not a valid"):
+        make_students(solutions, out)
+    assert cli(["make-student", "--solutions", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_edited_student_notebook_is_not_overwritten_without_force(tmp_path):
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    target = out / "01_demo.ipynb"
+    nb = read_notebook(target)
+    nb.cells[2].source = nb.cells[2].source.replace("raise NotImplementedError('use +')", "return a + b  # my work")
+    nbformat.write(nb, target)
+    solution = read_notebook(solutions / "01_demo.ipynb")
+    solution.cells[0].source = "# Demo, revised"
+    nbformat.write(solution, solutions / "01_demo.ipynb")
+    with pytest.raises(AuthoringError, match="edited since generation"):
+        make_students(solutions, out)
+    assert "my work" in target.read_text()
+    make_students(solutions, out, force=True)
+    backups = list((out / ".backup").glob("01_demo.*.ipynb"))
+    assert len(backups) == 1 and "my work" in backups[0].read_text()
+    assert "my work" not in target.read_text() and "revised" in target.read_text()
+
+
+def test_untouched_student_notebook_is_replaced_when_the_solution_changes(tmp_path):
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    solution = read_notebook(solutions / "01_demo.ipynb")
+    solution.cells[0].source = "# Demo v2"
+    nbformat.write(solution, solutions / "01_demo.ipynb")
+    assert make_students(solutions, out) == [out / "01_demo.ipynb"]
+
+
+def test_to_student_does_not_mutate_the_solution(tmp_path):
+    solutions, _ = course(tmp_path)
+    nb = read_notebook(solutions / "01_demo.ipynb")
+    before = nbformat.writes(nb)
+    to_student(nb, "01_demo.ipynb")
+    assert nbformat.writes(nb) == before
+
+
+def test_console_script_and_module_entry_point(tmp_path):
+    solutions, out = course(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "cs285lab", "make-student", "--solutions", str(solutions),
+                             "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (out / "01_demo.ipynb").exists()

@@ -1,0 +1,83 @@
+"""`make lab` serves JupyterLab on the course, and its kernel imports cs285lab from .venv."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from jupyter_client import BlockingKernelClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, token: str, method: str = "GET") -> dict:
+    request = urllib.request.Request(url, method=method, headers={"Authorization": f"token {token}"},
+                                     data=b"{}" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_make_lab_serves_the_course_with_a_working_kernel(tmp_path):
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
+    args = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} --ServerApp.port_retries=0"
+    server = subprocess.Popen(["make", "--no-print-directory", "lab", f"ARGS={args}"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                status = get(f"{base}/api/status", token)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    output = server.stdout.read().decode(errors="replace") if server.poll() is not None else ""
+                    pytest.fail(f"make lab did not serve /api/status on port {port}:\n{output[-3000:]}")
+                time.sleep(0.5)
+        assert server.poll() is None, "the server answering is not the one make lab started"
+        assert "started" in status
+        # The file browser lands on notebooks/, and the course notebooks are there.
+        listing = get(f"{base}/api/contents/notebooks", token)
+        assert any(item["name"] == "00_getting_started.ipynb" for item in listing["content"])
+        kernel = get(f"{base}/api/kernels", token, method="POST")
+        outputs: list[str] = []
+        connection = next((tmp_path / "runtime").glob(f"kernel-{kernel['id']}.json"))
+        client = BlockingKernelClient(connection_file=str(connection))
+        client.load_connection_file()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            reply = client.execute_interactive(
+                "import sys, cs285lab; print(sys.prefix); print(cs285lab.__file__)", timeout=60,
+                output_hook=lambda msg: outputs.append(msg["content"].get("text", "")))
+        finally:
+            client.stop_channels()
+        assert reply["content"]["status"] == "ok"
+        prefix, package = "".join(outputs).split()
+        assert Path(prefix).resolve() == Path(sys.prefix).resolve(), "the kernel must run in the project's .venv"
+        assert Path(package).resolve().is_relative_to(ROOT)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+

@@ -1,0 +1,87 @@
+"""Student notebooks (like `nbgrader validate --invert`): they fail at their stubs and nowhere else,
+and carry no solution code. Solutions keep only the outputs nbval compares."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from cs285lab.authoring.outputs import is_checked
+from cs285lab.authoring.student import CODE_BEGIN, CODE_END, HINT, MD_BEGIN, MD_END, cell_meta, find_regions
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+STUB_ERRORS = {"NotImplementedError"}
+
+
+def solution_lines(nb: nbformat.NotebookNode) -> tuple[list[list[str]], set[str]]:
+    """The bodies of all solution regions, and every line that appears outside them."""
+    regions, outside = [], set()
+    for cell in nb.cells:
+        lines = cell.source.splitlines()
+        begin, end = (CODE_BEGIN, CODE_END) if cell.cell_type == "code" else (MD_BEGIN, MD_END)
+        inside = set()
+        for region in find_regions(lines, begin, end, "solution") if cell_meta(cell) else []:
+            body = [line for line in lines[region.begin + 1:region.end] if not HINT.match(line)]
+            regions.append(body)
+            inside.update(range(region.begin, region.end + 1))
+        outside.update(line.strip() for i, line in enumerate(lines) if i not in inside)
+    return regions, outside
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_solutions_store_only_checked_outputs(solution):
+    nb = nbformat.read(solution, as_version=4)
+    assert any((cell_meta(c) or {}).get("kind") == "check" for c in nb.cells), f"{solution.name} has no check cell"
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.outputs and not is_checked(cell):
+            pytest.fail(f"{solution.name} cell {index} stores outputs; solutions keep only cells tagged "
+                        "nbval-check-output (run: cs285lab refresh-outputs solutions/<notebook>)")
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_student_copy_leaks_no_solution_code(solution):
+    student_text = (ROOT / "notebooks" / solution.name).read_text()
+    student = "\n".join(c.source for c in nbformat.reads(student_text, as_version=4).cells)
+    regions, outside = solution_lines(nbformat.read(solution, as_version=4))
+    for body in regions:
+        code = [line.strip() for line in body if line.strip() and not line.strip().startswith("#")]
+        assert "\n".join(body).strip() not in student or not code, f"a solution region leaked into the student {solution.name}"
+        for line in code:
+            if len(line) >= 25 and line not in outside:
+                assert line not in student, f"solution line leaked into the student {solution.name}: {line!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_student_copy_fails_only_at_its_stubs(solution, tmp_path, monkeypatch):
+    monkeypatch.setenv("CS285LAB_PROFILE", "ci")
+    student = tmp_path / solution.name
+    shutil.copy(ROOT / "notebooks" / solution.name, student)  # run in a scratch dir: runs/ lands there
+    nb = nbformat.read(student, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    def error(cell):
+        return next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+
+    stubbed = False
+    for index, cell in enumerate(nb.cells):
+        meta, err = cell_meta(cell) or {}, error(cell)
+        where = f"{solution.name} cell {index} ({meta.get('id', 'no id')})"
+        if err is not None and not stubbed:
+            assert err.ename in STUB_ERRORS, (
+                f"{where} raised {err.ename}: {err.evalue} before any stub was reached; the student copy "
+                "must run cleanly up to the first exercise")
+            stubbed = True
+        if meta.get("kind") == "check":
+            assert err is not None, f"{where}: the check passed on the blank student copy; it checks nothing"
+            # A check on a stub raises NotImplementedError; a NameError is accepted only when the
+            # exercise itself is a top-level stub that never defined the name.
+            assert err.ename in STUB_ERRORS or (err.ename == "NameError" and stubbed), (
+                f"{where} failed with {err.ename}: {err.evalue} instead of the stub's NotImplementedError")
+    assert stubbed, f"{solution.name}: the student copy ran without reaching a stub"
