@@ -36,3 +36,4 @@ def evaluate(policy: Callable[[np.ndarray], np.ndarray | int], env_id: str, epis
         return float(np.mean(returns))
     finally:
         env.close()
+from cs285lab.envs import dyna_maze as dyna_maze  # noqa: E402,F401 - registers cs285lab/DynaMaze-v0 and variants
