@@ -191,11 +191,11 @@ class SAC:
         q = self.critic(batch.obs, batch.actions)                   # [num_q, B]
         return ((q - self.q_target(batch)) ** 2).mean(dim=1).sum()  # target [B] broadcasts over the members
 
-    def actor_loss(self, obs: Tensor) -> tuple[Tensor, Tensor]:
-        """E_{a ~ pi(s)} [alpha log pi(a|s) - min_j Q_j(s, a)], reparameterized; also return log pi(a|s)."""
-        actions, log_prob = self.sample_actions(obs)  # fresh actions at buffer states
-        with frozen(self.critic):                    # the actor's loss must not train the critic
-            q = self.critic(obs, actions).min(dim=0).values
+    def actor_loss(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """E_{a ~ pi(s)} [alpha log pi(a|s) - min_j Q_j(s, a)] at buffer states, reparameterized; also log pi(a|s)."""
+        actions, log_prob = self.sample_actions(batch.obs)  # fresh actions, never the buffer's
+        with frozen(self.critic):                          # the actor's loss must not train the critic
+            q = self.critic(batch.obs, actions).min(dim=0).values
         return (self.alpha * log_prob - q).mean(), log_prob
 
     def update(self, batch: Batch) -> dict[str, float]:
@@ -206,7 +206,7 @@ class SAC:
         critic_loss.backward()
         self.critic_opt.step()
         # 2. actor: maximize Q(s, a) + entropy with a ~ pi(s) from the current policy
-        actor_loss, log_prob = self.actor_loss(batch.obs)
+        actor_loss, log_prob = self.actor_loss(batch)
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_opt.step()
@@ -299,7 +299,7 @@ def run_off_policy(agent: SAC, env: gym.Env, env_id: str, total_steps: int, seed
                        "wall_s": time.perf_counter() - start, **stats}
                 finished = []
                 history.append(row)
-                logger.log(step, **{k: v for k, v in row.items() if k != "step"})
+                logger.log(step, **{k: v for k, v in row.items() if k not in ("step", "wall_s")})
     finally:
         env.close()
     return history

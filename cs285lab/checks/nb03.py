@@ -1,0 +1,524 @@
+"""Checks for notebook 03: replay buffer, "find the bugs", Q target, policy gradients, SAC.
+
+Every mistake named here is proved by a test in tests/test_checks_nb03.py that feeds a broken
+implementation and asserts the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from cs285lab.buffers import Batch
+from cs285lab.checks.core import CheckFailed, Exercise, exercise
+from cs285lab.config import profile
+
+# --------------------------------------------------------------------------------------------
+# 1. The replay buffer
+# --------------------------------------------------------------------------------------------
+OBS_DIM, ACT_DIM = 2, 1
+
+
+def _transition(i: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, bool]:
+    """Transition number i, recognizable from any of its fields (reward = i)."""
+    obs = np.array([i, -i], dtype=np.float32)
+    return obs, np.array([i / 10], dtype=np.float32), float(i), obs + 0.5, i % 3 == 0
+
+
+def _add(ex: Exercise, buf, i: int, capacity: int, truncated: bool = False, obs: np.ndarray | None = None,
+         terminated: bool | None = None) -> None:
+    o, a, r, o2, d = _transition(i)
+    o = o if obs is None else obs
+    d = d if terminated is None else terminated
+
+    def add() -> None:
+        try:
+            buf.add(o, a, r, o2, d, truncated)
+        except IndexError as exc:
+            ex.fail(f"add raised IndexError ({exc}) on transition {i} of a buffer of capacity {capacity}: "
+                    "an off-by-one in the wrap-around; the write index must go back to 0 when it reaches "
+                    "capacity: index = (index + 1) % capacity")
+
+    ex.call(add)
+
+
+def _sample(ex: Exercise, buf, n: int, seed: int = 0) -> Batch:
+    batch = ex.call(lambda: buf.sample(n, np.random.default_rng(seed)))
+    for name, shape in (("obs", (n, OBS_DIM)), ("actions", (n, ACT_DIM)), ("rewards", (n,)),
+                        ("next_obs", (n, OBS_DIM)), ("terminated", (n,))):
+        if not hasattr(batch, name):
+            ex.fail(f"sample() should return a Batch (cs285lab.buffers.Batch); the result has no field {name!r}")
+        ex.expect_tensor(getattr(batch, name), shape=shape, dtype=torch.float32, what=f"batch.{name}")
+    return batch
+
+
+def _ids(batch: Batch) -> set[int]:
+    return {int(round(x)) for x in batch.rewards.tolist()}
+
+
+def replay_buffer(cls: type) -> None:
+    """Check a ReplayBuffer class: add, sample, wrap-around, unfilled slots, aliasing, termination flag."""
+    with exercise("replay_buffer") as ex:
+        capacity = 5
+        buf = ex.call(cls, capacity, OBS_DIM, ACT_DIM)
+        # 1. a partly filled buffer: only filled slots may be sampled
+        for i in (1, 2, 3):
+            _add(ex, buf, i, capacity)
+        ex.expect(len(buf) == 3, f"len(buffer) is {len(buf)} after 3 adds to a buffer of capacity 5; it should be 3")
+        batch = _sample(ex, buf, 300)
+        ids = _ids(batch)
+        ex.expect(0 not in ids, "sample() returned empty slots (all-zero transitions): draw indices from "
+                  "[0, len(buffer)), not [0, capacity); the unfilled slots hold no data yet")
+        ex.expect(ids == {1, 2, 3}, f"with transitions 1, 2, 3 stored, 300 samples contained {sorted(ids)}; "
+                  "sample uniformly from all filled slots")
+        ex.expect(torch.equal(batch.obs[:, 0], batch.rewards) and torch.equal(batch.next_obs, batch.obs + 0.5)
+                  and torch.allclose(batch.actions[:, 0], batch.rewards / 10),
+                  "the fields of a sampled transition come from different transitions: index obs, actions, "
+                  "rewards, next_obs and terminated with the SAME indices")
+        ex.expect(torch.equal(batch.terminated, (batch.rewards % 3 == 0).float()),
+                  "batch.terminated does not match the stored flags (store terminated as 0.0/1.0 floats)")
+        # 2. wrap-around: 7 transitions in 5 slots leave the newest five, 3..7
+        for i in (4, 5, 6, 7):
+            _add(ex, buf, i, capacity)
+        ex.expect(len(buf) == capacity, f"len(buffer) is {len(buf)} after 7 adds to a buffer of capacity 5; "
+                  "it should stay at the capacity")
+        ids = _ids(_sample(ex, buf, 500))
+        if 0 in ids:
+            ex.fail("after wrapping around, sample() returned an empty (all-zero) slot: an off-by-one in the "
+                    "wrap-around leaves a slot unwritten; wrap with index = (index + 1) % capacity")
+        if ids & {1, 2}:
+            ex.fail(f"after 7 adds to 5 slots the buffer should hold transitions 3..7 (FIFO: the oldest are "
+                    f"overwritten first), but samples contained {sorted(ids)}")
+        ex.expect(ids == {3, 4, 5, 6, 7}, f"after 7 adds to 5 slots samples contained {sorted(ids)}, expected "
+                  "3..7: the newest transition must overwrite the oldest")
+        # 3. uniform sampling, driven by the rng passed in
+        counts = np.bincount(_sample(ex, buf, 5000).rewards.long().numpy(), minlength=8)[3:8]
+        ex.expect(counts.min() > 800, f"sampling is not uniform: slot counts {counts.tolist()} out of 5000 draws")
+        again_a, again_b = _sample(ex, buf, 16, seed=7), _sample(ex, buf, 16, seed=7)
+        ex.expect(torch.equal(again_a.rewards, again_b.rewards),
+                  "two samples with identically seeded rngs differ: draw indices with the `rng` argument "
+                  "(rng.integers), not np.random or torch's global generator")
+        # 4. no aliasing: a sampled batch must not change when the buffer is written afterwards ...
+        fields = ("obs", "actions", "rewards", "next_obs", "terminated")
+        batches = [_sample(ex, buf, 4), _sample(ex, buf, 64)]  # smaller and larger than the buffer
+        snapshots = [{f: getattr(b, f).clone() for f in fields} for b in batches]
+        for i in range(8, 14):
+            _add(ex, buf, i, capacity)
+        ex.expect(all(torch.equal(getattr(b, f), s[f]) for b, s in zip(batches, snapshots) for f in fields),
+                  "aliasing: a batch you returned changed when the buffer was written afterwards; it shares "
+                  "memory with the buffer's arrays. Return copies (fancy indexing with an index array copies)")
+        # ... and the buffer must not keep a reference to the caller's arrays
+        fresh = ex.call(cls, 4, OBS_DIM, ACT_DIM)
+        reused = np.array([21.0, -21.0], dtype=np.float32)
+        _add(ex, fresh, 21, 4, obs=reused)
+        reused[:] = 99.0  # some envs reuse their observation array
+        stored = _sample(ex, fresh, 8)
+        ex.expect(torch.all(stored.obs[:, 0] == 21.0),
+                  "aliasing: changing the array passed to add() afterwards changed the stored transition; "
+                  "copy the values into the preallocated arrays (self.obs[i] = obs), do not keep the array")
+        # 5. truncation is not termination
+        flags = ex.call(cls, 4, OBS_DIM, ACT_DIM)
+        _add(ex, flags, 1, 4, truncated=True, terminated=False)
+        ex.expect(float(_sample(ex, flags, 8).terminated.max()) == 0.0,
+                  "you stored a truncated transition as terminated: a time limit is not a terminal state, "
+                  "the target must still bootstrap from s'; store `terminated` only and ignore `truncated`")
+        _add(ex, flags, 2, 4, truncated=False, terminated=True)
+        got = _sample(ex, flags, 64)
+        ex.expect(bool(torch.all(got.terminated == (got.rewards == 2).float())),
+                  "the terminated flag is not stored: a transition added with terminated=True must sample "
+                  "with batch.terminated == 1.0")
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Find the bugs (the expected answer is stored only as salted hashes)
+# --------------------------------------------------------------------------------------------
+_SALT = "cs285lab/nb03/naive-off-policy-ac/v1"
+_ACCEPTED = {
+    "d7f156c2c973a5deb664a467123d06a7881817c0191a74a38ebde4e3eb894a0f",
+    "d1b74a0750e4d46f63c93ceeaed218b0e5d3f65265d6c4373930e67e488b3706",
+}
+NUM_LINES = 6
+
+
+def _answer_hash(lines: set[int]) -> str:
+    return hashlib.sha256(f"{_SALT}:{','.join(str(i) for i in sorted(lines))}".encode()).hexdigest()
+
+
+def find_the_bugs(buggy_lines: object) -> None:
+    """Check the set of pseudocode lines marked as wrong (the answer is not stored in clear)."""
+    with exercise("find_the_bugs") as ex:
+        if buggy_lines is ...:
+            raise NotImplementedError("find_the_bugs: set buggy_lines to the set of line numbers you think are wrong")
+        if not isinstance(buggy_lines, (set, frozenset, list, tuple)):
+            ex.fail(f"buggy_lines should be a set of line numbers like {{1, 2}}, got {type(buggy_lines).__name__}")
+        lines = set(buggy_lines)
+        bad = [x for x in lines if isinstance(x, bool) or not isinstance(x, (int, np.integer))
+               or not 1 <= x <= NUM_LINES]
+        ex.expect(not bad, f"buggy_lines holds {bad!r}: use the line numbers 1..{NUM_LINES} of the pseudocode")
+        ex.expect(bool(lines), "buggy_lines is empty: the naive algorithm does not work, so some step is wrong")
+        ex.expect(_answer_hash({int(x) for x in lines}) in _ACCEPTED,
+                  f"not quite ({len(lines)} line(s) marked). For each step ask: which policy chose the action "
+                  "this step uses, and does the quantity this step estimates depend on that policy?")
+
+
+# --------------------------------------------------------------------------------------------
+# 3. The Q target
+# --------------------------------------------------------------------------------------------
+def _q_problem() -> tuple[Batch, Callable, nn.Module, Callable]:
+    g = torch.Generator().manual_seed(3)
+    B = 6
+    obs, next_obs = torch.randn(B, 3, generator=g), torch.randn(B, 3, generator=g)
+    batch = Batch(obs=obs, actions=torch.rand(B, 1, generator=g) * 4 - 2,
+                  rewards=torch.tensor([1.0, -0.5, 0.25, 2.0, -1.0, 0.5]), next_obs=next_obs,
+                  terminated=torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0, 0.0]))
+    policy_w = nn.Parameter(torch.tensor([0.7, -0.4, 0.9]))
+
+    def sample_actions(o: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A stand-in policy: actions [B, 1] and log-probs [B], both differentiable."""
+        z = o @ policy_w
+        return 2 * torch.tanh(z)[:, None], -0.5 * z ** 2 - 0.3
+
+    critic = nn.Linear(4, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[0.5, -1.0, 0.25, 1.5]]))
+        critic.bias.fill_(0.2)
+
+    def target_q(o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """A stand-in target critic: Q values [B] (with parameters that require grad)."""
+        x = torch.cat([o, a], -1)
+        return critic(x).squeeze(-1) + 0.3 * a.squeeze(-1) ** 2
+
+    return batch, sample_actions, critic, target_q
+
+
+def q_target(fn: Callable) -> None:
+    """Check q_target(batch, sample_actions, target_q, gamma, alpha) -> [B] soft Q target."""
+    batch, sample_actions, _critic, target_q = _q_problem()
+    B, gamma = len(batch.rewards), 0.9
+    r, d = batch.rewards, batch.terminated
+    with torch.no_grad():
+        a2, logp2 = sample_actions(batch.next_obs)
+        q_next, q_buffer = target_q(batch.next_obs, a2), target_q(batch.next_obs, batch.actions)
+        a_now, logp_now = sample_actions(batch.obs)
+        q_now = target_q(batch.obs, a_now)
+    with exercise("q_target") as ex:
+        for alpha in (0.0, 0.2):
+            soft = q_next - alpha * logp2
+            expected = r + gamma * (1 - d) * soft
+            mistakes = {
+                "your target used the action stored in the buffer: that action was chosen by an old policy at s, "
+                "not by the current policy at s'; sample a' fresh: a', logp' = sample_actions(batch.next_obs)":
+                    r + gamma * (1 - d) * (q_buffer - alpha * logp2),
+                "your target used the action stored in the buffer (an old policy's action at s); sample a' "
+                "fresh from the current policy at s'": r + gamma * (1 - d) * q_buffer,
+                "no termination mask: after a terminal state there is nothing to bootstrap from; "
+                "multiply the next value by (1 - batch.terminated)": r + gamma * soft,
+                "the termination mask is inverted: use (1 - terminated), not terminated": r + gamma * d * soft,
+                "you evaluated the next value at s instead of s': use batch.next_obs for both a' and Q":
+                    r + gamma * (1 - d) * (q_now - alpha * logp_now),
+                "gamma is missing: the next value is discounted, r + gamma * (...)": r + (1 - d) * soft,
+                "the reward is missing: y = r + gamma * (...)": gamma * (1 - d) * soft,
+            }
+            if alpha:
+                mistakes.update({
+                    "the entropy term is missing: the soft value of s' is Q(s', a') - alpha * log pi(a'|s')":
+                        r + gamma * (1 - d) * q_next,
+                    "the entropy term has the wrong sign: soft value = Q(s', a') - alpha * log pi(a'|s')":
+                        r + gamma * (1 - d) * (q_next + alpha * logp2),
+                })
+            out = ex.expect_tensor(ex.call(fn, batch, sample_actions, target_q, gamma, alpha), shape=(B,),
+                                   what=f"q_target(..., alpha={alpha})")
+            ex.diagnose(out, expected, mistakes, what=f"q_target(..., alpha={alpha})")
+            ex.expect(not out.requires_grad,
+                      "the target is not detached: it carries gradient into the policy and the target critic; "
+                      "a target is a fixed regression label, compute it under torch.no_grad()")
+
+
+# --------------------------------------------------------------------------------------------
+# 4. The score-function policy gradient with several action samples per state
+# --------------------------------------------------------------------------------------------
+class TablePolicy(nn.Module):
+    """A Gaussian policy whose samples come from a fixed table, so answers are reproducible."""
+
+    def __init__(self, obs_dim: int, act_dim: int, table: torch.Tensor) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.linspace(-0.5, 0.5, obs_dim * act_dim).reshape(obs_dim, act_dim))
+        self.log_std = nn.Parameter(torch.full((act_dim,), -0.3))
+        self.table, self.cursor = table, 0
+
+    def sample(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """Actions [num_samples, B, act_dim] (no gradient): the next rows of the table."""
+        rows = self.table[self.cursor:self.cursor + num_samples]
+        if len(rows) < num_samples:
+            raise ValueError("TablePolicy: asked for more samples than the check prepared")
+        self.cursor += num_samples
+        return rows.clone()
+
+    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """log pi(a|s): [B] for actions [B, act_dim], [N, B] for actions [N, B, act_dim]."""
+        mean, std = obs @ self.w, self.log_std.exp()
+        return (-0.5 * ((actions - mean) / std) ** 2 - self.log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+class ToyCritic(nn.Module):
+    """Q(s, a) [B] (or [N, B]) with parameters, so gradient leaking into it is visible."""
+
+    def __init__(self, obs_dim: int, act_dim: int) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.linspace(-1, 1, obs_dim))
+        self.a = nn.Parameter(torch.tensor(1.5))
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """-(a - w.s)^2 * a_scale + w.s: a peaked, action-dependent value."""
+        center = obs @ self.w
+        return -self.a * (actions.sum(-1) - center) ** 2 + center
+
+
+def _score_problem(num_samples: int) -> tuple[Batch, TablePolicy, ToyCritic]:
+    g = torch.Generator().manual_seed(5)
+    B, obs_dim, act_dim = 8, 3, 1
+    obs = torch.randn(B, obs_dim, generator=g)
+    batch = Batch(obs=obs, actions=torch.randn(B, act_dim, generator=g), rewards=torch.randn(B, generator=g),
+                  next_obs=torch.randn(B, obs_dim, generator=g), terminated=torch.zeros(B))
+    return batch, TablePolicy(obs_dim, act_dim, torch.randn(32, B, act_dim, generator=g)), ToyCritic(obs_dim, act_dim)
+
+
+def _policy_grad(loss: torch.Tensor, policy: nn.Module) -> torch.Tensor:
+    grads = torch.autograd.grad(loss, list(policy.parameters()), allow_unused=True)
+    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, policy.parameters())])
+
+
+def _critic_grad_norm(critic: nn.Module) -> float:
+    return sum(float(p.grad.abs().sum()) for p in critic.parameters() if p.grad is not None)
+
+
+def score_function_loss(fn: Callable) -> None:
+    """Check score_function_loss(batch, policy, critic, num_samples) -> scalar: -mean(log pi(a|s) Q(s,a)), a ~ pi."""
+    with exercise("score_function_loss") as ex:
+        for n in (1, 4):
+            batch, policy, critic = _score_problem(n)
+            obs, table = batch.obs, policy.table
+            # references: the gradient with respect to the policy parameters
+            fresh = table[:n]
+            ref = -(policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean()
+            wrong = {
+                "you used the actions stored in the buffer: they come from an old policy, so this is not the "
+                "gradient of the current policy's objective; sample a ~ pi(.|s) with policy.sample(obs, num_samples)":
+                    -(policy.log_prob(obs, batch.actions) * critic(obs, batch.actions).detach()).mean(),
+                "the sign is flipped: the loss is MINUS the objective, -(log pi(a|s) * Q(s, a)).mean(), so that "
+                "gradient descent ascends the objective": (policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean(),
+                "you summed instead of averaging: take the mean over samples and states so the step size does "
+                "not grow with the batch": -(policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).sum(),
+            }
+            if n > 1:
+                wrong["you used only one action sample per state: draw num_samples of them (policy.sample(obs, "
+                      "num_samples) gives [num_samples, B, act_dim]) and average"] = \
+                    -(policy.log_prob(obs, table[:1]) * critic(obs, table[:1]).detach()).mean()
+            expected = _policy_grad(ref, policy)
+            mistakes = {msg: _policy_grad(loss, policy) for msg, loss in wrong.items()}
+            for p in critic.parameters():
+                p.grad = None
+            loss = ex.call(fn, batch, policy, critic, n)
+            loss = ex.expect_tensor(loss, what=f"score_function_loss(..., num_samples={n})")
+            ex.expect(loss.dim() == 0, f"the loss should be a scalar (shape ()), got shape {tuple(loss.shape)}; "
+                      "average with .mean()")
+            ex.expect(loss.requires_grad, "the loss carries no gradient to the policy: compute log pi(a|s) with "
+                      "policy.log_prob (the sampled actions themselves need no gradient)")
+            loss.backward(retain_graph=True)
+            ex.expect(_critic_grad_norm(critic) == 0.0,
+                      "your policy loss puts gradient into the critic's parameters: in the score-function "
+                      "estimator Q(s, a) is a fixed weight, compute it under torch.no_grad() or .detach() it")
+            got = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1)
+                             for p in policy.parameters()])
+            ex.diagnose(got, expected, mistakes, what=f"the policy gradient of your loss (num_samples={n})")
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The tanh-squashed Gaussian, reparameterized
+# --------------------------------------------------------------------------------------------
+def squashed_gaussian(fn: Callable) -> None:
+    """Check squashed_gaussian(mean, log_std, noise) -> (action in (-1, 1) [B, A], log_prob [B])."""
+    g = torch.Generator().manual_seed(11)
+    B, A = 5, 2
+    mean = (torch.randn(B, A, generator=g) * 0.8).requires_grad_()
+    log_std = (torch.randn(B, A, generator=g) * 0.3 - 0.2).requires_grad_()
+    noise = torch.randn(B, A, generator=g)
+    with torch.no_grad():
+        std = log_std.exp()
+        u = mean + std * noise
+        gauss = torch.distributions.Normal(mean, std)
+        correction = torch.log(1 - torch.tanh(u) ** 2)
+        expected_a = torch.tanh(u)
+        expected_lp = (gauss.log_prob(u) - correction).sum(-1)
+        u_log = mean + log_std * noise
+        action_mistakes = {
+            "std is exp(log_std), not log_std: u = mean + exp(log_std) * noise": torch.tanh(u_log),
+            "the action is not squashed: a = tanh(u) keeps it in (-1, 1)": u,
+        }
+        lp_mistakes = {
+            "the log-probability lacks the change-of-variables term: a = tanh(u) squeezes density, so "
+            "log pi(a|s) = log N(u; mean, std) - sum log(1 - tanh(u)^2)": gauss.log_prob(u).sum(-1),
+            "the change-of-variables term has the wrong sign: SUBTRACT sum log(1 - tanh(u)^2)":
+                (gauss.log_prob(u) + correction).sum(-1),
+            "you evaluated the Gaussian density at the squashed action tanh(u); evaluate it at u, then "
+            "subtract sum log(1 - tanh(u)^2)": (gauss.log_prob(torch.tanh(u)) - correction).sum(-1),
+        }
+    with exercise("squashed_gaussian") as ex:
+        leaf_mean = mean.detach().clone().requires_grad_()  # our own leaf, to measure d action / d mean
+        result = ex.call(lambda: fn(leaf_mean, log_std.detach().clone().requires_grad_(), noise.clone()))
+        if not isinstance(result, tuple) or len(result) != 2:
+            ex.fail("return a pair (action, log_prob)")
+        action, log_prob = result
+        action = ex.expect_tensor(action, shape=(B, A), what="the action")
+        if isinstance(log_prob, torch.Tensor) and tuple(log_prob.shape) == (B, A):
+            ex.fail("log_prob has shape [B, act_dim]: the action dimensions are independent, so sum the "
+                    "per-dimension log-densities over the last dimension: .sum(-1)")
+        log_prob = ex.expect_tensor(log_prob, shape=(B,), what="log_prob")
+        ex.diagnose(action, expected_a, action_mistakes, what="the action", atol=1e-4)
+        ex.expect(action.requires_grad and action.grad_fn is not None,
+                  "the action carries no gradient to mean and log_std: reparameterize, u = mean + std * noise "
+                  "(do not .sample(), do not detach) so the actor can learn through Q(s, a)")
+        ex.diagnose(log_prob, expected_lp, lp_mistakes, what="log_prob", atol=1e-3)
+        grad_mean, = torch.autograd.grad(action.sum(), leaf_mean, allow_unused=True)
+        ex.expect(grad_mean is not None, "the action does not depend on `mean`: u = mean + std * noise")
+        ex.expect(torch.allclose(grad_mean, 1 - expected_a ** 2, atol=1e-4),
+                  "d action / d mean is wrong: with u = mean + std * noise and a = tanh(u) it is 1 - tanh(u)^2")
+
+
+# --------------------------------------------------------------------------------------------
+# 6. The SAC actor loss (reparameterized)
+# --------------------------------------------------------------------------------------------
+class NoisePolicy(nn.Module):
+    """A reparameterized tanh-Gaussian stand-in whose noise comes from a fixed table."""
+
+    def __init__(self, obs_dim: int, noise: torch.Tensor) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.linspace(-0.6, 0.8, obs_dim)[:, None])
+        self.log_std = nn.Parameter(torch.tensor([-0.5]))
+        self.noise = noise
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(actions [B, 1], log_prob [B]), differentiable in the policy's parameters."""
+        mean = obs @ self.w
+        u = mean + self.log_std.exp() * self.noise
+        log_prob = (torch.distributions.Normal(mean, self.log_std.exp()).log_prob(u)
+                    - torch.log(1 - torch.tanh(u) ** 2 + 1e-6)).sum(-1)
+        return torch.tanh(u), log_prob
+
+
+class TwinCritic(nn.Module):
+    """Two Q functions as one module: forward(obs, actions) -> [2, B]."""
+
+    def __init__(self, obs_dim: int) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.stack([torch.linspace(-1, 1, obs_dim), torch.linspace(1, -0.5, obs_dim)]))
+        self.k = nn.Parameter(torch.tensor([1.0, 2.0]))
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        center = obs @ self.w.T                                   # [B, 2]
+        return (-self.k * (actions - torch.tanh(center)) ** 2 + center).T  # [2, B]
+
+
+def sac_actor_loss(fn: Callable) -> None:
+    """Check sac_actor_loss(batch, policy, critic, alpha) -> scalar: mean(alpha log pi(a|s) - min_j Q_j(s, a))."""
+    from cs285lab.algos.sac import frozen
+
+    g = torch.Generator().manual_seed(13)
+    B, obs_dim, alpha = 7, 3, 0.3
+    obs = torch.randn(B, obs_dim, generator=g)
+    batch = Batch(obs=obs, actions=torch.rand(B, 1, generator=g) * 2 - 1, rewards=torch.zeros(B),
+                  next_obs=torch.randn(B, obs_dim, generator=g), terminated=torch.zeros(B))
+    policy, critic = NoisePolicy(obs_dim, torch.randn(B, 1, generator=g)), TwinCritic(obs_dim)
+
+    def loss_of(q_of: Callable, entropy_sign: float = 1.0, detach_actions: bool = False, sign: float = 1.0):
+        a, logp = policy(obs)
+        with frozen(critic):
+            q = q_of(critic(obs, a.detach() if detach_actions else a))
+        return sign * (entropy_sign * alpha * logp - q).mean()
+
+    def q_min(q): return q.min(0).values
+    expected_loss = loss_of(q_min)
+    expected_grad = _policy_grad(expected_loss, policy)
+    value_mistakes = {
+        "the actor loss evaluated Q at the actions stored in the buffer: use actions sampled from the current "
+        "policy, a, logp = policy(batch.obs), so the gradient flows through a":
+            (alpha * policy(obs)[1] - critic(obs, batch.actions).min(0).values).mean(),
+        "you averaged the twin critics: take their minimum (it counters overestimation)":
+            loss_of(lambda q: q.mean(0)),
+        "you took the maximum of the twin critics: take the minimum (it counters overestimation)":
+            loss_of(lambda q: q.max(0).values),
+        "you used only the first critic: take the minimum over both": loss_of(lambda q: q[0]),
+        "the entropy term is missing: loss = mean(alpha * log pi(a|s) - min_j Q_j(s, a))":
+            (-critic(obs, policy(obs)[0]).min(0).values).mean(),
+        "the entropy term has the wrong sign: loss = mean(alpha * log pi(a|s) - min_j Q_j(s, a))":
+            loss_of(q_min, entropy_sign=-1.0),
+        "the sign is flipped: MINIMIZE alpha * log pi(a|s) - Q(s, a) (i.e. maximize Q plus entropy)":
+            loss_of(q_min, sign=-1.0),
+    }
+    with exercise("sac_actor_loss") as ex:
+        loss = ex.expect_tensor(ex.call(fn, batch, policy, critic, alpha), what="sac_actor_loss(...)")
+        ex.expect(loss.dim() == 0, f"the loss should be a scalar, got shape {tuple(loss.shape)}; average with .mean()")
+        ex.diagnose(loss, expected_loss, {k: v.detach() for k, v in value_mistakes.items()},
+                    what="sac_actor_loss(...)", atol=1e-5)
+        ex.expect(loss.requires_grad, "the loss carries no gradient to the policy")
+        for p in critic.parameters():
+            p.grad = None
+        loss.backward()
+        ex.expect(_critic_grad_norm(critic) == 0.0,
+                  "your policy loss sends gradient into the critic's parameters: the actor step must not train "
+                  "the critic; evaluate it inside `with frozen(critic):` (gradient still flows to the action)")
+        got = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1) for p in policy.parameters()])
+        detached = _policy_grad(loss_of(q_min, detach_actions=True), policy)
+        ex.diagnose(got, expected_grad, {
+            "no gradient flows through Q(s, a) into the action: do not detach the sampled action, the "
+            "reparameterized gradient goes dQ/da * da/dtheta": detached}, what="the policy gradient of your loss")
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Measurements and learning
+# --------------------------------------------------------------------------------------------
+def gradient_variance(variances: Mapping[str, Mapping[int, float]]) -> None:
+    """Check measured gradient variances: {"score": {K: var}, "reparam": {K: var}} over K samples per state."""
+    with exercise("gradient_variance") as ex:
+        if not isinstance(variances, Mapping) or not {"score", "reparam"} <= set(variances):
+            ex.fail('pass a dict {"score": {K: variance, ...}, "reparam": {K: variance, ...}}')
+        score, reparam = dict(variances["score"]), dict(variances["reparam"])
+        ks = sorted(score)
+        ex.expect(len(ks) >= 3 and ks[0] == 1 and ks[-1] >= 16,
+                  f"measure at least 3 sample counts from K = 1 to K >= 16; you measured K = {ks}")
+        vals = [float(score[k]) for k in ks]
+        ex.expect(all(math.isfinite(v) and v > 0 for v in vals), f"variances must be positive numbers, got {vals}")
+        # Averaging K independent samples divides the variance by K (up to noise in the estimate).
+        ratio = vals[0] / vals[-1]
+        ex.expect(ratio > ks[-1] / 4,
+                  f"the score-function variance fell only {ratio:.1f}x from K=1 to K={ks[-1]} (expected about "
+                  f"{ks[-1]}x): are the K samples independent, and does each repetition draw new ones?")
+        ex.expect(1 in reparam and 0 < float(reparam[1]) < vals[0],
+                  "the reparameterized gradient should have a lower variance than the score-function one at K = 1 "
+                  "on the same batch; check that you measure both on the same states")
+
+
+LEARNING_THRESHOLD = {"ci": -600.0, "full": -300.0}
+
+
+def sac_learned(history: list[dict]) -> None:
+    """Check a SAC run learned Pendulum-v1: the last evaluation's return beats the profile's threshold."""
+    with exercise("sac_learned") as ex:
+        if not history or "eval_return" not in history[-1]:
+            ex.fail("pass the history returned by train_sac (a list of dicts with 'eval_return')")
+        threshold = LEARNING_THRESHOLD[profile()]
+        final = float(history[-1]["eval_return"])
+        ex.expect(math.isfinite(final), "the final evaluation return is not a number: the training diverged")
+        ex.expect(final >= threshold,
+                  f"your SAC did not learn: final evaluation return {final:.0f} < {threshold:.0f} (a random policy "
+                  "scores about -1200). Usual causes: the buffer's action in the target, a target that is not "
+                  "detached, a missing (1 - terminated), an actor loss without the change-of-variables term")
+
+
+__all__ = ["CheckFailed", "find_the_bugs", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",
+           "sac_learned", "score_function_loss", "squashed_gaussian"]
