@@ -1,0 +1,285 @@
+"""Build the notebook the grader runs: the student's code, the reference check and locked cells.
+
+Cells are matched by their `cs285lab` id, never by position. Check and locked cells always run in
+their reference version (hidden tests included); an edited, moved or deleted one is reported.
+Check cells obtain their checks from a private loader that a grader-inserted first cell creates
+before any student code runs (see `loader_cell`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from cs285lab.authoring.student import cell_meta, read_notebook, to_student, validate
+
+CHECK_IMPORT = re.compile(r"^(\s*)from\s+cs285lab\.checks\s+import\s+load\s*$", re.MULTILINE)
+LOAD_CALL = re.compile(r"(?<![\w.])load\(")
+MARKER_PREFIX = "[cs285lab-grader "
+
+
+class SubmissionError(ValueError):
+    """A submitted file is not a usable notebook; the message is written for the student."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check cell of a reference notebook."""
+
+    id: str
+    points: float
+
+
+@dataclass
+class Reference:
+    """A reference notebook: its solution version, student version and graded cells."""
+
+    name: str
+    path: Path
+    solution: nbformat.NotebookNode
+    student: nbformat.NotebookNode
+    checks: list[Check]
+    ids: list[str]
+
+    @property
+    def max_points(self) -> float:
+        """Total points of the notebook's check cells."""
+        return sum(c.points for c in self.checks)
+
+
+@dataclass
+class Assembled:
+    """The notebook to run, what each code cell is, and what happened to protected cells."""
+
+    notebook: nbformat.NotebookNode
+    cells: list[dict]  # one entry per code cell, in order: {"id", "kind"}
+    protected: dict[str, str] = field(default_factory=dict)  # cell id -> "tampered: ..." | "missing: ..."
+    loader_name: str = ""
+    nonce: str = ""
+
+
+def load_references(solutions: Path) -> dict[str, Reference]:
+    """Read and validate every reference notebook in `solutions/` (AuthoringError when malformed)."""
+    refs = {}
+    for path in sorted(solutions.glob("*.ipynb")):
+        solution = read_notebook(path)
+        validate(solution, path.name)
+        student = to_student(solution, path.name)
+        checks, ids = [], []
+        for cell in solution.cells:
+            meta = cell_meta(cell)
+            if meta:
+                ids.append(meta["id"])
+                if meta["kind"] == "check":
+                    checks.append(Check(meta["id"], float(meta["points"])))
+        refs[path.name] = Reference(path.name, path, solution, student, checks, ids)
+    return refs
+
+
+def read_submission(path: Path) -> nbformat.NotebookNode:
+    """Read a submitted notebook leniently (any Jupyter's output), or raise SubmissionError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{path.name} is not a text file; submit the .ipynb that Jupyter saves") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"{path.name} is not a valid notebook: its JSON is broken ({exc.msg} at line "
+                              f"{exc.lineno}); the file was probably cut off or edited by hand. Open it in "
+                              "Jupyter, save it, and submit it again") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise SubmissionError(f"{path.name} is JSON but not a notebook (no list of cells)")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises several types for odd files
+        raise SubmissionError(f"{path.name} is not a readable notebook ({type(exc).__name__}: {exc})") from None
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") not in ("code", "markdown", "raw") or not isinstance(cell.get("source"), str):
+            raise SubmissionError(f"{path.name}: cell {index} is malformed (no cell_type or source)")
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = nbformat.NotebookNode()
+    return nb
+
+
+def match_reference(path: Path, nb: nbformat.NotebookNode | None, refs: dict[str, Reference]) -> str | None:
+    """Which reference a submitted notebook answers: recorded origin, file name, then shared cell ids."""
+    if nb is not None:
+        origin = nb.metadata.get("cs285lab", {}) if isinstance(nb.metadata.get("cs285lab"), dict) else {}
+        generated = Path(str(origin.get("generated_from", ""))).name
+        if generated in refs:
+            return generated
+    if path.name in refs:
+        return path.name
+    stems = [name for name in refs if Path(name).stem in path.stem]
+    if stems:
+        return max(stems, key=len)
+    if nb is not None:
+        ids = {m.get("id") for c in nb.cells if isinstance(m := cell_meta(c), dict)}
+        overlap = {name: len(ids & set(ref.ids)) for name, ref in refs.items()}
+        best = max(overlap, key=lambda name: (overlap[name], name), default=None)
+        if best is not None and overlap[best] > 0:
+            return best
+    return None
+
+
+def _normalized(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip()
+
+
+def loader_cell(loader_name: str, nonce: str, checks_dir: Path) -> str:
+    """Source of the grader's first cell: a private, fresh checks loader bound to a random name.
+
+    It runs before any student code, captures the builtins it needs, and re-executes
+    cs285lab/checks/core.py and the notebook's check module from the installed files on every
+    call, so a student cell that replaces `cs285lab.checks.load`, a check function, or the check
+    toolkit in sys.modules does not change what a check cell runs. After a check returns, the
+    check cell calls `.passed(cell_id)`, which prints a per-run nonce the grader requires.
+    """
+    return f'''# Inserted by the cs285lab grader before any student code; not part of the notebook.
+def _cs285lab_make_loader(checks_dir, nonce, out, _open=open, _compile=compile, _exec=exec,
+                          _isinstance=isinstance, _str=str):
+    import os as _os
+    import sys as _sys
+    import types as _types
+
+    def _fresh(name, path):
+        module = _types.ModuleType(name)
+        module.__file__ = path
+        with _open(path, encoding="utf-8") as handle:
+            code = _compile(handle.read(), path, "exec")
+        _exec(code, module.__dict__)
+        return module
+
+    def load(notebook):
+        if not _isinstance(notebook, _str) or not notebook.isidentifier() or notebook.startswith("_"):
+            raise ValueError(f"not a check module name: {{notebook!r}}")
+        keys = ("cs285lab.checks", "cs285lab.checks.core")
+        saved = {{key: _sys.modules.get(key) for key in keys}}
+        try:
+            core = _fresh("cs285lab.checks.core", _os.path.join(checks_dir, "core.py"))
+            package = _types.ModuleType("cs285lab.checks")
+            package.__path__ = [checks_dir]
+            package.core, package.load = core, load
+            package.CheckFailed, package.Exercise, package.exercise = core.CheckFailed, core.Exercise, core.exercise
+            _sys.modules.update({{"cs285lab.checks": package, "cs285lab.checks.core": core}})
+            return _fresh(f"cs285lab.checks._graded_{{notebook}}", _os.path.join(checks_dir, notebook + ".py"))
+        finally:
+            for key, module in saved.items():
+                if module is None:
+                    _sys.modules.pop(key, None)
+                else:
+                    _sys.modules[key] = module
+
+    def passed(cell_id):
+        out.write(f"\\n{MARKER_PREFIX}{{nonce}} passed {{cell_id}}]\\n")
+        out.flush()
+
+    load.passed = passed
+    return load
+
+
+import sys as _cs285lab_sys
+import cs285lab as _cs285lab_package  # pins the installed package before student code runs
+{loader_name} = _cs285lab_make_loader({str(checks_dir)!r}, {nonce!r}, _cs285lab_sys.stdout)
+del _cs285lab_make_loader, _cs285lab_sys, _cs285lab_package
+'''
+
+
+def graded_check_source(source: str, loader_name: str, cell_id: str) -> str:
+    """Rewrite a reference check cell to use the private loader and confirm it ran to the end.
+
+    Calls are renamed rather than `load` rebound, so the notebook's own `load` (used by locked
+    cells, e.g. to demonstrate a failure) keeps meaning the package's loader.
+    """
+    body = CHECK_IMPORT.sub(lambda m: f"{m.group(1)}pass  # checks come from the grader's private loader", source)
+    body = LOAD_CALL.sub(f"{loader_name}(", body)
+    return f"{body.rstrip()}\n{loader_name}.passed({cell_id!r})\n"
+
+
+def marker(nonce: str) -> str:
+    """The line a check cell prints after its check returned (format field: cell)."""
+    return MARKER_PREFIX + nonce + " passed {cell}]"
+
+
+def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path) -> Assembled:
+    """Merge a submission into its reference: student code in place, reference checks restored."""
+    ref_cells = {cell_meta(c)["id"]: c for c in ref.solution.cells if cell_meta(c)}
+    student_cells = {cell_meta(c)["id"]: c for c in ref.student.cells if cell_meta(c)}
+    kinds = {cid: cell_meta(c)["kind"] for cid, c in ref_cells.items()}
+
+    # 1. Walk the submission: the first cell with each known id is that cell; any other cell
+    #    (scratch work, duplicates, unknown ids) stays attached to the id'd cell before it.
+    found: dict[str, nbformat.NotebookNode] = {}
+    order: list[str] = []
+    attached: dict[str | None, list[nbformat.NotebookNode]] = {None: []}
+    anchor: str | None = None
+    for cell in submission.cells:
+        meta = cell_meta(cell)
+        cid = meta.get("id") if isinstance(meta, dict) else None
+        if isinstance(cid, str) and cid in ref_cells and cid not in found:
+            found[cid], anchor = cell, cid
+            order.append(cid)
+            attached.setdefault(cid, [])
+        elif isinstance(cid, str) and cid in ref_cells and kinds[cid] != "solution":
+            continue  # a copy of a check or locked cell: the reference version runs once, in place
+        else:
+            attached.setdefault(anchor, []).append(cell)
+
+    # 2. Protected cells: edited, moved or deleted ones are reported (and restored below).
+    present = [cid for cid in ref.ids if cid in found]
+    matcher = difflib.SequenceMatcher(None, present, order, autojunk=False)
+    in_place = {present[b.a + k] for b in matcher.get_matching_blocks() for k in range(b.size)}
+    protected: dict[str, str] = {}
+    for cid in ref.ids:
+        if kinds[cid] == "solution":
+            continue
+        what = "check" if kinds[cid] == "check" else "locked"
+        if cid not in found:
+            protected[cid] = f"missing: this {what} cell was deleted (or its metadata removed)"
+        elif (found[cid].cell_type != student_cells[cid].cell_type
+              or _normalized(found[cid].source) != _normalized(student_cells[cid].source)):
+            protected[cid] = f"tampered: this {what} cell was edited"
+        elif cid not in in_place:
+            protected[cid] = f"tampered: this {what} cell was moved"
+
+    # 3. Emit in reference order; a private loader cell goes first.
+    loader_name = f"_cs285lab_grader_{secrets.token_hex(6)}"
+    nonce = secrets.token_hex(12)
+    out_cells = [nbformat.v4.new_code_cell(loader_cell(loader_name, nonce, checks_dir))]
+    kinds_out: list[dict] = [{"id": None, "kind": "grader"}]
+
+    def emit(cell: nbformat.NotebookNode, cid: str | None, kind: str, source: str | None = None) -> None:
+        tags = [t for t in cell.get("metadata", {}).get("tags", []) if isinstance(t, str)]
+        metadata = {"tags": tags} if tags else {}
+        text = cell.source if source is None else source
+        if cell.cell_type == "code":
+            out_cells.append(nbformat.v4.new_code_cell(text, metadata=metadata))
+            kinds_out.append({"id": cid, "kind": kind})
+        elif cell.cell_type == "markdown":
+            out_cells.append(nbformat.v4.new_markdown_cell(text))
+        else:
+            out_cells.append(nbformat.v4.new_raw_cell(text))
+
+    for cell in attached[None]:
+        emit(cell, None, "student")
+    for cid in ref.ids:
+        kind = kinds[cid]
+        if kind == "check":
+            emit(ref_cells[cid], cid, "check", graded_check_source(ref_cells[cid].source, loader_name, cid))
+        elif kind == "locked":
+            emit(ref_cells[cid], cid, "locked")
+        elif cid in found:
+            emit(found[cid], cid, "solution")
+        for cell in attached.get(cid, []):
+            emit(cell, None, "student")
+
+    notebook = nbformat.v4.new_notebook(cells=out_cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return Assembled(notebook, kinds_out, protected, loader_name, nonce)

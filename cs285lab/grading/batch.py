@@ -1,0 +1,198 @@
+"""Grade a batch: plan one job per submitted notebook, run jobs in parallel, cache, write tables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import cs285lab
+import cs285lab.checks
+from cs285lab.authoring.student import write_atomic
+from cs285lab.grading.assemble import Reference, SubmissionError, assemble, match_reference, read_submission
+from cs285lab.grading.discover import Submission
+from cs285lab.grading.report import write_tables
+from cs285lab.grading.run import Limits, run_notebook
+from cs285lab.grading.verdict import Row, grade_rows, notebook_rows
+
+GRADER_VERSION = "1"  # bump when grading logic changes: it invalidates every cached result
+
+
+@dataclass
+class Job:
+    """One notebook of one submission to grade (or to report as missing/unusable)."""
+
+    submission: str
+    notebook: str  # reference name, or the file name when no reference matches
+    path: Path | None
+    ref: Reference | None
+    note: str = ""  # why no run is needed (missing, duplicate, unmatched)
+
+
+@dataclass
+class JobResult:
+    """The rows of one job and how they were obtained."""
+
+    rows: list[Row]
+    seconds: float = 0.0
+    cached: bool = False
+    internal_error: str = ""
+
+
+@dataclass
+class Settings:
+    """Everything that decides a grade, besides the files."""
+
+    limits: Limits = field(default_factory=Limits)
+    tampered_policy: str = "restore"
+    jobs: int = 1
+    keep_scratch: Path | None = None
+
+
+def plan(submissions: list[Submission], refs: dict[str, Reference]) -> list[Job]:
+    """One job per (submission, notebook); a student folder also lists its missing notebooks."""
+    jobs = []
+    for submission in submissions:
+        taken: dict[str, Path] = {}
+        extra = []
+        for path in submission.notebooks:
+            try:
+                nb = read_submission(path)
+            except SubmissionError:
+                nb = None
+            name = match_reference(path, nb, refs)
+            if name is None:
+                extra.append(Job(submission.name, path.name, path, None,
+                                 "not a course notebook: no reference notebook matches its name or cells"))
+            elif name in taken:
+                # Two files answer the same notebook: the one named like the reference wins.
+                keep, drop = (path, taken[name]) if path.name == name and taken[name].name != name else (taken[name], path)
+                taken[name] = keep
+                extra.append(Job(submission.name, drop.name, drop, None, f"ignored: another file ({keep.name}) "
+                                 f"already answers {name}"))
+            else:
+                taken[name] = path
+        for name, ref in refs.items():
+            if name in taken:
+                jobs.append(Job(submission.name, name, taken[name], ref))
+            elif submission.whole_course:
+                jobs.append(Job(submission.name, name, None, ref, "notebook not submitted"))
+        jobs += extra
+    return jobs
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+def package_digest() -> bytes:
+    """A hash of the installed course package (checks, algorithms, budgets): a change re-grades."""
+    root = Path(cs285lab.__file__).resolve().parent
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".toml") and "__pycache__" not in p.parts)
+    return _digest(*(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() for p in files)).encode()
+
+
+def cache_key(job: Job, settings: Settings, package: bytes) -> str:
+    """Content hash of what decides this job's grade: submission, reference, package, grader, limits."""
+    limits = settings.limits
+    options = json.dumps([GRADER_VERSION, job.submission, job.notebook, limits.profile, limits.cell_timeout,
+                          limits.notebook_timeout, limits.memory_mb, limits.file_mb, settings.tampered_policy])
+    return _digest(options.encode(), job.path.read_bytes(), job.ref.path.read_bytes(), package)
+
+
+def run_job(job: Job, settings: Settings) -> JobResult:
+    """Grade one notebook: read it, merge it with its reference, run it, judge each check cell."""
+    start = time.monotonic()
+    if job.ref is None:
+        return JobResult([Row(job.submission, job.notebook, "", 0.0, 0.0, "error", job.note)])
+    if job.path is None:
+        return JobResult(notebook_rows(job.submission, job.ref, "missing", job.note))
+    try:
+        submitted = read_submission(job.path)
+    except SubmissionError as exc:
+        return JobResult(notebook_rows(job.submission, job.ref, "error", str(exc)))
+    try:
+        assembled = assemble(submitted, job.ref, Path(cs285lab.checks.__file__).resolve().parent)
+        keep = settings.keep_scratch / job.submission / job.notebook if settings.keep_scratch else None
+        result = run_notebook(assembled, job.ref.name, settings.limits, keep=keep)
+        rows = grade_rows(job.submission, job.ref, assembled, result, settings.limits, settings.tampered_policy)
+    except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the batch; it is reported
+        message = f"internal grader error ({type(exc).__name__}: {exc}); please report it to the course staff"
+        return JobResult(notebook_rows(job.submission, job.ref, "error", message), internal_error=message)
+    return JobResult(rows, seconds=time.monotonic() - start)
+
+
+class Progress:
+    """A plain-text progress bar on stderr (one line per finished notebook when not a terminal)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.start = time.monotonic()
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+    def update(self, job: Job, result: JobResult) -> None:
+        """Count one finished job and show it."""
+        self.done += 1
+        points = sum(r.points for r in result.rows)
+        total = sum(r.max_points for r in result.rows)
+        how = "cached" if result.cached else f"{result.seconds:.0f} s"
+        width = 24
+        filled = int(width * self.done / max(1, self.total))
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                f"{job.submission} {job.notebook}: {points:g}/{total:g} ({how})")
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line + ("\n" if self.done == self.total else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO = sys.stderr) -> dict[int, JobResult]:
+    """Run every job (cached results reused), writing the tables after each one finishes."""
+    cache_dir = out / "cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    package = package_digest()
+    results: dict[int, JobResult] = {}
+    progress = Progress(len(jobs), stream)
+
+    def finish(index: int, result: JobResult) -> None:
+        results[index] = result
+        progress.update(jobs[index], result)
+        write_tables(out, jobs, results)
+
+    pending: dict[int, str] = {}
+    for index, job in enumerate(jobs):
+        if job.ref is None or job.path is None:
+            finish(index, run_job(job, settings))
+            continue
+        key = cache_key(job, settings, package)
+        entry = cache_dir / f"{key}.json"
+        if entry.is_file():
+            try:
+                stored = json.loads(entry.read_text())
+                finish(index, JobResult([Row(**r) for r in stored["rows"]], stored["seconds"], cached=True))
+                continue
+            except (ValueError, KeyError, TypeError):
+                pass  # a damaged cache entry: grade again
+        pending[index] = key
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        futures = {pool.submit(run_job, jobs[i], settings): i for i in pending}
+        while futures:
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = futures.pop(future)
+                result = future.result()
+                if not result.internal_error:
+                    write_atomic(cache_dir / f"{pending[index]}.json", json.dumps(
+                        {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds}))
+                finish(index, result)
+    return results

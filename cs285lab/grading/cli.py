@@ -1,0 +1,121 @@
+"""`cs285lab grade SUBMISSION... --out DIR`: grade a folder of notebooks with nbval."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from cs285lab.authoring.student import AuthoringError
+
+EPILOG = """\
+Each SUBMISSION is a notebook, one student's folder, or a class folder (one subfolder per student,
+or notebooks side by side). Writes DIR/grades.csv (one row per check cell), DIR/summary.csv (one
+row per submission and notebook), DIR/feedback/<submission>.md, and caches results in DIR/cache/
+(re-running re-grades only what changed). Exit status 0 when grading completed, whatever the grades.
+See docs/grading.md.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The grade command's options."""
+    p = argparse.ArgumentParser(prog="cs285lab grade", description="Grade submitted notebooks with nbval.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="where the tables and feedback go")
+    p.add_argument("--solutions", default=Path("solutions"), type=Path,
+                   help="reference notebooks (default: solutions/)")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="notebooks graded in parallel (default 1)")
+    p.add_argument("--profile", choices=("ci", "full"), default="ci",
+                   help="training budget in the kernel (default: ci, the small one)")
+    p.add_argument("--cell-timeout", type=float, default=300.0, metavar="S", help="per-cell limit (default 300 s)")
+    p.add_argument("--notebook-timeout", type=float, default=900.0, metavar="S",
+                   help="per-notebook limit (default 900 s)")
+    p.add_argument("--memory-mb", type=int, default=4096, metavar="MB",
+                   help="address-space limit of the notebook's processes (default 4096)")
+    p.add_argument("--file-mb", type=int, default=1024, metavar="MB", help="largest file a notebook may write")
+    p.add_argument("--layout", choices=("auto", "student", "class"), default="auto",
+                   help="how to read a folder: one student's (student), one per subfolder or file (class)")
+    p.add_argument("--shard", metavar="I/N", help="grade only shard I of N (split by sorted submission name)")
+    p.add_argument("--tampered", choices=("restore", "zero"), default="restore",
+                   help="points for a changed check cell: from the restored reference run (default) or zero")
+    p.add_argument("--gradescope", type=Path, metavar="PATH",
+                   help="also write Gradescope's results.json for the (single) submission to PATH")
+    p.add_argument("--keep-scratch", type=Path, metavar="DIR", help="keep each run's scratch folder (debugging)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Run the grader; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _grade(args)
+    except GradingFailure as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+class GradingFailure(RuntimeError):
+    """The grader cannot run; the message says why."""
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from cs285lab.grading.assemble import load_references
+    from cs285lab.grading.batch import Settings, grade_batch, plan
+    from cs285lab.grading.discover import GradingError, discover, parse_shard, shard
+    from cs285lab.grading.report import write_gradescope
+    from cs285lab.grading.run import Limits
+
+    start = time.monotonic()
+    if args.jobs < 1:
+        raise GradingFailure("-j must be at least 1")
+    for name in ("cell_timeout", "notebook_timeout", "memory_mb", "file_mb"):
+        if getattr(args, name) <= 0:
+            raise GradingFailure(f"--{name.replace('_', '-')} must be positive")
+    if not args.solutions.is_dir():
+        raise GradingFailure(f"--solutions {args.solutions}: no such folder (the reference notebooks)")
+    try:
+        refs = load_references(args.solutions)
+    except AuthoringError as exc:
+        raise GradingFailure(f"a reference notebook is malformed: {exc}") from None
+    if not refs:
+        raise GradingFailure(f"--solutions {args.solutions}: holds no .ipynb reference notebooks")
+    layout = "student" if args.gradescope and args.layout == "auto" else args.layout
+    try:
+        submissions = discover(args.submissions, set(refs), layout)
+        if args.shard:
+            submissions = shard(submissions, *parse_shard(args.shard))
+    except GradingError as exc:
+        raise GradingFailure(str(exc)) from None
+    if args.gradescope and len(submissions) != 1:
+        raise GradingFailure(f"--gradescope writes one student's results, but {len(submissions)} submissions "
+                             "were found; pass one student's folder")
+    if args.out.exists() and not args.out.is_dir():
+        raise GradingFailure(f"--out {args.out}: exists and is not a folder")
+
+    limits = Limits(args.profile, args.cell_timeout, args.notebook_timeout, args.memory_mb, args.file_mb)
+    settings = Settings(limits, args.tampered, args.jobs, args.keep_scratch)
+    jobs = plan(submissions, refs)
+    print(f"grading {len(submissions)} submission(s), {len(jobs)} notebook(s), profile {args.profile}, "
+          f"-j {args.jobs}", file=sys.stderr)
+    results = grade_batch(jobs, args.out, settings)
+
+    elapsed = time.monotonic() - start
+    cached = sum(r.cached for r in results.values())
+    broken = [r.internal_error for r in results.values() if r.internal_error]
+    if args.gradescope:
+        rows = [row for i in sorted(results, key=lambda i: jobs[i].notebook) for row in results[i].rows]
+        write_gradescope(args.gradescope, rows, elapsed)
+    print(f"graded {len(jobs)} notebook(s) of {len(submissions)} submission(s) in {_duration(elapsed)} "
+          f"({cached} from cache); tables in {args.out}/", file=sys.stderr)
+    if broken:
+        print(f"error: the grader failed on {len(broken)} notebook(s) (rows say 'internal grader error'): "
+              f"{broken[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"

@@ -1,0 +1,114 @@
+"""Write what the grader found: grades.csv, summary.csv, per-student feedback, Gradescope's results.json."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cs285lab.authoring.student import write_atomic
+from cs285lab.grading.discover import safe_name
+from cs285lab.grading.verdict import STATUSES, Row
+
+if TYPE_CHECKING:
+    from cs285lab.grading.batch import Job, JobResult
+
+GRADE_COLUMNS = ["submission", "notebook", "exercise", "points", "max_points", "status", "message"]
+SUMMARY_COLUMNS = ["submission", "notebook", "points", "max_points", *STATUSES, "cached", "seconds"]
+
+
+def _csv(columns: list[str], rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def write_tables(out: Path, jobs: list[Job], results: dict[int, JobResult]) -> None:
+    """Rewrite grades.csv and summary.csv from every finished job, and feedback of finished students."""
+    order = sorted(results, key=lambda i: (jobs[i].submission, jobs[i].notebook))
+    grades, summary = [], []
+    for index in order:
+        job, result = jobs[index], results[index]
+        for row in result.rows:
+            grades.append({**row.as_dict(), "points": _number(row.points), "max_points": _number(row.max_points)})
+        counts = Counter(row.status for row in result.rows)
+        summary.append({
+            "submission": job.submission, "notebook": job.notebook,
+            "points": _number(sum(r.points for r in result.rows)),
+            "max_points": _number(sum(r.max_points for r in result.rows)),
+            **{status: counts.get(status, 0) for status in STATUSES},
+            "cached": "yes" if result.cached else "no", "seconds": f"{result.seconds:.1f}",
+        })
+    write_atomic(out / "grades.csv", _csv(GRADE_COLUMNS, grades))
+    write_atomic(out / "summary.csv", _csv(SUMMARY_COLUMNS, summary))
+    by_student: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        by_student.setdefault(job.submission, []).append(index)
+    for student, indices in by_student.items():
+        if all(i in results for i in indices):
+            rows = [row for i in sorted(indices, key=lambda i: jobs[i].notebook) for row in results[i].rows]
+            write_atomic(out / "feedback" / f"{safe_name(student)}.md", feedback(student, rows))
+
+
+_ICONS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "tampered": "⚠", "missing": "?"}
+
+
+def feedback(student: str, rows: list[Row]) -> str:
+    """A student's feedback page: totals, then every check with its message."""
+    total, possible = sum(r.points for r in rows), sum(r.max_points for r in rows)
+    lines = [f"# Feedback for {student}", "", f"**Total: {_number(total)} / {_number(possible)} points**", ""]
+    notebooks: dict[str, list[Row]] = {}
+    for row in rows:
+        notebooks.setdefault(row.notebook, []).append(row)
+    for notebook, group in notebooks.items():
+        got, out_of = sum(r.points for r in group), sum(r.max_points for r in group)
+        lines += [f"## {notebook}: {_number(got)} / {_number(out_of)}", ""]
+        for row in group:
+            label = f"`{row.exercise}`" if row.exercise else "(whole notebook)"
+            lines.append(f"- {_ICONS.get(row.status, '-')} {label}: **{row.status}**, "
+                         f"{_number(row.points)} / {_number(row.max_points)} points")
+            message = row.message.strip()
+            if message:
+                lines += ["", "  ```text", *("  " + line for line in message.splitlines()[:40]), "  ```", ""]
+        lines.append("")
+    lines += ["---", "",
+              "Statuses: **passed** (the check ran and passed), **failed** (your code did not pass the check; "
+              "the message names the mistake), **error** (the notebook crashed before a verdict: kernel death, "
+              "memory, an unreadable file), **timeout** (a time limit stopped it), **tampered** (a check or locked "
+              "cell was changed or moved; the grader ran the original), **missing** (a notebook or check cell was "
+              "not in your submission).", ""]
+    return "\n".join(lines)
+
+
+def gradescope_results(rows: list[Row], seconds: float) -> dict:
+    """Gradescope's autograder results.json for one submission: one test per check cell."""
+    tests = []
+    for number, row in enumerate(rows, start=1):
+        tests.append({
+            "name": f"{row.notebook}: {row.exercise}" if row.exercise else row.notebook,
+            "number": str(number),
+            "score": row.points,
+            "max_score": row.max_points,
+            "status": "passed" if row.status == "passed" else "failed",
+            "output": f"{row.status}: {row.message}" if row.message else row.status,
+            "visibility": "visible",
+        })
+    total = sum(r.points for r in rows)
+    possible = sum(r.max_points for r in rows)
+    return {"score": total, "execution_time": round(seconds, 1), "tests": tests,
+            "output": f"cs285lab grader: {total:g} / {possible:g} points", "visibility": "visible",
+            "stdout_visibility": "hidden"}
+
+
+def write_gradescope(path: Path, rows: list[Row], seconds: float) -> None:
+    """Write Gradescope's results.json atomically."""
+    write_atomic(path, json.dumps(gradescope_results(rows, seconds), indent=2, ensure_ascii=False) + "\n")

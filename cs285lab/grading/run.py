@@ -1,0 +1,166 @@
+"""Run one assembled notebook under nbval in its own process, with time and memory limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from cs285lab.grading.assemble import MARKER_PREFIX, Assembled, marker
+
+PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
+LOG_CAP = 4000  # characters of pytest's own output kept for the grader's error messages
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-notebook resource limits; every field is a command-line option."""
+
+    profile: str = "ci"
+    cell_timeout: float = 300.0
+    notebook_timeout: float = 900.0
+    memory_mb: int = 4096
+    file_mb: int = 1024
+
+
+@dataclass
+class RunResult:
+    """What nbval reported for each code cell, plus how the run ended."""
+
+    records: dict[int, dict] = field(default_factory=dict)  # code cell number -> plugin record
+    notebook_timed_out: bool = False
+    returncode: int | None = None
+    log_tail: str = ""
+    seconds: float = 0.0
+
+
+# Limits are set by a tiny exec wrapper rather than a preexec_fn: preexec_fn is unsafe when the
+# grader runs several jobs from threads (-j N). The kernel nbval starts inherits the limits.
+_LIMITED_EXEC = (
+    "import os, resource, sys\n"
+    "memory, files = int(sys.argv[1]), int(sys.argv[2])\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (memory, memory))\n"
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))\n"
+    "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
+
+
+# pytest with our recorder plugin importable as a top-level module (importing it via the
+# cs285lab package would import torch into the grading process for nothing).
+_PYTEST_WITH_RECORDER = (
+    "import sys\n"
+    "sys.path.insert(0, sys.argv.pop(1))\n"
+    "import pytest\n"
+    "raise SystemExit(pytest.main(sys.argv[1:]))\n"
+)
+
+
+def _limited(command: list[str], limits: Limits) -> list[str]:
+    return [sys.executable, "-c", _LIMITED_EXEC, str(limits.memory_mb * 2**20), str(limits.file_mb * 2**20),
+            *command]
+
+
+def _environment(limits: Limits, job_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "CS285LAB_PROFILE": limits.profile,
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
+        "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only nbval and our recorder, whatever else is installed
+        "IPYTHONDIR": str(job_dir / "ipython"),  # no instructor startup files, no shared history database
+    })
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _kill_group(pid: int | None) -> None:
+    if not pid:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _drain(fd: int, chunks: list[bytes]) -> None:
+    with os.fdopen(fd, "rb") as pipe:
+        while block := pipe.read1(65536):
+            chunks.append(block)
+
+
+def _parse_records(data: bytes) -> tuple[dict[int, dict], int | None]:
+    records, kernel_pid = {}, None
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut off when the process was killed
+        if "kernel_pid" in record:
+            kernel_pid = int(record["kernel_pid"])
+        elif "cell" in record:
+            records[int(record["cell"])] = record
+    return records, kernel_pid
+
+
+def run_notebook(assembled: Assembled, name: str, limits: Limits, keep: Path | None = None) -> RunResult:
+    """Execute `assembled` with nbval in a scratch folder; return each code cell's record."""
+    job_dir = Path(tempfile.mkdtemp(prefix="cs285lab-grade-"))
+    work = job_dir / "work"  # the kernel's cwd: whatever the notebook writes lands here
+    work.mkdir()
+    notebook_path = work / name
+    nbformat.write(assembled.notebook, notebook_path)
+    job = {"cells": assembled.cells,
+           "marker": marker(assembled.nonce), "marker_prefix": MARKER_PREFIX}
+    (job_dir / "job.json").write_text(json.dumps(job))
+    (job_dir / "pytest.ini").write_text("[pytest]\n")
+    read_end, write_end = os.pipe()  # per-cell records: the kernel does not inherit it
+    command = [sys.executable, "-c", _PYTEST_WITH_RECORDER, str(PLUGIN_DIR), str(notebook_path),
+               "-c", str(job_dir / "pytest.ini"), "--rootdir", str(job_dir), "--noconftest",
+               "-p", "no:cacheprovider", "-p", "nbval", "-p", "cs285lab_nbval_recorder",
+               f"--cs285lab-job={job_dir / 'job.json'}", f"--cs285lab-fd={write_end}",
+               "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={limits.cell_timeout:g}",
+               "-q", "--tb=no", "-rN", "-W", "ignore"]
+    result = RunResult()
+    start = time.monotonic()
+    log_path = job_dir / "pytest.log"
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(read_end, chunks), daemon=True)
+    try:
+        with open(log_path, "wb") as log:
+            try:
+                process = subprocess.Popen(_limited(command, limits), cwd=work, env=_environment(limits, job_dir),
+                                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           start_new_session=True, pass_fds=(write_end,))
+            finally:
+                os.close(write_end)
+            reader.start()
+            try:
+                result.returncode = process.wait(timeout=limits.notebook_timeout)
+            except subprocess.TimeoutExpired:
+                result.notebook_timed_out = True
+                _kill_group(process.pid)
+                process.wait()
+        reader.join(timeout=10)
+        result.seconds = time.monotonic() - start
+        result.records, kernel_pid = _parse_records(b"".join(chunks))
+        _kill_group(kernel_pid)  # the kernel runs in its own session; stop it and anything it started
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log_path.stat().st_size - LOG_CAP))
+            result.log_tail = log.read().decode("utf-8", errors="replace")
+    finally:
+        if keep is not None:
+            shutil.copytree(job_dir, keep, dirs_exist_ok=True, ignore_dangling_symlinks=True, symlinks=True)
+        shutil.rmtree(job_dir, ignore_errors=True)
+    return result

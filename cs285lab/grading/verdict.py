@@ -1,0 +1,154 @@
+"""Turn nbval's per-cell records into one row per check cell: status, points, a message for the student."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from cs285lab.grading.assemble import Assembled, Reference
+from cs285lab.grading.run import Limits, RunResult
+
+STATUSES = ("passed", "failed", "error", "timeout", "tampered", "missing")
+MEMORY_HINTS = ("MemoryError", "can't allocate memory", "Cannot allocate memory", "out of memory")
+
+
+@dataclass
+class Row:
+    """One graded check cell of one submission (a row of grades.csv)."""
+
+    submission: str
+    notebook: str
+    exercise: str
+    points: float
+    max_points: float
+    status: str
+    message: str
+
+    def as_dict(self) -> dict:
+        """The row as a plain dict (for CSV and the cache)."""
+        return asdict(self)
+
+
+def notebook_rows(submission: str, ref: Reference, status: str, message: str) -> list[Row]:
+    """Rows for a notebook that could not be run at all (missing, unreadable): zero points each."""
+    return [Row(submission, ref.name, c.id, 0.0, c.points, status, message) for c in ref.checks]
+
+
+def _where(assembled: Assembled, number: int) -> str:
+    cell = assembled.cells[number]
+    if cell["id"]:
+        return f"cell {cell['id']}"
+    lines = [line for line in assembled.notebook.cells[_index(assembled, number)].source.splitlines() if line.strip()]
+    first = lines[0].strip() if lines else ""
+    return f"your cell `{first[:60]}{'...' if len(first) > 60 else ''}`"
+
+
+def _index(assembled: Assembled, number: int) -> int:
+    """Index in notebook.cells of the `number`-th code cell (nbval counts code cells only)."""
+    seen = -1
+    for index, cell in enumerate(assembled.notebook.cells):
+        if cell.cell_type == "code":
+            seen += 1
+            if seen == number:
+                return index
+    raise IndexError(number)
+
+
+def _error_text(record: dict) -> str:
+    if record.get("ename"):
+        value = record.get("evalue", "")
+        return f"{record['ename']}: {value}" if value else record["ename"]
+    return record.get("message") or f"the cell did not pass ({record.get('outcome')})"
+
+
+def _problem(record: dict, limits: Limits) -> tuple[str, str] | None:
+    """(status, description) when a cell stopped abnormally: kernel death, timeout, memory."""
+    if record.get("kernel_died"):
+        return "error", ("the kernel died while it ran (os._exit, a crash, or memory use beyond "
+                         f"{limits.memory_mb} MB); later cells never ran")
+    if record.get("timeout") or (record.get("ename") == "KeyboardInterrupt" and "Timeout" in record.get("message", "")):
+        return "timeout", f"it ran longer than the per-cell limit of {limits.cell_timeout:g} s and was stopped"
+    text = _error_text(record)
+    if any(hint in text for hint in MEMORY_HINTS):
+        return "error", f"it ran out of memory (limit {limits.memory_mb} MB): {text}"
+    return None
+
+
+def grade_rows(submission: str, ref: Reference, assembled: Assembled, result: RunResult,
+               limits: Limits, tampered_policy: str = "restore") -> list[Row]:
+    """One row per check cell of `ref` (plus rows for edited or deleted locked cells)."""
+    records = result.records
+    grader = records.get(0)
+    if grader is None or grader.get("outcome") != "passed":
+        detail = _error_text(grader) if grader else (result.log_tail.strip().splitlines() or ["no output"])[-1]
+        if result.notebook_timed_out:
+            return notebook_rows(submission, ref, "timeout",
+                                 f"the notebook did not start within its time limit of {limits.notebook_timeout:g} s")
+        return notebook_rows(submission, ref, "error", f"the grader could not start this notebook: {detail}")
+
+    numbers = {cell["id"]: n for n, cell in enumerate(assembled.cells) if cell["kind"] == "check"}
+    rows = []
+    for check in ref.checks:
+        number = numbers[check.id]
+        status, message = _verdict(assembled, records, number, result, limits)
+        points = check.points if status == "passed" else 0.0
+        if check.id in assembled.protected:
+            what = assembled.protected[check.id]
+            flag = what.split(":", 1)[0]
+            outcome = "passed" if status == "passed" else f"{status}: {message}"
+            if tampered_policy == "zero":
+                points = 0.0
+                message = f"{what.split(': ', 1)[1]}; no points for a check cell that was changed " \
+                          f"(the restored reference check {outcome})"
+            else:
+                message = f"{what.split(': ', 1)[1]}; the grader restored the reference version and ran it: {outcome}"
+            status = flag
+        rows.append(Row(submission, ref.name, check.id, points, check.points, status, message))
+    for cid, what in assembled.protected.items():
+        if cid not in numbers:
+            flag, text = what.split(": ", 1)
+            rows.append(Row(submission, ref.name, cid, 0.0, 0.0, flag,
+                            f"{text}; the grader ran the reference version instead (no points attached)"))
+    return rows
+
+
+def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result: RunResult,
+             limits: Limits) -> tuple[str, str]:
+    earlier = [(n, records[n]) for n in sorted(records) if 0 < n < number]
+    first_problem = next(((n, p) for n, r in earlier if (p := _problem(r, limits))), None)
+    first_error = next(((n, r) for n, r in earlier if r.get("outcome") != "passed"
+                        and assembled.cells[n]["kind"] != "check"), None)
+    record = records.get(number)
+
+    if record is None:
+        if result.notebook_timed_out:
+            return "timeout", (f"not run: the notebook exceeded its total time limit of "
+                               f"{limits.notebook_timeout:g} s before reaching this check")
+        if first_problem:
+            n, (status, text) = first_problem
+            return status, f"not run: {_where(assembled, n)} stopped the notebook: {text}"
+        tail = (result.log_tail.strip().splitlines() or ["no output"])[-1]
+        return "error", f"not run: the notebook run stopped early (exit status {result.returncode}: {tail})"
+
+    if record.get("outcome") == "passed":
+        if record.get("marker"):
+            return "passed", (record.get("output") or "passed").strip().splitlines()[0]
+        return "failed", ("the check did not confirm that it finished: the notebook changes how errors or "
+                          "output are handled (e.g. get_ipython().set_custom_exc, a replaced sys.stdout or print); "
+                          "remove that code and resubmit")
+
+    if record.get("kernel_dead_before"):
+        died = next((n for n, r in earlier if r.get("kernel_died")), None)
+        where = _where(assembled, died) if died is not None else "an earlier cell"
+        return "error", (f"not run: the kernel died in {where} (os._exit, a crash, or memory use beyond "
+                         f"{limits.memory_mb} MB); cells after it never ran")
+    own = _problem(record, limits)
+    if own:
+        return own[0], f"this check {own[1]}"
+    text = _error_text(record)
+    if first_problem:
+        n, (status, problem) = first_problem
+        return status, f"{text} (earlier, {_where(assembled, n)}: {problem})"
+    if first_error and record.get("ename") != "NotImplementedError":
+        n, r = first_error
+        return "failed", f"{text} (earlier, {_where(assembled, n)} raised {_error_text(r)[:300]})"
+    return "failed", text
