@@ -1,0 +1,245 @@
+"""Model-based policy optimization (MBPO) and model-based value expansion (MVE), on top of SAC.
+
+MBPO, as in the lecture:
+
+    repeat:
+        act in the real env with the latest policy, store (s, a, r, s') in the REAL buffer
+        every `model_train_freq` steps: fit the ensemble on REAL transitions only
+        every `rollout_every` steps: branched rollouts of length k from REAL buffer states,
+            actions from the latest policy, each step from a random elite -> MODEL buffer
+            (its own ring, sized for a few model refits, so stale model data ages out fast)
+        `updates_per_step` SAC updates on batches mixing real and model data (`real_ratio` real)
+
+k = 0 is plain SAC with the same update budget; k = 1 is "Dyna-style". MVE keeps SAC's real-data
+batches and uses short model rollouts only inside the critic's target (`MVESAC`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from cs285lab.algos.models import FitStats, NllFn, ProbabilisticEnsemble, TerminationFn, gaussian_nll, never_terminates
+from cs285lab.algos.sac import SAC, SACConfig, make_env
+from cs285lab.buffers import Batch, ReplayBuffer
+from cs285lab.envs import evaluate
+from cs285lab.runs import Logger, NullLogger
+
+Policy = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class MBPOConfig:
+    """Hyperparameters of MBPO (defaults: learn Pendulum-v1 in ~1-2k env steps)."""
+
+    sac: SACConfig = field(default_factory=lambda: SACConfig(hidden=(64, 64), lr=1e-3, batch_size=256,
+                                                             learning_starts=250))
+    rollout_length: int = 1          # k; 0 = plain SAC (no model data at all)
+    real_ratio: float = 0.1          # share of real transitions in each SAC batch
+    updates_per_step: int = 20       # SAC gradient steps per env step (model data makes many safe)
+    model_train_freq: int = 250      # env steps between model refits
+    rollout_every: int = 25          # env steps between rollout batches (latest policy each time)
+    rollout_starts: int = 400        # real start states per rollout batch
+    model_retain: int = 2            # the model buffer holds ~this many refit periods of rollouts
+    ensemble_size: int = 5
+    num_elites: int = 3
+    model_hidden: tuple[int, ...] = (200, 200, 200)
+    model_max_epochs: int = 50       # per refit (early stopping usually ends it sooner)
+    mve_horizon: int = 0             # > 0: MVE (model rollouts only in the critic target), no model data
+
+    def __post_init__(self) -> None:
+        if self.rollout_length < 0 or self.mve_horizon < 0:
+            raise ValueError("MBPOConfig: rollout_length and mve_horizon must be >= 0")
+        if not 0.0 < self.real_ratio <= 1.0:
+            raise ValueError(f"MBPOConfig.real_ratio must be in (0, 1], got {self.real_ratio}")
+        if min(self.updates_per_step, self.model_train_freq, self.rollout_every, self.rollout_starts,
+               self.model_retain) < 1:
+            raise ValueError("MBPOConfig: updates_per_step, model_train_freq, rollout_every, rollout_starts "
+                             "and model_retain must be positive")
+        if self.rollout_length > 0 and self.mve_horizon > 0:
+            raise ValueError("MBPOConfig: choose MBPO (rollout_length > 0) or MVE (mve_horizon > 0), not both")
+
+    @property
+    def uses_model(self) -> bool:
+        """Whether this configuration learns a dynamics model at all."""
+        return self.rollout_length > 0 or self.mve_horizon > 0
+
+    def model_buffer_size(self) -> int:
+        """Capacity of the model buffer: `model_retain` refit periods of rollouts (at least one batch)."""
+        per_refit = max(1, self.model_train_freq // self.rollout_every) * self.rollout_starts * self.rollout_length
+        return max(self.model_retain * per_refit, self.rollout_starts * max(1, self.rollout_length))
+
+
+def buffer_contents(buffer: ReplayBuffer) -> Batch:
+    """Every transition a ReplayBuffer holds, as one Batch (no sampling, no duplicates)."""
+    n = len(buffer)
+    return Batch(*(torch.from_numpy(getattr(buffer, f)[:n].copy())
+                   for f in ("obs", "actions", "rewards", "next_obs", "terminated")))
+
+
+# ---- the three steps of MBPO that the notebook has students write ------------------------------
+
+def branched_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: ReplayBuffer,
+                     model_buffer: ReplayBuffer, num_starts: int, horizon: int, rng: np.random.Generator) -> int:
+    """Roll the model out `horizon` steps from `num_starts` REAL states; store the transitions; return how many."""
+    obs = real_buffer.sample(num_starts, rng).obs          # 1. branch off real states
+    stored = 0
+    for _ in range(horizon):
+        with torch.no_grad():
+            actions = policy(obs)                          # 2. the latest policy, not buffer actions
+        next_obs, rewards, terminated = model.step(obs, actions, rng)  # 3. a random elite per row
+        model_buffer.add_batch(obs.numpy(), actions.numpy(), rewards.numpy(), next_obs.numpy(), terminated.numpy())
+        stored += obs.shape[0]
+        obs = next_obs[~terminated]                        # 4. terminated rollouts stop here
+        if obs.shape[0] == 0:
+            break
+    return stored
+
+
+def mixed_batch(real_buffer: ReplayBuffer, model_buffer: ReplayBuffer, batch_size: int, real_ratio: float,
+                rng: np.random.Generator) -> Batch:
+    """A SAC batch with round(batch_size * real_ratio) real transitions and the rest from the model buffer."""
+    num_real = int(round(batch_size * real_ratio))
+    batch = real_buffer.sample(num_real, rng) if num_real > 0 else None
+    if num_real < batch_size:
+        model_part = model_buffer.sample(batch_size - num_real, rng)
+        batch = model_part if batch is None else batch.concat(model_part)
+    return batch
+
+
+def refresh_model(model: ProbabilisticEnsemble, real_buffer: ReplayBuffer, model_buffer: ReplayBuffer,
+                  rng: np.random.Generator, nll_fn: NllFn = gaussian_nll, max_epochs: int = 50) -> FitStats:
+    """Refit the model on every REAL transition (never on model data: it would learn its own errors)."""
+    return model.fit(buffer_contents(real_buffer), rng=rng, nll_fn=nll_fn, max_epochs=max_epochs)
+
+
+# ---- MVE: model rollouts only inside the critic's target ---------------------------------------
+
+class MVESAC(SAC):
+    """SAC whose critic target expands H model steps: sum of soft model rewards + gamma^(H+1) soft Q."""
+
+    def __init__(self, *args, model: ProbabilisticEnsemble, horizon: int, rng: np.random.Generator,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.model, self.horizon, self.rng = model, horizon, rng
+
+    def q_target(self, batch: Batch) -> Tensor:
+        """y = r + sum_h gamma^h (r_h - alpha log pi) over H model steps from s' + gamma^(H+1) soft V(s_H+1)."""
+        if not self.model.fitted:
+            return super().q_target(batch)
+        gamma = self.config.gamma
+        with torch.no_grad():
+            target = batch.rewards.clone()
+            discount = gamma * (1.0 - batch.terminated)    # zero once a (real or model) episode ended
+            obs = batch.next_obs
+            for _ in range(self.horizon):
+                actions, log_prob = self.sample_actions(obs)
+                next_obs, rewards, terminated = self.model.step(obs, actions, self.rng)
+                target += discount * (rewards - self.alpha * log_prob)
+                discount = discount * gamma * (1.0 - terminated.float())
+                obs = next_obs
+            actions, log_prob = self.sample_actions(obs)
+            soft_value = self.target_critic(obs, actions).min(dim=0).values - self.alpha * log_prob
+            return target + discount * soft_value
+
+
+# ---- the training loop -------------------------------------------------------------------------
+
+@dataclass
+class MBPOResult:
+    """What train_mbpo returns: the agent, the model, the evaluation history, the buffers, the fits."""
+
+    agent: SAC
+    model: ProbabilisticEnsemble | None
+    history: list[dict]
+    real_buffer: ReplayBuffer
+    model_buffer: ReplayBuffer | None
+    fits: list[FitStats]
+
+
+def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | None = None, *,
+               logger: Logger | None = None, eval_every: int = 250, eval_episodes: int = 5,
+               termination_fn: TerminationFn = never_terminates, nll_fn: NllFn = gaussian_nll,
+               rollout_fn: Callable[..., int] = branched_rollout, batch_fn: Callable[..., Batch] = mixed_batch,
+               refresh_fn: Callable[..., FitStats] = refresh_model) -> MBPOResult:
+    """Train MBPO (or SAC with k = 0, or MVE) on `env_id` for `total_steps` real env steps.
+
+    The notebook passes the student's `nll_fn`, `rollout_fn`, `batch_fn` and `refresh_fn`;
+    the defaults are the reference versions above. History rows: step, eval_return, train_return,
+    model_val_nll, model_buffer_size, wall_s.
+    """
+    config = config or MBPOConfig()
+    if total_steps < 1 or eval_every < 1:
+        raise ValueError("train_mbpo: total_steps and eval_every must be positive")
+    logger = logger or NullLogger()
+    env = make_env(env_id, "MBPO")
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    rng = np.random.default_rng(seed)
+    model = None
+    if config.uses_model:
+        torch.manual_seed(seed + 1)
+        model = ProbabilisticEnsemble(obs_dim, act_dim, config.ensemble_size, config.num_elites,
+                                      config.model_hidden, termination_fn=termination_fn)
+    sac_args = (obs_dim, act_dim, env.action_space.low, env.action_space.high, config.sac)
+    if config.mve_horizon > 0:
+        agent: SAC = MVESAC(*sac_args, seed=seed, model=model, horizon=config.mve_horizon, rng=rng)
+    else:
+        agent = SAC(*sac_args, seed=seed)
+    real_buffer = ReplayBuffer(total_steps, obs_dim, act_dim)
+    model_buffer = ReplayBuffer(config.model_buffer_size(), obs_dim, act_dim) if config.rollout_length > 0 else None
+    policy = lambda o: agent.sample_actions(o)[0]  # noqa: E731 - the LATEST policy, sampled
+    real_ratio = config.real_ratio if config.rollout_length > 0 else 1.0
+    start_learning = config.sac.learning_starts
+
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    history: list[dict] = []
+    fits: list[FitStats] = []
+    episode_return, finished, stats = 0.0, [], {}
+    start = time.perf_counter()
+    for step in range(1, total_steps + 1):
+        # 1. Act in the real env (random actions until learning starts); store the REAL transition.
+        action = env.action_space.sample() if step <= start_learning else agent.act(obs)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        real_buffer.add(obs, action, reward, next_obs, terminated, truncated)
+        episode_return += float(reward)
+        obs = next_obs
+        if terminated or truncated:
+            finished.append(episode_return)
+            episode_return = 0.0
+            obs, _ = env.reset()
+        if step >= start_learning:
+            # 2. Refit the model on real data every model_train_freq steps.
+            since = step - start_learning
+            if model is not None and since % config.model_train_freq == 0:
+                fits.append(refresh_fn(model, real_buffer, model_buffer, rng, nll_fn=nll_fn,
+                                       max_epochs=config.model_max_epochs))
+            # 3. Branched rollouts from real states with the latest policy, into the model buffer.
+            if model_buffer is not None and since % config.rollout_every == 0:
+                rollout_fn(model, policy, real_buffer, model_buffer, config.rollout_starts, config.rollout_length, rng)
+            # 4. Many SAC updates on mixed real/model batches.
+            for _ in range(config.updates_per_step):
+                stats = agent.update(batch_fn(real_buffer, model_buffer, config.sac.batch_size, real_ratio, rng))
+
+        if step % eval_every == 0 or step == total_steps:
+            row = {"step": step,
+                   "eval_return": evaluate(lambda o: agent.act(o, deterministic=True), env_id, eval_episodes,
+                                           seed=10_000),
+                   "train_return": float(np.mean(finished)) if finished else float("nan"),
+                   "model_val_nll": fits[-1].val_nll if fits else float("nan"),
+                   "model_buffer_size": len(model_buffer) if model_buffer is not None else 0,
+                   "wall_s": time.perf_counter() - start, **stats}
+            finished = []
+            history.append(row)
+            logger.log(step, **{k: v for k, v in row.items() if k != "step"})
+    env.close()
+    return MBPOResult(agent, model, history, real_buffer, model_buffer, fits)
+
+
+__all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "mixed_batch",
+           "refresh_model", "train_mbpo"]

@@ -1,0 +1,282 @@
+"""Checks for notebook 05 (MBPO): the Gaussian NLL, model refits on real data, branched rollouts, mixed batches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from cs285lab.buffers import Batch, ReplayBuffer
+from cs285lab.checks.core import exercise
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+# ---- gaussian_nll -----------------------------------------------------------------------------
+
+def gaussian_nll(fn) -> None:
+    """Check gaussian_nll(mean, log_var, target) [E, N, D] -> [E]: 0.5 (err^2 / var + log var + log 2 pi), averaged."""
+    g = torch.Generator().manual_seed(5)
+    E, N, D = 3, 8, 4
+    mean = torch.randn(E, N, D, generator=g)
+    log_var = torch.randn(E, N, D, generator=g) - 0.5
+    target = torch.randn(E, N, D, generator=g)
+    sq = (target - mean) ** 2
+    red = lambda x: x.mean(dim=(-2, -1))  # noqa: E731
+    expected = red(0.5 * (sq * torch.exp(-log_var) + log_var + _LOG_2PI))
+    mistakes = {
+        "your loss has no log-variance term: without + log_var the model can predict a huge variance "
+        "everywhere and pay nothing; add log_var (the price of uncertainty)": red(0.5 * (sq * torch.exp(-log_var) + _LOG_2PI)),
+        "same, without the log-variance term (and the constant): add + log_var": red(0.5 * sq * torch.exp(-log_var)),
+        "you multiplied the squared error by the variance; divide by it (multiply by exp(-log_var))":
+            red(0.5 * (sq * torch.exp(log_var) + log_var + _LOG_2PI)),
+        "log_var is the log of the VARIANCE, not of the standard deviation: use exp(-log_var) and + log_var":
+            red(0.5 * (sq * torch.exp(-2 * log_var) + 2 * log_var + _LOG_2PI)),
+        "this is a squared error, not a likelihood: the variance must appear (err^2 * exp(-log_var) + log_var)":
+            red(0.5 * sq),
+        "the factor 1/2 is missing: NLL = 0.5 * (err^2 / var + log var + log 2 pi)":
+            red(sq * torch.exp(-log_var) + log_var + _LOG_2PI),
+        "the constant is missing: add 0.5 * log(2 pi) (it does not change the gradient, but makes the "
+        "number a real negative log-likelihood that we compare across runs)": red(0.5 * (sq * torch.exp(-log_var) + log_var)),
+        "you summed over samples and dimensions; average them (.mean(dim=(-2, -1)))":
+            (0.5 * (sq * torch.exp(-log_var) + log_var + _LOG_2PI)).sum(dim=(-2, -1)),
+    }
+    with exercise("gaussian_nll") as ex:
+        out = ex.call(fn, mean, log_var, target)
+        if isinstance(out, torch.Tensor) and out.dim() == 0:
+            ex.fail("you returned one number; return one loss per ensemble member, shape [E]: "
+                    "average over the sample and feature dimensions only (.mean(dim=(-2, -1)))")
+        out = ex.expect_tensor(out, shape=(E,), what="gaussian_nll(mean, log_var, target)")
+        ex.diagnose(out, expected, mistakes, what="gaussian_nll(mean, log_var, target)")
+        # The loss must carry gradient back to the network outputs.
+        m, lv = mean.clone().requires_grad_(True), log_var.clone().requires_grad_(True)
+        grad_out = ex.call(fn, m, lv, target)
+        ex.expect(isinstance(grad_out, torch.Tensor) and grad_out.requires_grad,
+                  "the loss carries no gradient: do not .detach(), .item() or wrap it in torch.no_grad()")
+        # A perfect mean with the right variance must score better than the same mean with a huge variance.
+        exact = ex.call(fn, target, torch.zeros_like(target), target)
+        vague = ex.call(fn, target, torch.full_like(target, 5.0), target)
+        ex.expect(bool((exact < vague).all()), "a huge variance on a perfect prediction scored as well as a small one: "
+                  "the + log_var term is missing or has the wrong sign")
+
+
+# ---- refresh_model ----------------------------------------------------------------------------
+
+class _SpyModel:
+    """Stands in for ProbabilisticEnsemble: records what fit() was given."""
+
+    def __init__(self) -> None:
+        self.fit_calls: list[dict] = []
+        self.stats = object()
+
+    def fit(self, obs, actions=None, rewards=None, next_obs=None, *, rng=None, nll_fn=None, **kwargs):
+        if actions is None and hasattr(obs, "obs"):
+            obs = obs.obs
+        self.fit_calls.append({"obs": torch.as_tensor(np.asarray(obs, dtype=np.float32)).reshape(-1, 3),
+                               "nll_fn": nll_fn, "rng": rng, "kwargs": kwargs})
+        return self.stats
+
+    def step(self, *args, **kwargs):
+        raise AssertionError("refresh_model should only refit the model; rollouts happen in branched_rollout")
+
+
+def _buffer(n: int, tag: float, capacity: int | None = None, seed: int = 0, action: float = 0.0) -> ReplayBuffer:
+    """A buffer of n transitions whose obs[:, 2] == tag (0: real, 100: model) and obs[:, :2] distinct."""
+    rng = np.random.default_rng(seed)
+    buf = ReplayBuffer(capacity or max(n, 1), 3, 1)
+    if n:
+        obs = np.column_stack([rng.uniform(0, 0.6, n), rng.normal(size=n), np.full(n, tag)]).astype(np.float32)
+        buf.add_batch(obs, np.full((n, 1), action, np.float32), np.full(n, 1.0 if tag == 0 else -1.0, np.float32),
+                      obs + 0.01, np.zeros(n, np.float32))
+    return buf
+
+
+def refresh_model(fn) -> None:
+    """Check refresh_model(model, real_buffer, model_buffer, rng, nll_fn, max_epochs) fits on ALL real data only."""
+    with exercise("refresh_model") as ex:
+        model, real, model_buf = _SpyModel(), _buffer(40, 0.0), _buffer(60, 100.0, seed=1)
+        sentinel_loss = lambda m, lv, t: ((m - t) ** 2).mean(dim=(-2, -1))  # noqa: E731
+        out = ex.call(fn, model, real, model_buf, np.random.default_rng(0), nll_fn=sentinel_loss, max_epochs=7)
+        ex.expect(len(model.fit_calls) >= 1, "model.fit(...) was never called: refit the model on the real data")
+        ex.expect(len(model.fit_calls) == 1, f"model.fit was called {len(model.fit_calls)} times; fit it once, "
+                  "on all real transitions together")
+        call = model.fit_calls[0]
+        obs = call["obs"]
+        from_model = int((obs[:, 2] == 100).sum())
+        if from_model and from_model == obs.shape[0]:
+            ex.fail("you trained the model on the MODEL buffer: it would learn to reproduce its own errors. "
+                    "Fit it on real transitions only")
+        if from_model:
+            ex.fail(f"the model's training data mixes in {from_model} model-generated transitions: "
+                    "a model fit on its own predictions compounds its errors. Use real transitions only")
+        distinct = torch.unique(obs, dim=0).shape[0]
+        ex.expect(distinct == 40 and obs.shape[0] == 40,
+                  f"the model saw {obs.shape[0]} transitions ({distinct} distinct) of the 40 in the real buffer: "
+                  "fit on every real transition once (buffer_contents(real_buffer)), not on a random sample")
+        ex.expect(call["nll_fn"] is sentinel_loss, "pass nll_fn=nll_fn to model.fit, so the model trains with "
+                  "the loss you were given (your gaussian_nll)")
+        ex.expect(call["kwargs"].get("max_epochs") == 7, "pass max_epochs=max_epochs to model.fit")
+        ex.expect(out is model.stats, "return what model.fit returned (its FitStats)")
+
+
+# ---- branched_rollout -------------------------------------------------------------------------
+
+class _FakeModel:
+    """Known dynamics: x' = x + 0.1 + 0.05 a, y' = y, step counter z' = z + 1; terminates when x' > 0.8."""
+
+    THRESHOLD = 0.8
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def step(self, obs, actions, rng=None, deterministic=False):
+        self.calls += 1
+        obs = torch.as_tensor(np.asarray(obs, dtype=np.float32)) if not isinstance(obs, torch.Tensor) else obs.float()
+        actions = torch.as_tensor(np.asarray(actions, dtype=np.float32)) if not isinstance(actions, torch.Tensor) \
+            else actions.float()
+        return _fake_step(obs, actions.reshape(obs.shape[0], -1))
+
+
+def _fake_step(obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    next_obs = obs.clone()
+    next_obs[:, 0] += 0.1 + 0.05 * actions[:, 0]
+    next_obs[:, 2] += 1
+    rewards = -obs[:, 0] - actions[:, 0] ** 2
+    return next_obs, rewards, next_obs[:, 0] > _FakeModel.THRESHOLD
+
+
+def _fake_policy(obs):
+    """The 'latest policy': a = tanh(y), different for each state, never the buffer's 7.0."""
+    obs = torch.as_tensor(np.asarray(obs, dtype=np.float32)) if not isinstance(obs, torch.Tensor) else obs
+    return torch.tanh(obs[:, 1:2])
+
+
+def _rows_in(rows: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
+    """For each row, whether it equals (within 1e-5) some row of pool."""
+    if pool.shape[0] == 0:
+        return torch.zeros(rows.shape[0], dtype=torch.bool)
+    return (torch.cdist(rows.double(), pool.double()) < 1e-5).any(dim=1)
+
+
+def branched_rollout(fn) -> None:
+    """Check branched_rollout(model, policy, real_buffer, model_buffer, num_starts, horizon, rng) -> int."""
+    with exercise("branched_rollout") as ex:
+        for horizon, num_starts in ((4, 30), (1, 20)):
+            _check_rollout(ex, fn, horizon, num_starts)
+
+
+def _check_rollout(ex, fn, horizon: int, num_starts: int) -> None:
+    real = _buffer(50, 0.0, action=7.0)
+    prefill = 30
+    model_buf = _buffer(prefill, 100.0, capacity=prefill + 10 * num_starts * horizon, seed=1, action=7.0)
+    model = _FakeModel()
+    count = ex.call(fn, model, _fake_policy, real, model_buf, num_starts, horizon, np.random.default_rng(3))
+    n = len(model_buf) - prefill
+    ex.expect(n > 0, "nothing was added to model_buffer: store each model step with model_buffer.add_batch(...)")
+    ex.expect(model.calls > 0, "model.step(...) was never called: the transitions must come from the learned model")
+    new = Batch(*(torch.from_numpy(getattr(model_buf, f)[prefill:len(model_buf)].copy())
+                  for f in ("obs", "actions", "rewards", "next_obs", "terminated")))
+    step_index = new.obs[:, 2].round()
+    if bool((step_index >= 100).any()):
+        ex.fail("your rollouts start from MODEL buffer states: branch off REAL states (real_buffer.sample), "
+                "otherwise errors of old rollouts compound and the states drift away from the real data")
+    real_obs = torch.from_numpy(real.obs[:len(real)])
+    starts = new.obs[step_index == 0]
+    ex.expect(bool(_rows_in(starts, real_obs).all()), "the first state of each rollout must be a state from the real buffer")
+    if horizon > 1 and int((step_index == 0).sum()) == n and n >= num_starts * horizon:
+        ex.fail("every step starts again from fresh real states: continue each rollout from the model's next_obs "
+                f"for {horizon} steps (that is what a length-{horizon} branched rollout is)")
+    ex.expect(int((step_index == 0).sum()) == num_starts,
+              f"{int((step_index == 0).sum())} rollouts started from real states; start exactly num_starts={num_starts}")
+    if bool((new.actions == 7.0).all()):
+        ex.fail("you used the actions stored in the real buffer: those came from old policies; "
+                "query the LATEST policy, actions = policy(obs)")
+    expected_actions = _fake_policy(new.obs)
+    ex.expect(bool(torch.allclose(new.actions, expected_actions, atol=1e-5)),
+              "the stored actions are not policy(obs) of the stored states: act with the latest policy at each state")
+    want_next, want_rewards, want_term = _fake_step(new.obs, new.actions)
+    ex.expect(bool(torch.allclose(new.next_obs, want_next, atol=1e-5)) and bool(torch.allclose(new.rewards, want_rewards, atol=1e-5)),
+              "the stored next_obs/rewards are not what model.step returned for (obs, action): store the model's prediction")
+    ex.expect(bool(torch.equal(new.terminated.bool(), want_term)),
+              "store the model's terminated flags (from model.step) with each transition")
+    # Continuity and terminal handling: step h states are the non-terminated next states of step h - 1.
+    for h in range(1, int(step_index.max().item()) + 1):
+        prev = step_index == h - 1
+        rows = new.obs[step_index == h]
+        alive_next = new.next_obs[prev & ~new.terminated.bool()]
+        dead_next = new.next_obs[prev & new.terminated.bool()]
+        if bool(_rows_in(rows, dead_next).any()):
+            ex.fail("you kept rolling out from states where the model said the episode terminated: "
+                    "drop those rollouts (keep only next_obs[~terminated]) before the next step")
+        ex.expect(bool(_rows_in(rows, alive_next).all()),
+                  f"step {h} of a rollout does not start where step {h - 1} ended: obs = next_obs of the previous step")
+    # With the fake dynamics x grows by inc >= 0.05 each step, so a rollout still runs at step h
+    # exactly when x0 + h * inc <= threshold (it did not terminate at steps 1..h).
+    inc = 0.1 + 0.05 * torch.tanh(starts[:, 1])
+    expected_n = sum(int((starts[:, 0] + h * inc <= _FakeModel.THRESHOLD).sum()) for h in range(horizon))
+    longest = int(step_index.max().item()) + 1
+    ex.expect(longest <= horizon, f"your rollouts are {longest} steps long; stop after horizon={horizon} steps")
+    ex.expect(n == expected_n, f"{n} model transitions stored; with horizon={horizon}, {num_starts} starts and "
+              f"the terminations, there should be {expected_n}: roll every live rollout for `horizon` steps")
+    ex.expect(isinstance(count, (int, np.integer)) and int(count) == n,
+              f"return how many transitions you stored ({n}), got {count!r}")
+
+
+# ---- mixed_batch ------------------------------------------------------------------------------
+
+def mixed_batch(fn) -> None:
+    """Check mixed_batch(real_buffer, model_buffer, batch_size, real_ratio, rng) -> Batch with the right mix."""
+    with exercise("mixed_batch") as ex:
+        real, model_buf = _buffer(100, 0.0), _buffer(200, 100.0, seed=1)  # rewards +1 (real) and -1 (model)
+        batch = ex.call(fn, real, model_buf, 64, 0.25, np.random.default_rng(0))
+        ex.expect(isinstance(batch, Batch), f"return a Batch (e.g. real_part.concat(model_part)), got {type(batch).__name__}")
+        size = len(batch)
+        num_real = int((batch.rewards > 0).sum())
+        if size == 128:
+            ex.fail("the batch has 128 transitions: you sampled batch_size from EACH buffer; "
+                    "sample round(batch_size * real_ratio) real and the rest from the model")
+        ex.expect(size == 64, f"the batch has {size} transitions; it must have batch_size=64")
+        if num_real == 48:
+            ex.fail("the mix is inverted: 48 of 64 are real, but real_ratio=0.25 is the share of REAL transitions")
+        if num_real == 64:
+            ex.fail("the batch is all real transitions: the model data never reaches SAC, so this is plain SAC")
+        if num_real == 0:
+            ex.fail("the batch is all model transitions: keep real_ratio of real data in every batch "
+                    "(it anchors the critic to reality where the model is wrong)")
+        ex.expect(num_real == 16, f"{num_real} of 64 transitions are real; with real_ratio=0.25 it must be 16")
+        ex.expect(bool((batch.obs[batch.rewards > 0, 2] == 0).all()) and bool((batch.obs[batch.rewards < 0, 2] == 100).all()),
+                  "each transition must be a whole row from one buffer (obs, action, reward, next_obs together)")
+        again = ex.call(fn, real, model_buf, 64, 0.25, np.random.default_rng(1))
+        ex.expect(not torch.equal(again.obs, batch.obs), "two different rngs gave the same batch: sample with rng "
+                  "(buffer.sample(n, rng)), do not take the first rows")
+        # k = 0 (plain SAC): real_ratio = 1 and there is no model buffer.
+        only_real = ex.call(fn, real, None, 32, 1.0, np.random.default_rng(2))
+        ex.expect(isinstance(only_real, Batch) and len(only_real) == 32 and bool((only_real.rewards > 0).all()),
+                  "with real_ratio=1 the batch is all real (and model_buffer may be None: do not sample 0 from it)")
+        odd = ex.call(fn, real, model_buf, 10, 0.05, np.random.default_rng(4))
+        ex.expect(isinstance(odd, Batch) and len(odd) == 10, "with batch_size=10, real_ratio=0.05 the batch must still "
+                  "have 10 transitions (round the real count, take the rest from the model)")
+
+
+# ---- the learning check ------------------------------------------------------------------------
+
+def learning(result, random_return: float, min_gain: float = 150.0) -> None:
+    """Check a ci-budget MBPO run: the model's held-out NLL fell to a real fit, and the policy beats random."""
+    with exercise("mbpo_learning") as ex:
+        fits = result.fits
+        ex.expect(len(fits) >= 2, "the model was refit fewer than 2 times; did train_mbpo run with your functions?")
+        first, last = fits[0], fits[-1]
+        ex.expect(math.isfinite(last.val_nll), f"the model's held-out NLL is {last.val_nll}: the loss blew up")
+        ex.expect(last.val_nll < first.val_nll_before - 1.0,
+                  f"the model's held-out NLL did not fall (untrained {first.val_nll_before:.2f}, last fit {last.val_nll:.2f}); "
+                  "check gaussian_nll and that the model trains on real transitions")
+        ex.expect(last.val_nll < 0.0,
+                  f"the model's held-out NLL is {last.val_nll:.2f} (a good model of Pendulum scores well below 0): "
+                  "its variances are wrong. Is the + log_var term in your gaussian_nll?")
+        final = result.history[-1]["eval_return"]
+        best = max(row["eval_return"] for row in result.history)
+        ex.expect(best > random_return + min_gain,
+                  f"MBPO's best evaluation return {best:.0f} is not clearly better than the random policy's "
+                  f"{random_return:.0f}: check branched_rollout (real start states, latest policy) and mixed_batch")
+        ex.expect(math.isfinite(final), "the final evaluation return is not a number")
