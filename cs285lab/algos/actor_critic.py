@@ -156,7 +156,6 @@ class _ActorCritic(nn.Module):
         _require_action_space(action_space)
         self.obs_shape = tuple(obs_space.shape)
         self.action_space = action_space
-        self.pixel_scale = 1.0 / 255.0 if obs_space.dtype == np.uint8 else 1.0
 
     def prepare(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Observations as a float tensor [B, *obs_shape]; a clear error for a wrong shape or type."""
@@ -172,7 +171,7 @@ class _ActorCritic(nn.Module):
                                  f"[B, {', '.join(map(str, self.obs_shape))}] (e.g. obs[None])")
             raise ValueError(f"observations have shape {tuple(obs.shape)}, expected [B, "
                              f"{', '.join(map(str, self.obs_shape))}]")
-        return obs.float() * self.pixel_scale if self.pixel_scale != 1.0 else obs.float()
+        return obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()  # uint8 pixels -> [0, 1]
 
     def dist(self, obs: torch.Tensor | np.ndarray) -> Distribution:
         """pi(.|s) for a batch of observations."""
@@ -253,7 +252,7 @@ def greedy_policy(model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
 
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            action = model.dist(np.asarray(obs)[None]).mode[0]
+            action = model.dist(_obs_tensor(np.asarray(obs)[None])).mode[0]
         return _env_actions(action[None], space)[0]
 
     return act
@@ -328,8 +327,8 @@ def online_update(model: nn.Module, optimizer: torch.optim.Optimizer, obs: np.nd
                   reward: float, next_obs: np.ndarray, terminated: bool, gamma: float,
                   value_coef: float = 0.5) -> dict[str, float]:
     """One step of online actor-critic on a single transition (s, a, r, s'): fit V, then step pi."""
-    batch = Batch(obs=torch.as_tensor(np.asarray(obs)[None]), actions=torch.as_tensor(np.asarray(action)[None]),
-                  rewards=torch.tensor([float(reward)]), next_obs=torch.as_tensor(np.asarray(next_obs)[None]),
+    batch = Batch(obs=_obs_tensor(np.asarray(obs)[None]), actions=torch.as_tensor(np.asarray(action)[None]),
+                  rewards=torch.tensor([float(reward)]), next_obs=_obs_tensor(np.asarray(next_obs)[None]),
                   terminated=torch.tensor([float(terminated)]))
     loss, stats = actor_critic_loss(model, batch, gamma, value_coef)
     optimizer.zero_grad()
@@ -455,7 +454,7 @@ def train_online_ac(env_id: str, total_steps: int = 20_000, seed: int = 0, *, lr
                 history.append(_evaluate_row(model, env_id, eval_episodes, step, start, tracker, stats, logger))
                 next_eval += eval_every
             with torch.no_grad():
-                action = model.dist(obs[None]).sample()                       # a ~ pi(.|s)
+                action = model.dist(_obs_tensor(obs[None])).sample()          # a ~ pi(.|s)
             env_action = _env_actions(action, env.action_space)[0]
             next_obs, reward, terminated, truncated, _ = env.step(env_action)  # (s, a, r, s')
             stats = update(model, optimizer, obs, action[0].numpy(), reward, next_obs, terminated, gamma) or {}
@@ -495,7 +494,7 @@ def _collect(envs: gym.vector.VectorEnv, model: nn.Module, obs: np.ndarray, prev
     obs_rows, actions, rewards, terminated, done, mask = [obs], [], [], [], [], []
     for _ in range(n_steps):
         with torch.no_grad():
-            action = model.dist(obs).sample()
+            action = model.dist(_obs_tensor(obs)).sample()
         obs, reward, term, trunc, _ = envs.step(_env_actions(action, envs.single_action_space))
         # NEXT_STEP autoreset: where the previous step ended an episode, this step only reset the
         # worker (action ignored, reward 0): it is not a transition of the MDP.
@@ -508,7 +507,7 @@ def _collect(envs: gym.vector.VectorEnv, model: nn.Module, obs: np.ndarray, prev
         terminated.append(term)
         done.append(prev_done)
     as_t = lambda rows, dtype: torch.as_tensor(np.stack(rows), dtype=dtype)  # noqa: E731
-    rollout = _Rollout(obs=torch.as_tensor(np.stack(obs_rows)), actions=torch.stack(actions),
+    rollout = _Rollout(obs=_obs_tensor(np.stack(obs_rows)), actions=torch.stack(actions),
                        rewards=as_t(rewards, torch.float32), terminated=as_t(terminated, torch.float32),
                        done=as_t(done, torch.float32), mask=as_t(mask, torch.bool))
     return rollout, obs, prev_done
@@ -558,6 +557,14 @@ def _evaluate_row(model: nn.Module, env_id: str, episodes: int, env_steps: int, 
            "wall_s": time.perf_counter() - start, **stats}
     logger.log(env_steps, **{k: v for k, v in row.items() if k != "env_steps"})
     return row
+
+
+def _obs_tensor(obs: np.ndarray) -> torch.Tensor:
+    """Env observations as the float tensor every model takes (images are scaled to [0, 1] first)."""
+    obs = np.asarray(obs)
+    if obs.dtype == np.uint8:
+        return torch.as_tensor(obs, dtype=torch.float32) / 255.0
+    return torch.as_tensor(obs, dtype=torch.float32)
 
 
 def _dist_and_value(model: nn.Module, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
