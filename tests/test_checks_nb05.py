@@ -1,0 +1,213 @@
+"""Feed deliberately broken MBPO pieces to the nb05 checks and assert that each mistake is named."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cs285lab.algos import mbpo
+from cs285lab.algos.models import FitStats, gaussian_nll
+from cs285lab.buffers import Batch
+from cs285lab.checks import CheckFailed, load
+
+C = load("nb05")
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _fails(check, fn, match: str) -> None:
+    with pytest.raises(CheckFailed, match=match):
+        check(fn)
+
+
+# ---- the reference passes, stubs propagate -------------------------------------------------------
+
+def test_reference_implementations_pass(capsys):
+    C.gaussian_nll(gaussian_nll)
+    C.refresh_model(mbpo.refresh_model)
+    C.branched_rollout(mbpo.branched_rollout)
+    C.mixed_batch(mbpo.mixed_batch)
+    out = capsys.readouterr().out
+    assert out.count("checks passed") == 4
+
+
+@pytest.mark.parametrize("check", ["gaussian_nll", "refresh_model", "branched_rollout", "mixed_batch"])
+def test_stub_raises_not_implemented(check):
+    def stub(*args, **kwargs):
+        raise NotImplementedError("fill in")
+    with pytest.raises(NotImplementedError):
+        getattr(C, check)(stub)
+
+
+# ---- gaussian_nll ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("broken, match", [
+    (lambda m, lv, t: (0.5 * ((t - m) ** 2 * torch.exp(-lv) + LOG_2PI)).mean(dim=(-2, -1)), "no log-variance term"),
+    (lambda m, lv, t: (0.5 * ((t - m) ** 2 * torch.exp(lv) + lv + LOG_2PI)).mean(dim=(-2, -1)), "multiplied .* by the variance"),
+    (lambda m, lv, t: (0.5 * ((t - m) ** 2 * torch.exp(-2 * lv) + 2 * lv + LOG_2PI)).mean(dim=(-2, -1)), "log of the VARIANCE"),
+    (lambda m, lv, t: (0.5 * (t - m) ** 2).mean(dim=(-2, -1)), "squared error, not a likelihood"),
+    (lambda m, lv, t: ((t - m) ** 2 * torch.exp(-lv) + lv + LOG_2PI).mean(dim=(-2, -1)), "factor 1/2"),
+    (lambda m, lv, t: (0.5 * ((t - m) ** 2 * torch.exp(-lv) + lv)).mean(dim=(-2, -1)), "constant is missing"),
+    (lambda m, lv, t: (0.5 * ((t - m) ** 2 * torch.exp(-lv) + lv + LOG_2PI)).sum(dim=(-2, -1)), "summed"),
+    (lambda m, lv, t: (0.5 * ((t - m) ** 2 * torch.exp(-lv) + lv + LOG_2PI)).mean(), "one loss per ensemble member"),
+    (lambda m, lv, t: (0.5 * ((t - m) ** 2 * torch.exp(-lv) + lv + LOG_2PI)).mean(dim=(-2, -1)).detach(), "no gradient"),
+    (lambda m, lv, t: (0.5 * ((t - m) ** 2 * torch.exp(-lv) + lv + LOG_2PI)).mean(dim=(-2, -1)).numpy(), "numpy"),
+])
+def test_gaussian_nll_names_the_mistake(broken, match):
+    _fails(C.gaussian_nll, broken, match)
+
+
+# ---- refresh_model --------------------------------------------------------------------------------
+
+def test_refresh_model_on_model_data_is_named():
+    _fails(C.refresh_model, lambda model, real, model_buf, rng, nll_fn, max_epochs:
+           model.fit(mbpo.buffer_contents(model_buf), rng=rng, nll_fn=nll_fn, max_epochs=max_epochs),
+           "trained the model on the MODEL buffer")
+
+
+def test_refresh_model_on_mixed_data_is_named():
+    _fails(C.refresh_model, lambda model, real, model_buf, rng, nll_fn, max_epochs:
+           model.fit(mbpo.buffer_contents(real).concat(mbpo.buffer_contents(model_buf)), rng=rng, nll_fn=nll_fn,
+                     max_epochs=max_epochs),
+           "mixes in 60 model-generated transitions")
+
+
+def test_refresh_model_on_a_sample_is_named():
+    _fails(C.refresh_model, lambda model, real, model_buf, rng, nll_fn, max_epochs:
+           model.fit(real.sample(len(real), rng), rng=rng, nll_fn=nll_fn, max_epochs=max_epochs),
+           "fit on every real transition once")
+
+
+def test_refresh_model_ignoring_the_loss_is_named():
+    _fails(C.refresh_model, lambda model, real, model_buf, rng, nll_fn, max_epochs:
+           model.fit(mbpo.buffer_contents(real), rng=rng, max_epochs=max_epochs), "pass nll_fn")
+
+
+def test_refresh_model_not_returning_stats_is_named():
+    def no_return(model, real, model_buf, rng, nll_fn, max_epochs):
+        model.fit(mbpo.buffer_contents(real), rng=rng, nll_fn=nll_fn, max_epochs=max_epochs)
+    _fails(C.refresh_model, no_return, "return what model.fit returned")
+
+
+# ---- branched_rollout -----------------------------------------------------------------------------
+
+def _rollout(start="real", actions="policy", continue_from="model", stop_terminated=True, horizon_offset=0,
+             count_offset=0):
+    """A branched rollout with one chosen mistake."""
+    def fn(model, policy, real_buffer, model_buffer, num_starts, horizon, rng):
+        source = real_buffer if start == "real" else model_buffer
+        batch = source.sample(num_starts, rng)
+        obs, stored = batch.obs, 0
+        for _ in range(horizon + horizon_offset):
+            acts = policy(obs) if actions == "policy" else batch.actions[: obs.shape[0]]
+            next_obs, rewards, terminated = model.step(obs, acts, rng)
+            model_buffer.add_batch(obs.numpy(), acts.numpy(), rewards.numpy(), next_obs.numpy(), terminated.numpy())
+            stored += obs.shape[0]
+            if continue_from == "real":
+                batch = real_buffer.sample(num_starts, rng)
+                obs = batch.obs
+            else:
+                obs = next_obs[~terminated] if stop_terminated else next_obs
+            if obs.shape[0] == 0:
+                break
+        return stored + count_offset
+    return fn
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"start": "model"}, "start from MODEL buffer states"),
+    ({"actions": "buffer"}, "actions stored in the real buffer"),
+    ({"continue_from": "real"}, "starts again from fresh real states"),
+    ({"stop_terminated": False}, "kept rolling out from states where the model said the episode terminated"),
+    ({"horizon_offset": 1}, "stop after horizon"),
+    ({"horizon_offset": -1}, "there should be"),
+    ({"count_offset": 1}, "return how many transitions you stored"),
+])
+def test_branched_rollout_names_the_mistake(kwargs, match):
+    _fails(C.branched_rollout, _rollout(**kwargs), match)
+
+
+def test_branched_rollout_that_stores_nothing_is_named():
+    _fails(C.branched_rollout, lambda model, policy, real, model_buf, n, h, rng: 0, "nothing was added")
+
+
+def test_branched_rollout_with_wrong_terminal_flags_is_named():
+    def fn(model, policy, real_buffer, model_buffer, num_starts, horizon, rng):
+        obs, stored = real_buffer.sample(num_starts, rng).obs, 0
+        for _ in range(horizon):
+            acts = policy(obs)
+            next_obs, rewards, terminated = model.step(obs, acts, rng)
+            model_buffer.add_batch(obs.numpy(), acts.numpy(), rewards.numpy(), next_obs.numpy(), np.zeros(len(obs)))
+            stored += obs.shape[0]
+            obs = next_obs[~terminated]
+        return stored
+    _fails(C.branched_rollout, fn, "terminated flags")
+
+
+# ---- mixed_batch ----------------------------------------------------------------------------------
+
+def _mix(real_share=lambda b, r: int(round(b * r)), rows="sample"):
+    def fn(real_buffer, model_buffer, batch_size, real_ratio, rng):
+        n_real = real_share(batch_size, real_ratio)
+        parts = []
+        if n_real > 0:
+            parts.append(real_buffer.sample(n_real, rng) if rows == "sample" else _first(real_buffer, n_real))
+        if batch_size - n_real > 0:
+            parts.append(model_buffer.sample(batch_size - n_real, rng) if rows == "sample" else
+                         _first(model_buffer, batch_size - n_real))
+        out = parts[0]
+        for p in parts[1:]:
+            out = out.concat(p)
+        return out
+    return fn
+
+
+def _first(buffer, n):
+    return Batch(*(torch.from_numpy(getattr(buffer, f)[:n].copy())
+                   for f in ("obs", "actions", "rewards", "next_obs", "terminated")))
+
+
+@pytest.mark.parametrize("fn, match", [
+    (_mix(lambda b, r: int(round(b * (1 - r)))), "inverted"),
+    (_mix(lambda b, r: b), "all real transitions"),
+    (_mix(lambda b, r: 0), "all model transitions"),
+    (_mix(lambda b, r: int(b * r) + 3), "must be 16"),
+    (_mix(rows="first"), "sample with rng"),
+    (lambda real, model, b, r, rng: real.sample(int(b * r), rng).concat(model.sample(b, rng)), "must have batch_size"),
+    (lambda real, model, b, r, rng: real.sample(b, rng).concat(model.sample(b, rng)), "from EACH buffer"),
+    (lambda real, model, b, r, rng: real.sample(round(b * r), rng).concat(model.sample(b - round(b * r), rng)),
+     "model_buffer may be None"),
+])
+def test_mixed_batch_names_the_mistake(fn, match):
+    _fails(C.mixed_batch, fn, match)
+
+
+# ---- the learning check ---------------------------------------------------------------------------
+
+class _Result:
+    def __init__(self, fits, returns):
+        self.fits = fits
+        self.history = [{"step": 100 * (i + 1), "eval_return": r} for i, r in enumerate(returns)]
+
+
+def _fit(val_nll, before=1.0):
+    return FitStats(epochs=5, updates=50, train_nll=val_nll, val_nll=val_nll, val_mse=0.01,
+                    val_nll_before=before, elites=[0], num_train=100, num_val=20)
+
+
+def test_learning_check_passes_a_good_run(capsys):
+    C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1200, -900, -400]), random_return=-1200)
+    assert "mbpo_learning" in capsys.readouterr().out
+
+
+def test_learning_check_catches_useless_variances():
+    # What a gaussian_nll without the log-variance term produces: variances pinned at the upper bound.
+    with pytest.raises(CheckFailed, match=r"\+ log_var term"):
+        C.learning(_Result([_fit(1.5, before=1.4), _fit(0.4, before=1.4)], [-1200, -400]), random_return=-1200)
+
+
+def test_learning_check_catches_a_policy_that_did_not_learn():
+    with pytest.raises(CheckFailed, match="not clearly better than the random policy"):
+        C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1250, -1180]), random_return=-1200)
