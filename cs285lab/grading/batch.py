@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -52,6 +53,7 @@ class Settings:
     tampered_policy: str = "restore"
     jobs: int = 1
     keep_scratch: Path | None = None
+    regrade: bool = False  # ignore cached results (they are still refreshed)
 
 
 def plan(submissions: list[Submission], refs: dict[str, Reference]) -> list[Job]:
@@ -93,19 +95,33 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()
 
 
-def package_digest() -> bytes:
-    """A hash of the installed course package (checks, algorithms, budgets): a change re-grades."""
-    root = Path(cs285lab.__file__).resolve().parent
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".toml") and "__pycache__" not in p.parts)
-    return _digest(*(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() for p in files)).encode()
+LOAD_NAME = re.compile(r"""load\(\s*["'](\w+)["']\s*\)""")
 
 
-def cache_key(job: Job, settings: Settings, package: bytes) -> str:
-    """Content hash of what decides this job's grade: submission, reference, package, grader, limits."""
+def reference_digest(ref: Reference) -> bytes:
+    """A hash of what decides a notebook's grades: the reference, its check modules and budgets,
+    the check toolkit, the grader's own code and the package version.
+
+    Other package code (algorithms the notebook imports) is not included: after changing it,
+    re-grade with --regrade.
+    """
+    package = Path(cs285lab.__file__).resolve().parent
+    names = sorted({name for cell in ref.solution.cells for name in LOAD_NAME.findall(cell.source)})
+    files = [package / "checks" / "core.py", package / "checks" / "__init__.py"]
+    files += [package / "checks" / f"{name}.py" for name in names]
+    files += [package / "budgets" / f"{name}.toml" for name in names]
+    files += sorted((package / "grading").rglob("*.py"))
+    parts = [GRADER_VERSION.encode(), cs285lab.__version__.encode(), ref.path.read_bytes()]
+    parts += [str(p.relative_to(package)).encode() + b"\0" + (p.read_bytes() if p.is_file() else b"") for p in files]
+    return _digest(*parts).encode()
+
+
+def cache_key(job: Job, settings: Settings, reference: bytes) -> str:
+    """Content hash of what decides this job's grade: submission, reference digest, limits, policy."""
     limits = settings.limits
-    options = json.dumps([GRADER_VERSION, job.submission, job.notebook, limits.profile, limits.cell_timeout,
+    options = json.dumps([job.submission, job.notebook, limits.profile, limits.cell_timeout,
                           limits.notebook_timeout, limits.memory_mb, limits.file_mb, settings.tampered_policy])
-    return _digest(options.encode(), job.path.read_bytes(), job.ref.path.read_bytes(), package)
+    return _digest(options.encode(), job.path.read_bytes(), reference)
 
 
 def run_job(job: Job, settings: Settings) -> JobResult:
@@ -133,8 +149,9 @@ def run_job(job: Job, settings: Settings) -> JobResult:
 class Progress:
     """A plain-text progress bar on stderr (one line per finished notebook when not a terminal)."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.done, self.stream = total, 0, stream
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total, self.done = total, 0
+        self.stream = stream if stream is not None else sys.stderr
         self.start = time.monotonic()
         self.tty = hasattr(stream, "isatty") and stream.isatty()
 
@@ -155,11 +172,11 @@ class Progress:
         self.stream.flush()
 
 
-def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO = sys.stderr) -> dict[int, JobResult]:
+def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO | None = None) -> dict[int, JobResult]:
     """Run every job (cached results reused), writing the tables after each one finishes."""
     cache_dir = out / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    package = package_digest()
+    digests: dict[str, bytes] = {}
     results: dict[int, JobResult] = {}
     progress = Progress(len(jobs), stream)
 
@@ -173,9 +190,11 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO =
         if job.ref is None or job.path is None:
             finish(index, run_job(job, settings))
             continue
-        key = cache_key(job, settings, package)
+        if job.notebook not in digests:
+            digests[job.notebook] = reference_digest(job.ref)
+        key = cache_key(job, settings, digests[job.notebook])
         entry = cache_dir / f"{key}.json"
-        if entry.is_file():
+        if entry.is_file() and not settings.regrade:
             try:
                 stored = json.loads(entry.read_text())
                 finish(index, JobResult([Row(**r) for r in stored["rows"]], stored["seconds"], cached=True))

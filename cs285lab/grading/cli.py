@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="points for a changed check cell: from the restored reference run (default) or zero")
     p.add_argument("--gradescope", type=Path, metavar="PATH",
                    help="also write Gradescope's results.json for the (single) submission to PATH")
+    p.add_argument("--regrade", action="store_true",
+                   help="ignore cached results (e.g. after changing package code the notebooks import)")
     p.add_argument("--keep-scratch", type=Path, metavar="DIR", help="keep each run's scratch folder (debugging)")
     return p
 
@@ -95,7 +97,7 @@ def _grade(args: argparse.Namespace) -> int:
         raise GradingFailure(f"--out {args.out}: exists and is not a folder")
 
     limits = Limits(args.profile, args.cell_timeout, args.notebook_timeout, args.memory_mb, args.file_mb)
-    settings = Settings(limits, args.tampered, args.jobs, args.keep_scratch)
+    settings = Settings(limits, args.tampered, args.jobs, args.keep_scratch, args.regrade)
     jobs = plan(submissions, refs)
     print(f"grading {len(submissions)} submission(s), {len(jobs)} notebook(s), profile {args.profile}, "
           f"-j {args.jobs}", file=sys.stderr)

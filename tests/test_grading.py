@@ -1,0 +1,286 @@
+"""The autograder end to end: one batch of hostile and broken nb00 submissions, graded in one call.
+
+The batch runs once per module (about a minute on 2 cores); the other tests read its tables,
+re-run it against the cache, or use submissions that need no kernel.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cs285lab.authoring.student import cell_meta, read_notebook, to_student
+from cs285lab.grading import cli
+from cs285lab.grading.assemble import assemble, load_references, loader_cell
+from cs285lab.checks import CheckFailed
+
+ROOT = Path(__file__).resolve().parents[1]
+NB00 = ROOT / "solutions" / "00_getting_started.ipynb"
+OPTIONS = ["-j", "2", "--cell-timeout", "30", "--notebook-timeout", "240", "--memory-mb", "3072"]
+RTG, TD = "nb00-check-reward-to-go", "nb00-check-td-target"
+
+pytestmark = pytest.mark.skipif(not NB00.exists(), reason="needs solutions/00_getting_started.ipynb")
+
+
+def _index(nb: nbformat.NotebookNode, cid: str) -> int:
+    return next(i for i, c in enumerate(nb.cells) if (cell_meta(c) or {}).get("id") == cid)
+
+
+def _code(source: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(source)
+
+
+def _break(nb: nbformat.NotebookNode, cid: str, old: str, new: str) -> None:
+    cell = nb.cells[_index(nb, cid)]
+    assert old in cell.source, f"the reference {cid} changed; update this test's edit"
+    cell.source = cell.source.replace(old, new)
+
+
+def _undiscounted(nb):
+    _break(nb, "nb00-reward-to-go", "gamma * running", "running")
+
+
+def build_class(root: Path) -> None:
+    """One folder per student, plus a cut-off file and a file that is no course notebook."""
+    solution = read_notebook(NB00)
+    save = lambda name, nb: (root / name).mkdir(parents=True) or nbformat.write(nb, root / name / NB00.name)  # noqa: E731
+
+    save("solution", solution)
+    save("blank", to_student(copy.deepcopy(solution), NB00.name))
+
+    nb = copy.deepcopy(solution)  # a wrong answer whose check cell was edited to "pass"; the other check deleted
+    _undiscounted(nb)
+    nb.cells[_index(nb, RTG)].source = 'print("✓ discounted_reward_to_go: all 6 checks passed")'
+    del nb.cells[_index(nb, TD)]
+    save("tampered", nb)
+
+    nb = copy.deepcopy(solution)  # wrong answers, fake checks everywhere, errors silenced, files written around
+    _undiscounted(nb)
+    _break(nb, "nb00-td-target", " * (1.0 - terminated.float())", "")
+    nb.cells.insert(_index(nb, RTG), _code(
+        "import sys, types, cs285lab.checks, cs285lab.checks.core as core\n"
+        "fake = types.SimpleNamespace(discounted_reward_to_go=lambda fn: print('ok'), td_target=lambda fn: print('ok'))\n"
+        "cs285lab.checks.load = lambda name: fake\n"
+        "sys.modules['cs285lab.checks.nb00'] = fake\n"
+        "core.Exercise.diagnose = lambda self, *args, **kwargs: None\n"
+        "core.Exercise.fail = lambda self, message: None\n"
+        "open('grades.csv', 'w').write('submission,points\\nmonkeypatch,999\\n')\n"
+        "for name in ('../results.jsonl', '../job.json', '../pytest.log'):\n"
+        "    open(name, 'w').write('garbage')\n"))
+    nb.cells.insert(_index(nb, TD), _code("get_ipython().set_custom_exc((Exception,), lambda *args, **kwargs: None)"))
+    save("monkeypatch", nb)
+
+    nb = copy.deepcopy(solution)  # megabytes of output, then the kernel exits between the two checks
+    nb.cells.insert(_index(nb, RTG), _code("for _ in range(20):\n    print('x' * 10**6)"))
+    nb.cells.insert(_index(nb, "nb00-td-target"), _code("import os\nos._exit(3)"))
+    save("exits", nb)
+
+    nb = copy.deepcopy(solution)  # an endless loop before td_target is defined
+    _break(nb, "nb00-td-target", "def td_target", "while True:\n    pass\n\ndef td_target")
+    save("loops", nb)
+
+    nb = copy.deepcopy(solution)  # grows its address space until the memory limit (without touching the pages)
+    _break(nb, "nb00-td-target", "def td_target", "hog = []\nwhile True:\n    hog.append(np.empty(2**24))\n\ndef td_target")
+    save("memory", nb)
+
+    (root / "truncated").mkdir()
+    text = NB00.read_text()
+    (root / "truncated" / NB00.name).write_text(text[: len(text) // 2])
+    nbformat.write(nbformat.v4.new_notebook(cells=[_code("print(1)")]), root / "scratchpad.ipynb")
+
+
+EXPECTED = {  # (submission, exercise): (status, points, words the message must contain)
+    ("solution", RTG): ("passed", 2, "all 6 checks passed"),
+    ("solution", TD): ("passed", 3, "all 5 checks passed"),
+    ("blank", RTG): ("failed", 0, "NotImplementedError"),
+    ("blank", TD): ("failed", 0, "not implemented yet"),
+    ("tampered", RTG): ("tampered", 0, "not discounted"),  # the restored check ran and caught the bug
+    ("tampered", TD): ("missing", 3, "restored the reference version and ran it: passed"),
+    ("monkeypatch", RTG): ("failed", 0, "not discounted"),  # fakes in sys.modules / the toolkit had no effect
+    ("monkeypatch", TD): ("failed", 0, "did not confirm"),  # set_custom_exc swallowed the CheckFailed
+    ("exits", RTG): ("passed", 2, "all 6 checks passed"),
+    ("exits", TD): ("error", 0, "kernel died"),
+    ("loops", RTG): ("passed", 2, "all 6 checks passed"),
+    ("loops", TD): ("timeout", 0, "per-cell limit of 30 s"),
+    ("memory", RTG): ("passed", 2, "all 6 checks passed"),
+    ("memory", TD): ("error", 0, "out of memory (limit 3072 MB)"),
+    ("truncated", RTG): ("error", 0, "JSON is broken"),
+    ("truncated", TD): ("error", 0, "JSON is broken"),
+    ("scratchpad", ""): ("error", 0, "not a course notebook"),
+}
+
+
+def _table(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _grade(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "CS285LAB_PROFILE"}
+    return subprocess.run([sys.executable, "-m", "cs285lab", "grade", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Grade the whole class once (-j 2); keep the tables as they were after the first run."""
+    root = tmp_path_factory.mktemp("grading")
+    solutions = root / "solutions"
+    solutions.mkdir()
+    shutil.copy(NB00, solutions / NB00.name)  # only nb00: the other notebooks are too slow for tests
+    build_class(root / "class")
+    out = root / "out"
+    done = _grade(str(root / "class"), "--out", str(out), "--solutions", str(solutions), *OPTIONS)
+    assert done.returncode == 0, done.stderr
+    return {"root": root, "out": out, "solutions": solutions, "stderr": done.stderr,
+            "grades": _table(out / "grades.csv"), "summary": _table(out / "summary.csv")}
+
+
+def test_every_row_has_the_right_status_points_and_message(batch):
+    rows = {(r["submission"], r["exercise"]): r for r in batch["grades"]}
+    assert set(rows) == set(EXPECTED), f"unexpected rows: {set(rows) ^ set(EXPECTED)}"
+    for key, (status, points, words) in EXPECTED.items():
+        row = rows[key]
+        assert (row["status"], float(row["points"])) == (status, points), f"{key}: {row}"
+        assert words in row["message"], f"{key}: message {row['message']!r} lacks {words!r}"
+        assert len(row["message"]) < 5000, f"{key}: the message is not capped"
+    assert all(r["notebook"] == NB00.name for r in batch["grades"] if r["submission"] != "scratchpad")
+
+
+def test_summary_feedback_and_nothing_written_by_students(batch):
+    summary = {r["submission"]: r for r in batch["summary"]}
+    assert (summary["solution"]["points"], summary["solution"]["max_points"]) == ("5", "5")
+    assert summary["blank"]["points"] == "0" and summary["blank"]["failed"] == "2"
+    assert summary["tampered"]["tampered"] == "1" and summary["tampered"]["missing"] == "1"
+    assert all(r["cached"] == "no" for r in batch["summary"])
+    for name in {s for s, _ in EXPECTED}:
+        text = (batch["out"] / "feedback" / f"{name}.md").read_text()
+        assert f"# Feedback for {name}" in text
+    assert "not discounted" in (batch["out"] / "feedback" / "monkeypatch.md").read_text()
+    # The monkeypatching notebook wrote grades.csv in its own folder and junk next to it: no effect here.
+    assert "999" not in (batch["out"] / "grades.csv").read_text()
+    assert sorted(p.name for p in batch["out"].iterdir()) == ["cache", "feedback", "grades.csv", "summary.csv"]
+    assert "graded 9 notebook(s) of 9 submission(s)" in batch["stderr"] and "(0 from cache)" in batch["stderr"]
+
+
+def test_rerun_reuses_unchanged_results_and_regrades_changed_ones(batch):
+    changed = batch["root"] / "class" / "truncated" / NB00.name
+    changed.write_text(changed.read_text()[:100])  # a different cut: must be graded again
+    done = _grade(str(batch["root"] / "class"), "--out", str(batch["out"]), "--solutions", str(batch["solutions"]),
+                  *OPTIONS)
+    assert done.returncode == 0, done.stderr
+    cached = {r["submission"]: r["cached"] for r in _table(batch["out"] / "summary.csv")}
+    assert cached.pop("truncated") == "no" and cached.pop("scratchpad") == "no"  # changed / never cached
+    assert set(cached.values()) == {"yes"}, cached
+    assert "(7 from cache)" in done.stderr
+    grades = {(r["submission"], r["exercise"]): r["status"] for r in _table(batch["out"] / "grades.csv")}
+    assert grades == {key: value[0] for key, value in EXPECTED.items()}
+
+
+def test_gradescope_results_json(batch, tmp_path, capsys):
+    results = tmp_path / "results.json"
+    code = cli.main([str(batch["root"] / "class" / "solution"), "--out", str(batch["out"]), "--solutions",
+                     str(batch["solutions"]), "--gradescope", str(results), *OPTIONS])
+    assert code == 0
+    assert "(1 from cache)" in capsys.readouterr().err  # same submission, same options: no new run
+    data = json.loads(results.read_text())
+    assert data["score"] == 5
+    assert [(t["name"], t["score"], t["max_score"], t["status"]) for t in data["tests"]] == [
+        (f"{NB00.name}: {RTG}", 2, 2, "passed"), (f"{NB00.name}: {TD}", 3, 3, "passed")]
+    assert all(isinstance(t["output"], str) and t["output"] for t in data["tests"])
+
+
+def test_notebook_time_limit(tmp_path, batch):
+    nb = read_notebook(NB00)
+    nb.cells.insert(1, _code("import time\ntime.sleep(600)"))
+    (tmp_path / "sleeper").mkdir()
+    nbformat.write(nb, tmp_path / "sleeper" / NB00.name)
+    done = _grade(str(tmp_path / "sleeper"), "--out", str(tmp_path / "out"), "--solutions", str(batch["solutions"]),
+                  "--notebook-timeout", "12", "--cell-timeout", "600")
+    assert done.returncode == 0, done.stderr
+    rows = _table(tmp_path / "out" / "grades.csv")
+    assert [(r["exercise"], r["status"], r["points"]) for r in rows] == [(RTG, "timeout", "0"), (TD, "timeout", "0")]
+    assert all("time limit of 12 s" in r["message"] for r in rows)
+
+
+def test_shards_split_by_sorted_name(tmp_path, batch, capsys):
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    for name in ("dana", "ali", "chen", "bo", "eve"):
+        (folder / f"{name}.ipynb").write_text('{"cells": [')  # unreadable: graded without a kernel
+    seen = []
+    for index in (1, 2):
+        out = tmp_path / f"out{index}"
+        assert cli.main([str(folder), "--out", str(out), "--solutions", str(batch["solutions"]),
+                         "--shard", f"{index}/2"]) == 0
+        seen.append([r["submission"] for r in _table(out / "summary.csv")])
+    assert seen == [["ali", "chen", "eve"], ["bo", "dana"]]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--solutions", "no/such/folder"], "no such folder"),
+    (["--shard", "3/2"], "between 1 and N"),
+    (["--gradescope", "r.json"], "one student's results, but 2 submissions"),
+])
+def test_the_grader_refuses_to_run_with_a_clear_message(tmp_path, batch, capsys, args, words):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    argv = [str(tmp_path / "a.ipynb"), str(tmp_path / "b.ipynb"), "--out", str(tmp_path / "out")]
+    if "--solutions" not in args:
+        argv += ["--solutions", str(batch["solutions"])]
+    assert cli.main(argv + args) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_no_submissions_is_an_error(tmp_path, batch, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out"),
+                     "--solutions", str(batch["solutions"])]) == 2
+    assert "no submissions found" in capsys.readouterr().err
+
+
+def test_moved_and_duplicated_cells_are_matched_by_id(tmp_path):
+    ref = load_references(NB00.parent)[NB00.name]
+    nb = copy.deepcopy(ref.student)
+    moved = nb.cells.pop(_index(nb, RTG))
+    nb.cells.append(moved)  # the reward-to-go check moved to the end
+    nb.cells.insert(_index(nb, TD) + 1, copy.deepcopy(nb.cells[_index(nb, TD)]))  # a copy of the td check
+    nb.cells.insert(3, _code("scratch = 1"))
+    assembled = assemble(nb, ref, ROOT / "cs285lab" / "checks")
+    assert assembled.protected == {RTG: "tampered: this check cell was moved"}
+    kinds = [(c["id"], c["kind"]) for c in assembled.cells]
+    assert kinds.count((TD, "check")) == 1 and kinds.count((RTG, "check")) == 1
+    assert kinds.index((RTG, "check")) < kinds.index(("nb00-td-target", "solution"))  # back in reference order
+    sources = [c.source for c in assembled.notebook.cells]
+    assert "scratch = 1" in sources  # the student's own cells are kept
+    check = next(s for s in sources if "discounted_reward_to_go(discounted_reward_to_go)" in s)
+    assert assembled.loader_name + '("nb00")' in check and "\nload(" not in check
+
+
+def test_private_loader_ignores_monkeypatched_checks(monkeypatch):
+    import cs285lab.checks
+    import cs285lab.checks.core as core
+
+    namespace: dict = {}
+    exec(loader_cell("_private", "nonce", ROOT / "cs285lab" / "checks"), namespace)
+    monkeypatch.setattr(cs285lab.checks, "load", lambda name: None)
+    monkeypatch.setattr(core.Exercise, "diagnose", lambda self, *args, **kwargs: None)
+    monkeypatch.setitem(sys.modules, "cs285lab.checks.nb00", object())
+
+    def wrong(rewards, next_values, terminated, truncated, gamma):
+        return rewards + gamma * next_values.detach()  # bootstraps past terminal states
+
+    with pytest.raises(AssertionError, match="terminated"):
+        namespace["_private"]("nb00").td_target(wrong)
+    assert sys.modules["cs285lab.checks.core"] is core  # the loader put the real modules back
+    assert issubclass(CheckFailed, AssertionError)
