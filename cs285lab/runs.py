@@ -115,12 +115,16 @@ class RunLogger:
                                    redraw_every=redraw_every, save_to=self.path / "curves.png")
 
     def log(self, step: int, **scalars: float) -> None:
-        """Record `scalars` at env step `step` (with wall-clock seconds since the run began)."""
+        """Record `scalars` at env step `step` (with wall-clock seconds since the run began).
+
+        A `wall_s` among the scalars is ignored: the logger measures wall-clock time itself.
+        """
         row = {"step": _as_step(step), "wall_s": round(time.perf_counter() - self._start, 4)}
         for key, value in scalars.items():
-            if key in RESERVED or not _METRIC.match(key):
-                raise ValueError(f"log: metric name {key!r} is reserved or not a plain name "
-                                 "(use letters, digits, _ . / -; not 'step' or 'wall_s')")
+            if key == "wall_s":  # the logger's own clock is the run's clock; an algorithm's copy is dropped
+                continue
+            if not _METRIC.match(key):
+                raise ValueError(f"log: metric name {key!r} is not a plain name (use letters, digits, _ . / -)")
             value = _as_float(key, value)
             row[key] = value if math.isfinite(value) else None
         with self._lock:

@@ -91,8 +91,8 @@ def test_log_rejects_bad_input_with_a_clear_message(tmp_path):
             logger.log(-1, loss=1.0)
         with pytest.raises(TypeError, match="name must be a single number"):
             logger.log(1, name="ppo")
-        with pytest.raises(ValueError, match="reserved"):
-            logger.log(1, wall_s=3.0)
+        with pytest.raises(ValueError, match="not a plain name"):
+            logger.log(1, **{"bad name": 3.0})
     with pytest.raises(ValueError, match="closed"):
         logger.log(2, loss=1.0)
     assert _lines(logger.path) == []  # nothing half-written by the refused calls
@@ -102,6 +102,13 @@ def test_log_rejects_bad_input_with_a_clear_message(tmp_path):
         RunLogger("exp", config=[1, 2], root=tmp_path)
     with pytest.raises(ValueError, match="live must be"):
         RunLogger("exp", live=["step"], root=tmp_path)
+
+
+def test_an_algorithms_own_wall_s_is_ignored(tmp_path):
+    with RunLogger("exp", root=tmp_path) as logger:
+        logger.log(1, wall_s=1e9, eval_return=3.0)
+    (row,) = _lines(logger.path)
+    assert row["wall_s"] < 1e9 and row["eval_return"] == 3.0
 
 
 def test_null_logger_accepts_anything_and_is_a_context_manager():
