@@ -85,6 +85,29 @@ def test_resampling_keeps_sparse_metrics_and_needs_two_runs(tmp_path):
         make_reference(load_runs("ref", tmp_path, wide=True), tmp_path / "x.csv")
 
 
+def _fake_algorithm(env_id, seed, logger, random_episodes=1, unused_default=0):
+    for step in range(0, 1000, 100):
+        logger.log(step, eval_return=step / 100 + seed + random_episodes, train_return=float(seed))
+
+
+def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_path, monkeypatch):
+    from cs285lab.plots import reference
+
+    recipe = reference.Recipe("nb00", _fake_algorithm, "Fake-v0", ("eval_return",))
+    monkeypatch.setitem(reference.RECIPES, "nb00-fake", recipe)
+    path = reference.generate("nb00-fake", seeds=(0, 1, 2), profile="ci", out=tmp_path / "nb00-fake.csv",
+                              root=tmp_path / "runs", points=10)
+    band = load_reference(path)
+    ci_episodes = __import__("cs285lab").budget("nb00", "ci").random_episodes
+    assert band.meta["budget"] == f"random_episodes={ci_episodes}" and band.meta["profile"] == "ci"
+    assert band.meta["env"] == "Fake-v0" and band.meta["algorithm"].endswith("_fake_algorithm")
+    assert band.seeds == [0, 1, 2] and band.metrics == ["eval_return"]
+    last = band.band("eval_return").iloc[-1]
+    assert last["median"] == 9 + 1 + ci_episodes and last["low"] == 9 + ci_episodes
+    with pytest.raises(KeyError, match="no recipe"):
+        reference.generate("nb99-nothing")
+
+
 def test_unknown_reference_names_say_what_is_shipped():
     with pytest.raises(FileNotFoundError, match="shipped bands"):
         load_reference("nb99-nothing")

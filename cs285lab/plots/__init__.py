@@ -1,12 +1,31 @@
 """Plots on top of run logs: live curves while training, run comparison with reference bands.
 
     from cs285lab.plots import compare_widget, plot_comparison, load_reference, make_reference
+
+Names load on first use (so `python -m cs285lab.plots.reference` runs without a double import).
 """
 
-from cs285lab.plots.compare import CompareWidget, compare_widget, plot_comparison
-from cs285lab.plots.live import LiveCurves
-from cs285lab.plots.reference import ReferenceBand, available_references, load_reference, make_reference
-from cs285lab.plots.smoothing import smooth
+from __future__ import annotations
 
-__all__ = ["CompareWidget", "LiveCurves", "ReferenceBand", "available_references", "compare_widget",
-           "load_reference", "make_reference", "plot_comparison", "smooth"]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "CompareWidget": "compare", "compare_widget": "compare", "plot_comparison": "compare",
+    "LiveCurves": "live",
+    "ReferenceBand": "reference", "available_references": "reference", "load_reference": "reference",
+    "make_reference": "reference",
+    "smooth": "smoothing",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'cs285lab.plots' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"cs285lab.plots.{_WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

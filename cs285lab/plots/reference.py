@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -35,7 +35,8 @@ import pandas as pd
 
 from cs285lab.plots.smoothing import check_smoothing, smooth
 
-__all__ = ["ReferenceBand", "load_reference", "available_references", "make_reference", "resample_runs"]
+__all__ = ["RECIPES", "ReferenceBand", "available_references", "generate", "load_reference", "make_reference",
+           "resample_runs"]
 
 SPREADS = {"minmax": (0.0, 1.0), "iqr": (0.25, 0.75), "80": (0.1, 0.9)}
 SPREAD_LABELS = {"minmax": "min–max", "iqr": "25–75%", "80": "10–90%"}
@@ -197,6 +198,79 @@ def make_reference(runs: pd.DataFrame, out: str | Path, metrics: Iterable[str] |
     return out
 
 
+# ----------------------------------------------------------------------------- regenerating shipped bands
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to regenerate one shipped band: which package algorithm, env and notebook budget."""
+
+    notebook: str                  # budget name, e.g. "nb01": its [ci]/[full] table sizes the runs
+    algorithm: str | Callable[..., Any]  # "module:function", called as fn(env_id, seed=seed, logger=logger, **budget)
+    env: str
+    metrics: tuple[str, ...]
+    fixed: tuple[tuple[str, Any], ...] = ()   # arguments the notebook passes that are not in the budget
+    budget_prefix: str = ""        # budget keys "<prefix>total_steps" etc. map to the function's "total_steps"
+
+
+RECIPES: dict[str, Recipe] = {
+    "nb01-a2c-cartpole": Recipe("nb01", "cs285lab.algos.actor_critic:train_a2c", "CartPole-v1",
+                                ("eval_return", "train_return")),
+    "nb03-sac-pendulum": Recipe("nb03", "cs285lab.algos.sac:train_sac", "Pendulum-v1",
+                                ("eval_return", "train_return")),
+}
+
+
+def _budget_kwargs(recipe: Recipe, fn: Any, profile: str) -> dict[str, Any]:
+    """The budget values whose names (after the recipe's prefix) are parameters of the training function."""
+    import inspect
+
+    from cs285lab.config import budget
+
+    params = inspect.signature(fn).parameters
+    values = vars(budget(recipe.notebook, profile))
+    kwargs = {}
+    for key, value in values.items():
+        name = key.removeprefix(recipe.budget_prefix) if recipe.budget_prefix else key
+        if name in params and name not in ("env_id", "seed", "logger"):
+            kwargs[name] = value
+    return {**kwargs, **dict(recipe.fixed)}
+
+
+def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str = "ci",
+             root: str | Path | None = None, out: str | Path | None = None, points: int = 100) -> Path:
+    """Train the registered reference algorithm of `exercise` for each seed at the notebook's budget; write its band."""
+    import importlib
+    import tempfile
+
+    from cs285lab.runs import RunLogger, load_runs
+
+    if exercise not in RECIPES:
+        raise KeyError(f"no recipe for {exercise!r}; known: {', '.join(sorted(RECIPES))}")
+    recipe = RECIPES[exercise]
+    if callable(recipe.algorithm):
+        fn, algorithm = recipe.algorithm, f"{recipe.algorithm.__module__}:{recipe.algorithm.__qualname__}"
+    else:
+        module, _, name = recipe.algorithm.partition(":")
+        fn, algorithm = getattr(importlib.import_module(module), name), recipe.algorithm
+    kwargs = _budget_kwargs(recipe, fn, profile)
+    out = Path(out) if out is not None else _reference_dir() / f"{exercise}.csv"
+    with tempfile.TemporaryDirectory() as scratch:
+        run_root = Path(root) if root is not None else Path(scratch)
+        experiment = f"reference/{exercise}-{profile}"
+        for seed in seeds:
+            with RunLogger(experiment, seed=seed, root=run_root, config=kwargs) as logger:
+                fn(recipe.env, seed=seed, logger=logger, **kwargs)
+            print(f"  {exercise}: seed {seed} done", flush=True)
+        runs = load_runs(experiment, root=run_root, metrics=recipe.metrics)
+        runs = runs[runs["run"].isin([f"seed{s}" for s in seeds])]
+        used = ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items()))
+        return make_reference(runs, out, recipe.metrics, points, algorithm=algorithm, env=recipe.env,
+                              notebook=recipe.notebook, profile=profile, budget=used or "function defaults",
+                              how=f"python -m cs285lab.plots.reference generate {exercise} --profile {profile} "
+                                  f"--seeds {' '.join(map(str, seeds))}")
+
+
 def _parse_meta(items: Sequence[str]) -> dict[str, str]:
     meta = {}
     for item in items:
@@ -218,8 +292,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--metrics", default=None, help="comma-separated metric names (default: all)")
     build.add_argument("--points", type=int, default=100, help="grid points (default 100)")
     build.add_argument("--meta", action="append", default=[], help="key=value for the header (repeat)")
+    gen = sub.add_parser("generate", help="retrain a registered reference algorithm and rewrite its shipped band")
+    gen.add_argument("exercise", choices=sorted(RECIPES))
+    gen.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    gen.add_argument("--profile", choices=("ci", "full"), default="ci", help="budget profile (default ci)")
+    gen.add_argument("--out", default=None, help="default: the shipped file cs285lab/data/reference/<exercise>.csv")
+    gen.add_argument("--root", default=None, help="keep the runs under this directory (default: a temp dir)")
     sub.add_parser("list", help="list the shipped bands")
     args = parser.parse_args(argv)
+    if args.command == "generate":
+        from cs285lab.seeding import seed_everything
+
+        seed_everything(0)  # one torch thread
+        path = generate(args.exercise, args.seeds, args.profile, args.root, args.out)
+        print(f"wrote {path}: {load_reference(path).label()}")
+        return 0
     if args.command == "list":
         for name in available_references():
             band = load_reference(name)
