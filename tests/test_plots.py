@@ -85,25 +85,27 @@ def test_resampling_keeps_sparse_metrics_and_needs_two_runs(tmp_path):
         make_reference(load_runs("ref", tmp_path, wide=True), tmp_path / "x.csv")
 
 
-def _fake_algorithm(env_id, seed, logger, random_episodes=1, unused_default=0):
+def _fake_recipe(seed, budget, logger):
     for step in range(0, 1000, 100):
-        logger.log(step, eval_return=step / 100 + seed + random_episodes, train_return=float(seed))
+        logger.log(step, eval_return=step / 100 + seed + budget.random_episodes, train_return=float(seed))
+    return {"random_episodes": budget.random_episodes}
 
 
 def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_path, monkeypatch):
     from cs285lab.plots import reference
 
-    recipe = reference.Recipe("nb00", _fake_algorithm, "Fake-v0", ("eval_return",))
+    recipe = reference.Recipe("nb00", "fake:algorithm", "Fake-v0", ("eval_return",), _fake_recipe)
     monkeypatch.setitem(reference.RECIPES, "nb00-fake", recipe)
     path = reference.generate("nb00-fake", seeds=(0, 1, 2), profile="ci", out=tmp_path / "nb00-fake.csv",
-                              root=tmp_path / "runs", points=10)
+                              root=tmp_path / "runs")
     band = load_reference(path)
     ci_episodes = __import__("cs285lab").budget("nb00", "ci").random_episodes
     assert band.meta["budget"] == f"random_episodes={ci_episodes}" and band.meta["profile"] == "ci"
-    assert band.meta["env"] == "Fake-v0" and band.meta["algorithm"].endswith("_fake_algorithm")
+    assert band.meta["env"] == "Fake-v0" and band.meta["algorithm"] == "fake:algorithm"
     assert band.seeds == [0, 1, 2] and band.metrics == ["eval_return"]
-    last = band.band("eval_return").iloc[-1]
-    assert last["median"] == 9 + 1 + ci_episodes and last["low"] == 9 + ci_episodes
+    table = band.band("eval_return")
+    assert table["step"].tolist() == list(range(0, 1000, 100))  # shared evaluation steps are the grid
+    assert table["median"].iloc[-1] == 9 + 1 + ci_episodes and table["low"].iloc[-1] == 9 + ci_episodes
     with pytest.raises(KeyError, match="no recipe"):
         reference.generate("nb99-nothing")
 

@@ -130,16 +130,19 @@ def load_reference(name_or_path: str | Path | ReferenceBand) -> ReferenceBand:
     return ReferenceBand(meta.get("exercise", path.stem), curves, meta)
 
 
-def resample_runs(runs: pd.DataFrame, metrics: Iterable[str] | None = None, points: int = 100) -> pd.DataFrame:
-    """Per-run curves on a common step grid (bin means, gaps interpolated): columns metric, step, seed, value.
+def resample_runs(runs: pd.DataFrame, metrics: Iterable[str] | None = None, points: int | None = None,
+                  ) -> pd.DataFrame:
+    """Per-run curves on a common step grid: columns metric, step, seed, value.
 
-    `runs` is the tidy frame of `cs285lab.runs.load_runs`. The grid spans 0 .. the shortest run's
-    last step, so every grid point is covered by every run.
+    `runs` is the tidy frame of `cs285lab.runs.load_runs`. When every run logged a metric at the
+    same steps (e.g. evaluations every 500 steps) and `points` is None, those steps are the grid and
+    the values are kept as they are. Otherwise the grid has `points` (default 100) bins over 0 ..
+    the shortest run's last step, each holding the run's mean in that bin, gaps interpolated.
     """
     needed = {"run", "seed", "step", "metric", "value"}
     if not isinstance(runs, pd.DataFrame) or needed - set(runs.columns):
         raise TypeError(f"expected the tidy DataFrame of load_runs (columns {sorted(needed)})")
-    if points < 2:
+    if points is not None and points < 2:
         raise ValueError("points must be >= 2")
     metrics = sorted(runs["metric"].unique()) if metrics is None else list(metrics)
     frames = []
@@ -150,30 +153,42 @@ def resample_runs(runs: pd.DataFrame, metrics: Iterable[str] | None = None, poin
         by_run = dict(tuple(sel.groupby(["experiment", "run"] if "experiment" in sel else ["run"])))
         if len(by_run) < 2:
             raise ValueError(f"metric {metric!r}: a band needs at least 2 runs (seeds), got {len(by_run)}")
+        step_sets = {tuple(sorted(g["step"].unique())) for g in by_run.values()}
+        if points is None and len(step_sets) == 1 and len(next(iter(step_sets))) <= 200:
+            for index, (key, group) in enumerate(sorted(by_run.items(), key=lambda kv: str(kv[0]))):
+                means = group.groupby("step")["value"].mean()
+                frames.append(pd.DataFrame({"metric": metric, "step": means.index.to_numpy(np.int64),
+                                            "seed": _seed_of(group, index), "value": means.to_numpy()}))
+            continue
+        bins_n = points or 100
         end = min(int(g["step"].max()) for g in by_run.values())
-        edges = np.linspace(0, end, points + 1)
+        edges = np.linspace(0, end, bins_n + 1)
         grid = np.round(edges[1:]).astype(np.int64)
         for index, (key, group) in enumerate(sorted(by_run.items(), key=lambda kv: str(kv[0]))):
-            seed = group["seed"].iloc[0]
-            seed = int(seed) if pd.notna(seed) else index
+            seed = _seed_of(group, index)
             steps, values = group["step"].to_numpy(float), group["value"].to_numpy(float)
-            bins = np.clip(np.searchsorted(edges, steps, side="left") - 1, 0, points - 1)
+            bins = np.clip(np.searchsorted(edges, steps, side="left") - 1, 0, bins_n - 1)
             keep = steps <= end
-            sums = np.bincount(bins[keep], weights=values[keep], minlength=points)
-            counts = np.bincount(bins[keep], minlength=points)
+            sums = np.bincount(bins[keep], weights=values[keep], minlength=bins_n)
+            counts = np.bincount(bins[keep], minlength=bins_n)
             filled = counts > 0
-            curve = np.full(points, np.nan)
+            curve = np.full(bins_n, np.nan)
             curve[filled] = sums[filled] / counts[filled]
             # empty bins (e.g. between two evaluations): interpolate, but never before the first data point
             first = np.argmax(filled)
-            inside = np.arange(points) >= first
+            inside = np.arange(bins_n) >= first
             curve[inside] = np.interp(grid[inside], grid[filled], curve[filled])
             frames.append(pd.DataFrame({"metric": metric, "step": grid, "seed": seed, "value": curve}))
     return pd.concat(frames, ignore_index=True).dropna(subset=["value"])
 
 
+def _seed_of(group: pd.DataFrame, index: int) -> int:
+    seed = group["seed"].iloc[0]
+    return int(seed) if pd.notna(seed) else index
+
+
 def make_reference(runs: pd.DataFrame, out: str | Path, metrics: Iterable[str] | None = None,
-                   points: int = 100, **meta: Any) -> Path:
+                   points: int | None = None, **meta: Any) -> Path:
     """Write a reference band CSV at `out` from a set of runs (tidy frame of load_runs); return the path.
 
     Pass what made the runs as keyword metadata (exercise=..., algorithm=..., env=..., profile="ci"
@@ -182,9 +197,10 @@ def make_reference(runs: pd.DataFrame, out: str | Path, metrics: Iterable[str] |
     curves = resample_runs(runs, metrics, points)
     seeds = sorted(int(s) for s in curves["seed"].unique())
     header = {"exercise": Path(out).stem, **{k: str(v) for k, v in meta.items()},
-              "seeds": ",".join(map(str, seeds)), "points": str(points),
+              "seeds": ",".join(map(str, seeds)),
               "created": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-              "format": "per-seed curves on a common env-step grid (bin means); the band is computed on load"}
+              "format": "per-seed curves on a common env-step grid (the logged steps, or bin means); "
+                        "the band is computed on load"}
     bad = [k for k, v in header.items() if "\n" in v or ":" in k or not k.isidentifier()]
     if bad:
         raise ValueError(f"metadata keys must be plain names and values one line: {bad}")
@@ -203,70 +219,59 @@ def make_reference(runs: pd.DataFrame, out: str | Path, metrics: Iterable[str] |
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to regenerate one shipped band: which package algorithm, env and notebook budget."""
+    """How to regenerate one shipped band: the notebook's training call, at that notebook's budget."""
 
-    notebook: str                  # budget name, e.g. "nb01": its [ci]/[full] table sizes the runs
-    algorithm: str | Callable[..., Any]  # "module:function", called as fn(env_id, seed=seed, logger=logger, **budget)
+    notebook: str                                # budget name, e.g. "nb03"
+    algorithm: str                               # for the header, e.g. "cs285lab.algos.sac:train_sac"
     env: str
     metrics: tuple[str, ...]
-    fixed: tuple[tuple[str, Any], ...] = ()   # arguments the notebook passes that are not in the budget
-    budget_prefix: str = ""        # budget keys "<prefix>total_steps" etc. map to the function's "total_steps"
+    train: Callable[[int, Any, Any], dict[str, Any]]  # (seed, budget, logger) -> the settings it used
+
+
+def _train_sac_nb03(seed: int, budget: Any, logger: Any) -> dict[str, Any]:
+    """nb03's student SAC run (cell nb03-student-sac), with the reference SAC."""
+    from cs285lab.algos.sac import SACConfig, train_sac
+
+    settings = {"total_steps": budget.sac_steps, "learning_starts": budget.learning_starts,
+                "eval_every": budget.eval_every, "eval_episodes": budget.eval_episodes}
+    train_sac("Pendulum-v1", budget.sac_steps, seed, SACConfig(learning_starts=budget.learning_starts),
+              logger=logger, eval_every=budget.eval_every, eval_episodes=budget.eval_episodes)
+    return settings
 
 
 RECIPES: dict[str, Recipe] = {
-    "nb01-a2c-cartpole": Recipe("nb01", "cs285lab.algos.actor_critic:train_a2c", "CartPole-v1",
-                                ("eval_return", "train_return")),
     "nb03-sac-pendulum": Recipe("nb03", "cs285lab.algos.sac:train_sac", "Pendulum-v1",
-                                ("eval_return", "train_return")),
+                                ("eval_return", "train_return"), _train_sac_nb03),
 }
 
 
-def _budget_kwargs(recipe: Recipe, fn: Any, profile: str) -> dict[str, Any]:
-    """The budget values whose names (after the recipe's prefix) are parameters of the training function."""
-    import inspect
-
-    from cs285lab.config import budget
-
-    params = inspect.signature(fn).parameters
-    values = vars(budget(recipe.notebook, profile))
-    kwargs = {}
-    for key, value in values.items():
-        name = key.removeprefix(recipe.budget_prefix) if recipe.budget_prefix else key
-        if name in params and name not in ("env_id", "seed", "logger"):
-            kwargs[name] = value
-    return {**kwargs, **dict(recipe.fixed)}
-
-
 def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str = "ci",
-             root: str | Path | None = None, out: str | Path | None = None, points: int = 100) -> Path:
-    """Train the registered reference algorithm of `exercise` for each seed at the notebook's budget; write its band."""
-    import importlib
+             root: str | Path | None = None, out: str | Path | None = None, points: int | None = None) -> Path:
+    """Train the registered reference run of `exercise` for each seed at the notebook's budget; write its band."""
     import tempfile
 
+    from cs285lab.config import budget
     from cs285lab.runs import RunLogger, load_runs
 
     if exercise not in RECIPES:
         raise KeyError(f"no recipe for {exercise!r}; known: {', '.join(sorted(RECIPES))}")
     recipe = RECIPES[exercise]
-    if callable(recipe.algorithm):
-        fn, algorithm = recipe.algorithm, f"{recipe.algorithm.__module__}:{recipe.algorithm.__qualname__}"
-    else:
-        module, _, name = recipe.algorithm.partition(":")
-        fn, algorithm = getattr(importlib.import_module(module), name), recipe.algorithm
-    kwargs = _budget_kwargs(recipe, fn, profile)
+    sizes = budget(recipe.notebook, profile)
     out = Path(out) if out is not None else _reference_dir() / f"{exercise}.csv"
     with tempfile.TemporaryDirectory() as scratch:
         run_root = Path(root) if root is not None else Path(scratch)
         experiment = f"reference/{exercise}-{profile}"
+        used: dict[str, Any] = {}
+        names = []
         for seed in seeds:
-            with RunLogger(experiment, seed=seed, root=run_root, config=kwargs) as logger:
-                fn(recipe.env, seed=seed, logger=logger, **kwargs)
+            with RunLogger(experiment, seed=seed, root=run_root, config={"profile": profile}) as logger:
+                used = recipe.train(seed, sizes, logger)
+            names.append(logger.run)
             print(f"  {exercise}: seed {seed} done", flush=True)
-        runs = load_runs(experiment, root=run_root, metrics=recipe.metrics)
-        runs = runs[runs["run"].isin([f"seed{s}" for s in seeds])]
-        used = ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items()))
-        return make_reference(runs, out, recipe.metrics, points, algorithm=algorithm, env=recipe.env,
-                              notebook=recipe.notebook, profile=profile, budget=used or "function defaults",
+        runs = load_runs(experiment, root=run_root, runs=names, metrics=recipe.metrics)
+        return make_reference(runs, out, recipe.metrics, points, algorithm=recipe.algorithm, env=recipe.env,
+                              notebook=recipe.notebook, profile=profile,
+                              budget=", ".join(f"{k}={v}" for k, v in used.items()),
                               how=f"python -m cs285lab.plots.reference generate {exercise} --profile {profile} "
                                   f"--seeds {' '.join(map(str, seeds))}")
 
@@ -290,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--root", default="runs")
     build.add_argument("--out", required=True, help="band CSV to write, e.g. cs285lab/data/reference/nb01-x.csv")
     build.add_argument("--metrics", default=None, help="comma-separated metric names (default: all)")
-    build.add_argument("--points", type=int, default=100, help="grid points (default 100)")
+    build.add_argument("--points", type=int, default=None,
+                       help="grid bins (default: the logged steps when all runs share them, else 100)")
     build.add_argument("--meta", action="append", default=[], help="key=value for the header (repeat)")
     gen = sub.add_parser("generate", help="retrain a registered reference algorithm and rewrite its shipped band")
     gen.add_argument("exercise", choices=sorted(RECIPES))
