@@ -18,7 +18,7 @@ from cs285lab.authoring.student import write_atomic
 from cs285lab.grading.assemble import Reference, SubmissionError, assemble, match_reference, read_submission
 from cs285lab.grading.discover import Submission
 from cs285lab.grading.report import write_tables
-from cs285lab.grading.run import Limits, run_notebook
+from cs285lab.grading.run import Limits, run_notebook, stop_all
 from cs285lab.grading.verdict import Row, grade_rows, notebook_rows
 
 GRADER_VERSION = "1"  # bump when grading logic changes: it invalidates every cached result
@@ -203,8 +203,9 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO |
                 pass  # a damaged cache entry: grade again
         pending[index] = key
 
-    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        futures = {pool.submit(run_job, jobs[i], settings): i for i in pending}
+    pool = ThreadPoolExecutor(max_workers=max(1, settings.jobs))
+    futures = {pool.submit(run_job, jobs[i], settings): i for i in pending}
+    try:
         while futures:
             finished, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -214,4 +215,10 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO |
                     write_atomic(cache_dir / f"{pending[index]}.json", json.dumps(
                         {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds}))
                 finish(index, result)
+    except KeyboardInterrupt:
+        # Keep what finished (tables and cache are already written); drop the runs cut short.
+        stop_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results

@@ -101,7 +101,12 @@ def _grade(args: argparse.Namespace) -> int:
     jobs = plan(submissions, refs)
     print(f"grading {len(submissions)} submission(s), {len(jobs)} notebook(s), profile {args.profile}, "
           f"-j {args.jobs}", file=sys.stderr)
-    results = grade_batch(jobs, args.out, settings)
+    try:
+        results = grade_batch(jobs, args.out, settings)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {_duration(time.monotonic() - start)}: finished notebooks are kept in "
+              f"{args.out}/ (re-run the same command to grade the rest)", file=sys.stderr)
+        return 130
 
     elapsed = time.monotonic() - start
     cached = sum(r.cached for r in results.values())

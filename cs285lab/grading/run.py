@@ -85,6 +85,19 @@ def _environment(limits: Limits, job_dir: Path) -> dict[str, str]:
     return env
 
 
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_all() -> None:
+    """Stop every running notebook (Ctrl-C): their kernels exit when their nbval parent is gone."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        for process in _RUNNING:
+            _kill_group(process.pid)
+
+
 def _kill_group(pid: int | None) -> None:
     if not pid:
         return
@@ -140,9 +153,14 @@ def run_notebook(assembled: Assembled, name: str, limits: Limits, keep: Path | N
     try:
         with open(log_path, "wb") as log:
             try:
-                process = subprocess.Popen(_limited(command, limits), cwd=work, env=_environment(limits, job_dir),
-                                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           start_new_session=True, pass_fds=(write_end,))
+                with _RUNNING_LOCK:
+                    if _STOPPING.is_set():
+                        raise InterruptedError("grading was interrupted")
+                    process = subprocess.Popen(_limited(command, limits), cwd=work, stdout=log,
+                                               env=_environment(limits, job_dir), stderr=subprocess.STDOUT,
+                                               stdin=subprocess.DEVNULL, start_new_session=True,
+                                               pass_fds=(write_end,))
+                    _RUNNING.add(process)
             finally:
                 os.close(write_end)
             reader.start()
@@ -152,6 +170,9 @@ def run_notebook(assembled: Assembled, name: str, limits: Limits, keep: Path | N
                 result.notebook_timed_out = True
                 _kill_group(process.pid)
                 process.wait()
+            finally:
+                with _RUNNING_LOCK:
+                    _RUNNING.discard(process)
         reader.join(timeout=10)
         result.seconds = time.monotonic() - start
         result.records, kernel_pid = _parse_records(b"".join(chunks))
