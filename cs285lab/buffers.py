@@ -84,12 +84,11 @@ class ReplayBuffer:
         if not (actions.shape[0] == rewards.shape[0] == next_obs.shape[0] == terminated.shape[0] == n):
             raise ValueError(f"ReplayBuffer.add_batch: inconsistent batch sizes: obs {n}, actions {actions.shape[0]}, "
                              f"rewards {rewards.shape[0]}, next_obs {next_obs.shape[0]}, terminated {terminated.shape[0]}")
-        if n > self.capacity:  # only the newest `capacity` transitions survive anyway
-            obs, actions, rewards, next_obs, terminated = (x[-self.capacity:] for x in
-                                                           (obs, actions, rewards, next_obs, terminated))
-            n = self.capacity
+        skipped = max(0, n - self.capacity)  # only the newest `capacity` rows survive: write just those,
+        obs, actions, rewards, next_obs, terminated = (x[skipped:] for x in  # in the slots repeated add() would use
+                                                       (obs, actions, rewards, next_obs, terminated))
         # Slots i, i+1, ... modulo capacity: the oldest data is overwritten first (FIFO).
-        slots = (self.next_index + np.arange(n)) % self.capacity
+        slots = (self.next_index + skipped + np.arange(n - skipped)) % self.capacity
         self.obs[slots], self.actions[slots], self.rewards[slots] = obs, actions, rewards
         self.next_obs[slots], self.terminated[slots] = next_obs, terminated
         self.next_index = int((self.next_index + n) % self.capacity)

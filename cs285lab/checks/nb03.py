@@ -166,6 +166,46 @@ def find_the_bugs(buggy_lines: object) -> None:
                   "this step uses, and does the quantity this step estimates depend on that policy?")
 
 
+# The quiz's explanations give the answer away, so they are stored encoded, not in clear.
+_QUIZ = (
+    "eyJsaW5lcyI6IHsiMSI6ICJUYWtlIGEgfiDPgM64KGF8cykgaW4gdGhlIGVudmlyb25tZW50LCBvYnNlcnZlIChzLCBhLCByLCBz"
+    "JywgdGVybWluYXRlZCkgYW5kIGFkZCBpdCB0byB0aGUgYnVmZmVyIFIuIiwgIjIiOiAiU2FtcGxlIGEgYmF0Y2ggeyhz4bWiLCBh"
+    "4bWiLCBy4bWiLCBzJ+G1oil9IHVuaWZvcm1seSBmcm9tIFIuIiwgIjMiOiAiRml0IFZfz4Yoc+G1oikgdG8gdGhlIHRhcmdldHMg"
+    "eeG1oiA9IHLhtaIgKyDOsyBWX8+GKHMn4bWiKSgxIOKIkiB0ZXJtaW5hdGVk4bWiKS4iLCAiNCI6ICJFdmFsdWF0ZSBBKHPhtaIs"
+    "IGHhtaIpID0gcuG1oiArIM6zIFZfz4YocyfhtaIpKDEg4oiSIHRlcm1pbmF0ZWThtaIpIOKIkiBWX8+GKHPhtaIpLiIsICI1Ijog"
+    "IuKIh864IEog4omIIDEvTiDOo+G1oiDiiIfOuCBsb2cgz4DOuChh4bWifHPhtaIpIEEoc+G1oiwgYeG1oikuIiwgIjYiOiAizrgg"
+    "4oaQIM64ICsgzrEg4oiHzrggSi4ifSwgIndoeSI6IHsiMSI6ICJDb2xsZWN0aW5nIHdpdGggdGhlIGN1cnJlbnQgcG9saWN5IGFu"
+    "ZCBrZWVwaW5nIGV2ZXJ5IHRyYW5zaXRpb24gaXMgdGhlIHdob2xlIHBvaW50IG9mIHRoZSBidWZmZXI7IHRoZSBkYXRhIG1heSBj"
+    "b21lIGZyb20gYW55IHBvbGljeS4iLCAiMiI6ICJVbmlmb3JtIHNhbXBsaW5nIGlzIGZpbmUuIChUaGUgc3RhdGVzIGRvIGNvbWUg"
+    "ZnJvbSBPTEQgcG9saWNpZXMnIHN0YXRlIGRpc3RyaWJ1dGlvbnMsIGEgYmlhcyB3ZSBhY2NlcHQ7IFBhcnQgNiBkaXNjdXNzZXMg"
+    "aXQuKSIsICIzIjogInLhtaIgYW5kIHMn4bWiIGZvbGxvd2VkIGZyb20gYeG1oiwgYW4gYWN0aW9uIGFuIE9MRCBwb2xpY3kgY2hv"
+    "c2UsIHNvIHnhtaIgaXMgbm90IGEgc2FtcGxlIG9mIFZez4DOuChz4bWiKTogViBsZWFybnMgdGhlIHZhbHVlIG9mIHNvbWUgbWl4"
+    "dHVyZSBvZiBwYXN0IHBvbGljaWVzLiBGaXg6IGxlYXJuIFEoc+G1oiwgYeG1oiksIHdoaWNoIGlzIHZhbGlkIGZvciBBTlkgYWN0"
+    "aW9uLCB3aXRoIHRhcmdldCBy4bWiICsgzrMgUShzJ+G1oiwgYSfhtaIpLCBhJ+G1oiB+IM+AzrgocyfhtaIpIHNhbXBsZWQgZnJl"
+    "c2guIiwgIjQiOiAiSXQgaW5oZXJpdHMgc3RlcCAzJ3MgcHJvYmxlbSAoYSBWIGZvciB0aGUgd3JvbmcgcG9saWN5LCBhbiBhZHZh"
+    "bnRhZ2Ugb2YgYW4gb2xkIGFjdGlvbik7IG9uY2UgdGhlIGNyaXRpYyBsZWFybnMgUSwgdGhpcyBzdGVwIGRpc2FwcGVhcnM6IHVz"
+    "ZSBRKHPhtaIsIGHhtaJez4ApIGRpcmVjdGx5LiIsICI1IjogIlRoZSBwb2xpY3kgZ3JhZGllbnQgaXMgYW4gZXhwZWN0YXRpb24g"
+    "b3ZlciBhIH4gz4DOuChhfHPhtaIpLCBidXQgYeG1oiBjYW1lIGZyb20gYW4gb2xkIHBvbGljeSwgc28gdGhpcyBlc3RpbWF0ZSBp"
+    "cyBiaWFzZWQgKGltcG9ydGFuY2Ugd2VpZ2h0cyB3b3VsZCBmaXggaXQgYXQgYW4gZXhwbG9kaW5nIHZhcmlhbmNlKS4gRml4OiBz"
+    "YW1wbGUgYeG1ol7PgCB+IM+AzrgoYXxz4bWiKSBmcmVzaCBhbmQgd2VpZ2h0IGJ5IFEoc+G1oiwgYeG1ol7PgCkuIiwgIjYiOiAi"
+    "VGhlIGdyYWRpZW50IGFzY2VudCBzdGVwIGl0c2VsZiBpcyBmaW5lLiJ9LCAiY29ycmVjdCI6IFszLCA1XSwgImVpdGhlciI6IFs0"
+    "XX0="
+)
+
+
+def bugs_quiz():
+    """The interactive "find the bugs" quiz (an ipywidgets form with an explanation per line)."""
+    import base64
+    import json
+
+    from cs285lab.quiz import Quiz
+
+    data = json.loads(base64.b64decode("".join(_QUIZ)).decode())
+    return Quiz("Which steps of the naive off-policy actor-critic are wrong?",
+                {int(k): v for k, v in data["lines"].items()}, correct=set(data["correct"]),
+                explanations={int(k): v for k, v in data["why"].items()}, either=set(data["either"]))
+
+
 # --------------------------------------------------------------------------------------------
 # 3. The Q target
 # --------------------------------------------------------------------------------------------
@@ -520,5 +560,5 @@ def sac_learned(history: list[dict]) -> None:
                   "detached, a missing (1 - terminated), an actor loss without the change-of-variables term")
 
 
-__all__ = ["CheckFailed", "find_the_bugs", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",
+__all__ = ["CheckFailed", "bugs_quiz", "find_the_bugs", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",
            "sac_learned", "score_function_loss", "squashed_gaussian"]

@@ -1,0 +1,147 @@
+"""SAC and the naive off-policy actor-critic: the pieces of the update, errors at the boundary, learning."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cs285lab.algos.naive_offpolicy import NaiveOffPolicyAC
+from cs285lab.algos.sac import SAC, QEnsemble, SACConfig, train_sac
+from cs285lab.buffers import Batch
+
+
+def _batch(B=16, obs_dim=3, act_dim=1, seed=0, terminated=None) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    return Batch(obs=torch.randn(B, obs_dim, generator=g), actions=torch.rand(B, act_dim, generator=g) * 4 - 2,
+                 rewards=torch.randn(B, generator=g), next_obs=torch.randn(B, obs_dim, generator=g),
+                 terminated=torch.zeros(B) if terminated is None else terminated)
+
+
+def _agent(**overrides) -> SAC:
+    return SAC(3, 1, [-2.0], [2.0], SACConfig(**overrides), seed=0)
+
+
+def test_q_ensemble_members_are_independent_networks():
+    q = QEnsemble(3, 5, (8, 8))
+    obs, act = torch.randn(7, 4), torch.randn(7, 1)
+    out = q(obs, act)
+    assert out.shape == (3, 7)
+    assert not torch.allclose(out[0], out[1])
+    out[0].sum().backward()  # member 0's output depends on member 0's weights only
+    assert all(float(w.grad[1:].abs().sum()) == 0.0 for w in q.weights)
+    # each member is exactly an MLP with its own weights
+    x = torch.cat([obs, act], -1)
+    for layer, (w, b) in enumerate(zip(q.weights, q.biases)):
+        x = x @ w[2] + b[2]
+        x = torch.relu(x) if layer < len(q.weights) - 1 else x
+    torch.testing.assert_close(q(obs, act)[2], x.squeeze(-1))
+
+
+def test_actions_stay_in_bounds_and_log_probs_are_densities():
+    agent = SAC(3, 1, [-2.0], [2.0], seed=1)
+    actions, log_prob = agent.sample_actions(torch.randn(500, 3) * 3)
+    assert actions.shape == (500, 1) and log_prob.shape == (500,)
+    assert float(actions.abs().max()) <= 2.0
+    # the squashed density integrates to one over the action range (change of variables included)
+    obs = torch.randn(1, 3).expand(4001, 3)
+    grid = torch.linspace(-2 + 1e-4, 2 - 1e-4, 4001)[:, None]
+    density = agent.actor.log_prob(obs, grid).exp()
+    assert abs(float(torch.trapezoid(density, grid.squeeze(-1))) - 1.0) < 0.02
+    # log_prob of given actions agrees with the sampler's own log-probability
+    torch.manual_seed(0)
+    a, lp = agent.sample_actions(obs[:5])
+    torch.testing.assert_close(agent.actor.log_prob(obs[:5], a), lp, atol=1e-3, rtol=1e-4)
+
+
+def test_q_target_uses_fresh_actions_and_the_termination_mask():
+    agent = _agent()
+    batch = _batch(terminated=torch.tensor([0.0, 1.0] * 8))
+    torch.manual_seed(5)
+    y = agent.q_target(batch)
+    other_actions = Batch(batch.obs, -batch.actions, batch.rewards, batch.next_obs, batch.terminated)
+    torch.manual_seed(5)
+    assert torch.equal(agent.q_target(other_actions), y), "the target must not depend on the buffer's actions"
+    torch.testing.assert_close(y[1::2], batch.rewards[1::2])  # terminal: no bootstrap
+    assert not torch.allclose(y[::2], batch.rewards[::2])
+    assert not y.requires_grad
+
+
+def test_update_steps_each_part_and_keeps_losses_apart():
+    agent = _agent(tau=0.1)
+    batch = _batch()
+    target_before = [p.clone() for p in agent.target_critic.parameters()]
+    # the critic loss reaches the critic only; the actor loss reaches the actor only
+    agent.critic_loss(batch).backward()
+    assert all(p.grad is None for p in agent.actor.parameters())
+    agent.critic.zero_grad(set_to_none=True)
+    loss, _ = agent.actor_loss(batch)
+    loss.backward()
+    assert all(p.grad is None for p in agent.critic.parameters())
+    assert all(p.requires_grad for p in agent.critic.parameters())  # frozen() restores them
+    agent.actor.zero_grad(set_to_none=True)
+    stats = agent.update(batch)
+    assert set(stats) >= {"critic_loss", "actor_loss", "alpha", "entropy"}
+    assert all(math.isfinite(v) for v in stats.values())
+    # Polyak: target = (1 - tau) * old target + tau * new online
+    for old, new, online in zip(target_before, agent.target_critic.parameters(), agent.critic.parameters()):
+        torch.testing.assert_close(new, 0.9 * old + 0.1 * online)
+
+
+def test_temperature_moves_toward_the_target_entropy():
+    high = _agent(target_entropy=10.0)   # wants more entropy than any 1-D squashed policy has: alpha grows
+    low = _agent(target_entropy=-10.0)   # wants less: alpha shrinks
+    for _ in range(20):
+        high.update(_batch())
+        low.update(_batch())
+    assert high.alpha > 1.0 > low.alpha
+
+
+def test_act_shapes_and_errors():
+    agent = _agent()
+    assert agent.act(np.zeros(3)).shape == (1,)
+    assert agent.act(np.zeros((4, 3)), deterministic=True).shape == (4, 1)
+    np.testing.assert_array_equal(agent.act(np.ones(3), deterministic=True), agent.act(np.ones(3), deterministic=True))
+    with pytest.raises(ValueError, match=r"expected obs of shape \[3\]"):
+        agent.act(np.zeros(5))
+    with pytest.raises(ValueError, match="finite action bounds"):
+        SAC(3, 1, [-np.inf], [np.inf])
+    with pytest.raises(ValueError, match="tau"):
+        SACConfig(tau=0.0)
+
+
+def test_train_sac_rejects_discrete_and_image_envs():
+    with pytest.raises(TypeError, match="Box action space"):
+        train_sac("CartPole-v1", 10, seed=0)
+
+
+def test_naive_update_uses_the_buffer_action():
+    agent = NaiveOffPolicyAC(3, 1, np.array([-2.0]), np.array([2.0]))
+    batch = _batch()
+    agent.update(batch)  # runs, and the actor's loss depends on the stored actions (the bug it teaches)
+    flipped = Batch(batch.obs, -batch.actions, batch.rewards, batch.next_obs, batch.terminated)
+    a = -(agent.actor.log_prob(batch.obs, batch.actions)).mean()
+    b = -(agent.actor.log_prob(flipped.obs, flipped.actions)).mean()
+    assert not torch.allclose(a, b)
+
+
+class BufferActionTarget(SAC):
+    """The lecture's first bug: the target's action comes from the buffer (an old policy at s)."""
+
+    def q_target(self, batch):
+        with torch.no_grad():
+            _, log_prob = self.sample_actions(batch.next_obs)
+            q = self.target_critic(batch.next_obs, batch.actions).min(0).values
+            return batch.rewards + self.config.gamma * (1 - batch.terminated) * (q - self.alpha * log_prob)
+
+
+@pytest.mark.slow
+def test_sac_learns_pendulum_and_the_buffer_action_bug_does_not():
+    kw = dict(eval_every=2500, eval_episodes=3)
+    config = SACConfig(learning_starts=500)
+    _, good = train_sac("Pendulum-v1", 2500, seed=0, config=config, **kw)
+    _, bad = train_sac("Pendulum-v1", 2500, seed=0, config=config, agent_cls=BufferActionTarget, **kw)
+    assert good[-1]["eval_return"] > -400, f"SAC did not learn Pendulum: {good[-1]['eval_return']:.0f}"
+    assert bad[-1]["eval_return"] < good[-1]["eval_return"] - 200
