@@ -1,0 +1,185 @@
+"""The parallel actor-critic machinery: seeded workers, reset-step masks, versions, policy lag, hung workers."""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from cs285lab import seed_everything
+from cs285lab.algos import parallel as P
+from cs285lab.algos.actor_critic import make_actor_critic
+
+ENV = "CartPole-v1"
+
+
+@pytest.fixture(autouse=True)
+def one_thread_and_no_leaks():
+    seed_everything(0)
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    leaked = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert not leaked, f"threads left running: {leaked}"
+
+
+# ---------------------------------------------------------------------------- synchronous workers
+
+def test_make_workers_seeds_each_worker_differently_and_reproducibly():
+    envs, first = P.make_workers(ENV, 4, seed=3)
+    envs.close()
+    envs, again = P.make_workers(ENV, 4, seed=3)
+    envs.close()
+    assert first.shape == (4, 4)
+    assert len({tuple(row) for row in first}) == 4, "workers must start in different states"
+    np.testing.assert_array_equal(first, again)
+
+
+def test_collect_step_masks_exactly_the_reset_steps():
+    envs, obs = P.make_workers(ENV, 3, seed=0)
+    model = make_actor_critic(envs.single_observation_space, envs.single_action_space)
+    done = np.zeros(3, dtype=bool)
+    resets = 0
+    try:
+        for _ in range(120):
+            prev_done = done
+            batch, obs, done = P.collect_step(envs, model, obs, prev_done)
+            np.testing.assert_array_equal(batch.mask.numpy(), ~prev_done)
+            # A NEXT_STEP reset step gives reward 0; a real CartPole step always gives 1.
+            np.testing.assert_array_equal(batch.rewards.numpy() == 0, prev_done)
+            resets += int(prev_done.sum())
+    finally:
+        envs.close()
+    assert resets >= 3, "the random policy should end several episodes in 120 steps"
+
+
+def test_make_workers_rejects_bad_input():
+    with pytest.raises(ValueError, match="vectorization"):
+        P.make_workers(ENV, 2, 0, vectorization="threads")
+    with pytest.raises(ValueError, match="num_envs"):
+        P.make_workers(ENV, 0, 0)
+    with pytest.raises(TypeError, match="Box observations"):
+        P.make_workers("FrozenLake-v1", 2, 0)
+
+
+# ---------------------------------------------------------------------------- parameter server
+
+def test_parameter_server_versions_and_snapshots():
+    model = torch.nn.Linear(2, 1)
+    server = P.ParameterServer(model)
+    version, params = server.pull()
+    assert version == 0
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    assert torch.equal(server.pull()[1]["weight"], params["weight"]), "a pulled snapshot must not change"
+    assert server.publish(model) == 1
+    version, latest = server.pull()
+    assert version == 1 and torch.equal(latest["weight"], model.weight)
+    stop = threading.Event()
+    stop.set()
+    assert server.wait_for(5, stop) is False, "wait_for must give up when training stops"
+    assert server.wait_for(1, stop) is True
+
+
+# ---------------------------------------------------------------------------- take_batch
+
+def test_take_batch_lags_and_timeout():
+    inbox: queue.Queue = queue.Queue()
+    obs = np.zeros(4, dtype=np.float32)
+    for v in (5, 3, 4, 5, 1):
+        inbox.put(P.Transition(obs, 0, 1.0, obs, False, worker=0, version=v))
+    batch, lags = P.take_batch(inbox, 4, learner_version=5, timeout=0.1)
+    assert [t.version for t in batch] == [5, 3, 4, 5]
+    assert lags.tolist() == [0, 2, 1, 0] and lags.dtype == torch.int64
+    assert P.take_batch(inbox, 4, learner_version=5, timeout=0.05) is None
+
+
+# ---------------------------------------------------------------------------- the asynchronous learner
+
+@pytest.mark.timeout(60)
+def test_async_records_versions_and_lag():
+    model, history = P.train_async(ENV, 3, 640, seed=0, batch_size=32)
+    updates = len(history.update_steps)
+    assert updates == 20 and history.update_steps[-1] == 640
+    assert len(history.lag) == 640 == len(history.lag_worker) == len(history.lag_update)
+    lag, at = np.asarray(history.lag), np.asarray(history.lag_update)
+    assert lag.min() >= 0, "a transition cannot come from a policy newer than the learner's"
+    assert (lag <= at).all(), "a lag cannot exceed the number of updates made so far"
+    assert set(history.lag_worker) == {0, 1, 2}, "every worker should deliver"
+    assert sum(history.worker_steps) >= 640
+
+
+@pytest.mark.timeout(60)
+def test_stalled_worker_delivers_a_stale_transition_and_does_not_block_the_learner():
+    stall_updates = 6
+    _, history = P.train_async(ENV, 3, 32 * 16, seed=0, batch_size=32,
+                               stalls={0: P.Stall(at_step=3, updates=stall_updates)})
+    lags0 = history.lags_of(0)
+    assert lags0.max() >= stall_updates, "the transition acted before the stall is at least that many updates old"
+    others = np.concatenate([history.lags_of(1), history.lags_of(2)])
+    assert np.median(others) < stall_updates, "healthy workers keep up with the learner"
+
+
+@pytest.mark.timeout(60)
+def test_hung_forever_worker_does_not_deadlock_and_is_joined():
+    _, history = P.train_async(ENV, 2, 32 * 6, seed=0, batch_size=32, stalls={1: P.Stall(at_step=2, updates=math.inf)},
+                               timeout=5.0)
+    assert history.update_steps[-1] == 32 * 6
+    assert history.worker_steps[1] == 2, "the hung worker took exactly its 2 steps"
+    # the autouse fixture asserts that both threads were joined
+
+
+@pytest.mark.timeout(60)
+def test_all_workers_hung_raises_instead_of_hanging():
+    with pytest.raises(RuntimeError, match="every worker is hung or dead"):
+        P.train_async(ENV, 2, 320, seed=0, batch_size=32, timeout=0.3,
+                      stalls={0: P.Stall(1, math.inf), 1: P.Stall(1, math.inf)})
+
+
+class _CrashingCartPole(gym.Wrapper):
+    def __init__(self) -> None:
+        super().__init__(gym.make(ENV))
+        self.steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps > 5:
+            raise RuntimeError("simulator exploded")
+        return self.env.step(action)
+
+
+@pytest.mark.timeout(60)
+def test_worker_crash_is_reported_by_the_learner():
+    gym.register("CrashingCartPole-v0", entry_point=_CrashingCartPole)
+    with pytest.raises(RuntimeError, match="worker-0 crashed: RuntimeError: simulator exploded"):
+        P.train_async("CrashingCartPole-v0", 1, 320, seed=0, batch_size=32, timeout=0.5)
+
+
+@pytest.mark.timeout(60)
+def test_learner_error_still_stops_and_joins_the_workers():
+    def broken_loss(*args):
+        raise ValueError("broken loss")
+    with pytest.raises(ValueError, match="broken loss"):
+        P.train_async(ENV, 3, 320, seed=0, batch_size=32, loss_fn=broken_loss)
+
+
+@pytest.mark.timeout(60)
+def test_bad_take_batch_output_gets_a_clear_error():
+    def list_lags(inbox, batch_size, learner_version, timeout):
+        batch, lags = P.take_batch(inbox, batch_size, learner_version, timeout)
+        return batch, lags.tolist()
+    with pytest.raises(TypeError, match="lags as a tensor"):
+        P.train_async(ENV, 2, 320, seed=0, batch_size=32, take_batch_fn=list_lags)
+
+
+def test_train_async_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="num_workers"):
+        P.train_async(ENV, 0, 320, seed=0)
+    with pytest.raises(ValueError, match="worker 5 does not exist"):
+        P.train_async(ENV, 2, 320, seed=0, step_delays={5: 0.1})
+    with pytest.raises(TypeError, match="1-D Box observations"):
+        P.train_async("FrozenLake-v1", 2, 320, seed=0)
