@@ -126,8 +126,11 @@ def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result
         if first_problem:
             n, (status, text) = first_problem
             return status, f"not run: {_where(assembled, n)} stopped the notebook: {text}"
+        if result.returncode is not None and result.returncode < 0:
+            return "error", (f"not run: the notebook's grading process was killed (signal {-result.returncode}), "
+                             "perhaps by the notebook itself, before reaching this check")
         tail = (result.log_tail.strip().splitlines() or ["no output"])[-1]
-        return "error", f"not run: the notebook run stopped early (exit status {result.returncode}: {tail})"
+        return "error", f"not run: the notebook run stopped early (exit status {result.returncode}: {tail[-300:]})"
 
     if record.get("outcome") == "passed":
         if record.get("marker"):
@@ -137,9 +140,10 @@ def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result
                           "remove that code and resubmit")
 
     if record.get("kernel_dead_before"):
-        died = next((n for n, r in earlier if r.get("kernel_died")), None)
-        where = _where(assembled, died) if died is not None else "an earlier cell"
-        return "error", (f"not run: the kernel died in {where} (os._exit, a crash, or memory use beyond "
+        if first_problem:  # a kernel death, or a timeout whose interrupt failed (nbval then stops the kernel)
+            n, (status, problem) = first_problem
+            return status, f"not run: {_where(assembled, n)} stopped the notebook: {problem}"
+        return "error", ("not run: the kernel died in an earlier cell (os._exit, a crash, or memory use beyond "
                          f"{limits.memory_mb} MB); cells after it never ran")
     own = _problem(record, limits)
     if own:
