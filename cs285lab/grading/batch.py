@@ -17,11 +17,12 @@ import cs285lab.checks
 from cs285lab.authoring.student import write_atomic
 from cs285lab.grading.assemble import Reference, SubmissionError, assemble, match_reference, read_submission
 from cs285lab.grading.discover import Submission
-from cs285lab.grading.report import write_tables
+from cs285lab.grading.report import write_feedback, write_tables
 from cs285lab.grading.run import Limits, run_notebook, stop_all
 from cs285lab.grading.verdict import Row, grade_rows, notebook_rows
 
-GRADER_VERSION = "1"  # bump when grading logic changes: it invalidates every cached result
+GRADER_VERSION = "1"
+TABLE_INTERVAL = 5.0  # seconds between rewrites of grades.csv / summary.csv during a run  # bump when grading logic changes: it invalidates every cached result
 
 
 @dataclass
@@ -180,10 +181,22 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO |
     results: dict[int, JobResult] = {}
     progress = Progress(len(jobs), stream)
 
+    last_write = 0.0
+    by_student: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        by_student.setdefault(job.submission, []).append(index)
+
     def finish(index: int, result: JobResult) -> None:
+        # Tables are rewritten at most every few seconds (and at the end): cheap for large classes,
+        # and an interrupted run still has everything in the cache.
+        nonlocal last_write
         results[index] = result
         progress.update(jobs[index], result)
-        write_tables(out, jobs, results)
+        student = jobs[index].submission
+        write_feedback(out, student, by_student[student], jobs, results)
+        if time.monotonic() - last_write > TABLE_INTERVAL or len(results) == len(jobs):
+            write_tables(out, jobs, results)
+            last_write = time.monotonic()
 
     pending: dict[int, str] = {}
     for index, job in enumerate(jobs):
@@ -216,9 +229,10 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO |
                         {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds}))
                 finish(index, result)
     except KeyboardInterrupt:
-        # Keep what finished (tables and cache are already written); drop the runs cut short.
+        # Keep what finished; drop the runs cut short.
         stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
+        write_tables(out, jobs, results)
         raise
     pool.shutdown()
     return results

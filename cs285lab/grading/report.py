@@ -33,7 +33,7 @@ def _number(value: float) -> str:
 
 
 def write_tables(out: Path, jobs: list[Job], results: dict[int, JobResult]) -> None:
-    """Rewrite grades.csv and summary.csv from every finished job, and feedback of finished students."""
+    """Rewrite grades.csv and summary.csv from every finished job."""
     order = sorted(results, key=lambda i: (jobs[i].submission, jobs[i].notebook))
     grades, summary = [], []
     for index in order:
@@ -50,13 +50,16 @@ def write_tables(out: Path, jobs: list[Job], results: dict[int, JobResult]) -> N
         })
     write_atomic(out / "grades.csv", _csv(GRADE_COLUMNS, grades))
     write_atomic(out / "summary.csv", _csv(SUMMARY_COLUMNS, summary))
-    by_student: dict[str, list[int]] = {}
-    for index, job in enumerate(jobs):
-        by_student.setdefault(job.submission, []).append(index)
-    for student, indices in by_student.items():
-        if all(i in results for i in indices):
-            rows = [row for i in sorted(indices, key=lambda i: jobs[i].notebook) for row in results[i].rows]
-            write_atomic(out / "feedback" / f"{safe_name(student)}.md", feedback(student, rows))
+
+
+def write_feedback(out: Path, student: str, indices: list[int], jobs: list[Job],
+                   results: dict[int, JobResult]) -> bool:
+    """Write `student`'s feedback page (their jobs: `indices`) once all are graded; return whether it was."""
+    if not all(i in results for i in indices):
+        return False
+    rows = [row for i in sorted(indices, key=lambda i: jobs[i].notebook) for row in results[i].rows]
+    write_atomic(out / "feedback" / f"{safe_name(student)}.md", feedback(student, rows))
+    return True
 
 
 _ICONS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "tampered": "⚠", "missing": "?"}
