@@ -241,5 +241,85 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
     return MBPOResult(agent, model, history, real_buffer, model_buffer, fits)
 
 
+# ---- measurements for the notebook ------------------------------------------------------------
+
+def collect_random_transitions(env_id: str, steps: int, seed: int) -> Batch:
+    """`steps` real transitions of a uniformly random policy (the model section's data)."""
+    if steps < 1:
+        raise ValueError("collect_random_transitions: steps must be positive")
+    env = make_env(env_id, "collect_random_transitions")
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    rows = []
+    for _ in range(steps):
+        action = env.action_space.sample()
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        rows.append((obs, action, reward, next_obs, float(terminated)))
+        obs = env.reset()[0] if terminated or truncated else next_obs
+    env.close()
+    return Batch(*(torch.as_tensor(np.array(column), dtype=torch.float32) for column in zip(*rows)))
+
+
+@torch.no_grad()
+def model_error_vs_horizon(model: ProbabilisticEnsemble, env_id: str, horizon: int, episodes: int = 3,
+                           seed: int = 123, policy: Callable[[np.ndarray], np.ndarray] | None = None,
+                           stride: int = 10) -> np.ndarray:
+    """Mean distance between open-loop model predictions and the real states, h = 1..horizon steps ahead.
+
+    Real trajectories come from `policy` (default: random actions); from every `stride`-th state the model
+    replays the recorded actions on its own predictions (elite-mean), so errors compound.
+    """
+    env = make_env(env_id, "model_error_vs_horizon")
+    env.action_space.seed(seed)
+    errors: list[np.ndarray] = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        states, actions, done = [obs], [], False
+        while not done:
+            action = env.action_space.sample() if policy is None else policy(obs)
+            obs, _, terminated, truncated, _ = env.step(action)
+            states.append(obs)
+            actions.append(action)
+            done = terminated or truncated
+        states_t = torch.as_tensor(np.array(states), dtype=torch.float32)
+        actions_t = torch.as_tensor(np.array(actions), dtype=torch.float32).reshape(len(actions), -1)
+        starts = torch.arange(0, len(actions) - horizon + 1, stride)
+        if len(starts) == 0:
+            continue
+        predicted = states_t[starts]
+        per_h = []
+        for h in range(horizon):
+            predicted, _ = model.predict_mean(predicted, actions_t[starts + h])
+            per_h.append((predicted - states_t[starts + h + 1]).norm(dim=-1).mean().item())
+        errors.append(np.array(per_h))
+    env.close()
+    if not errors:
+        raise ValueError(f"episodes of {env_id} are shorter than horizon={horizon}")
+    return np.mean(errors, axis=0)
+
+
+@torch.no_grad()
+def value_overestimation(agent: SAC, env_id: str, episodes: int = 5, seed: int = 10_000) -> float:
+    """Mean of Q(s0, pi(s0)) minus the real discounted return from s0 (deterministic policy): > 0 = optimism."""
+    env = make_env(env_id, "value_overestimation")
+    gaps = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        action = agent.act(obs, deterministic=True)
+        q = agent.critic(torch.as_tensor(obs[None], dtype=torch.float32),
+                         torch.as_tensor(action[None], dtype=torch.float32)).min(dim=0).values.item()
+        ret, discount, done = 0.0, 1.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(action)
+            ret += discount * float(reward)
+            discount *= agent.config.gamma
+            done = terminated or truncated
+            action = agent.act(obs, deterministic=True)
+        gaps.append(q - ret)
+    env.close()
+    return float(np.mean(gaps))
+
+
 __all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "mixed_batch",
-           "refresh_model", "train_mbpo"]
+           "collect_random_transitions", "model_error_vs_horizon", "refresh_model", "train_mbpo",
+           "value_overestimation"]

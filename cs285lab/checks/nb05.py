@@ -156,7 +156,8 @@ def _rows_in(rows: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
     """For each row, whether it equals (within 1e-5) some row of pool."""
     if pool.shape[0] == 0:
         return torch.zeros(rows.shape[0], dtype=torch.bool)
-    return (torch.cdist(rows.double(), pool.double()) < 1e-5).any(dim=1)
+    dist = torch.cdist(rows.double(), pool.double(), compute_mode="donot_use_mm_for_euclid_dist")
+    return (dist < 1e-5).any(dim=1)
 
 
 def branched_rollout(fn) -> None:
