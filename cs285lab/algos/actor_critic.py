@@ -246,9 +246,9 @@ def make_actor_critic(obs_space: gym.spaces.Space, action_space: gym.spaces.Spac
     return cls(obs_space, action_space, hidden)
 
 
-def greedy_policy(model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+def greedy_policy(model: nn.Module, action_space: gym.spaces.Space) -> Callable[[np.ndarray], np.ndarray]:
     """A policy for `cs285lab.envs.evaluate`: the most likely action (Gaussian: the mean, clipped)."""
-    space = model.action_space
+    space = action_space
 
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -387,6 +387,7 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
     try:
         if model is None:
             model = make_actor_critic(envs.single_observation_space, envs.single_action_space, shared, hidden)
+        _require_model(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-5)
         steps_per_update = num_envs * n_steps
         num_updates = max(1, total_steps // steps_per_update)
@@ -398,7 +399,8 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
         stats: dict[str, float] = {}
         for update in range(num_updates):
             if next_eval <= env_steps:
-                history.append(_evaluate_row(model, env_id, eval_episodes, env_steps, start, tracker, stats, logger))
+                history.append(_evaluate_row(model, envs.single_action_space, env_id, eval_episodes, env_steps,
+                                             start, tracker, stats, logger))
                 next_eval += eval_every
             rollout, obs, prev_done = _collect(envs, model, obs, prev_done, n_steps, tracker)
             env_steps += steps_per_update
@@ -419,7 +421,8 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
                 optimizer.step()
             if on_update is not None:
                 on_update(update, env_steps, model, batch)
-        history.append(_evaluate_row(model, env_id, eval_episodes, env_steps, start, tracker, stats, logger))
+        history.append(_evaluate_row(model, envs.single_action_space, env_id, eval_episodes, env_steps,
+                                     start, tracker, stats, logger))
         return model, history
     finally:
         envs.close()
@@ -451,7 +454,8 @@ def train_online_ac(env_id: str, total_steps: int = 20_000, seed: int = 0, *, lr
         env.action_space.seed(seed)
         for step in range(total_steps):
             if next_eval <= step:
-                history.append(_evaluate_row(model, env_id, eval_episodes, step, start, tracker, stats, logger))
+                history.append(_evaluate_row(model, env.action_space, env_id, eval_episodes, step, start, tracker,
+                                             stats, logger))
                 next_eval += eval_every
             with torch.no_grad():
                 action = model.dist(_obs_tensor(obs[None])).sample()          # a ~ pi(.|s)
@@ -460,7 +464,8 @@ def train_online_ac(env_id: str, total_steps: int = 20_000, seed: int = 0, *, lr
             stats = update(model, optimizer, obs, action[0].numpy(), reward, next_obs, terminated, gamma) or {}
             tracker.add(np.array([reward]), np.array([terminated or truncated]))
             obs = env.reset()[0] if terminated or truncated else next_obs
-        history.append(_evaluate_row(model, env_id, eval_episodes, total_steps, start, tracker, stats, logger))
+        history.append(_evaluate_row(model, env.action_space, env_id, eval_episodes, total_steps, start, tracker,
+                                     stats, logger))
         return model, history
     finally:
         env.close()
@@ -550,9 +555,9 @@ class _EpisodeTracker:
         return mean
 
 
-def _evaluate_row(model: nn.Module, env_id: str, episodes: int, env_steps: int, start: float,
+def _evaluate_row(model: nn.Module, action_space: gym.spaces.Space, env_id: str, episodes: int, env_steps: int, start: float,
                   tracker: _EpisodeTracker, stats: dict[str, float], logger: Logger) -> dict:
-    eval_return = evaluate(greedy_policy(model), env_id, episodes=episodes) if episodes > 0 else float("nan")
+    eval_return = evaluate(greedy_policy(model, action_space), env_id, episodes=episodes) if episodes > 0 else float("nan")
     row = {"env_steps": env_steps, "eval_return": eval_return, "train_return": tracker.pop_mean(),
            "wall_s": time.perf_counter() - start, **stats}
     logger.log(env_steps, **{k: v for k, v in row.items() if k != "env_steps"})
@@ -579,6 +584,13 @@ def _env_actions(actions: torch.Tensor, space: gym.spaces.Space) -> np.ndarray:
         return actions.numpy().astype(np.int64)
     # The unclipped sample is what pi produced (and what log pi is evaluated at); only the env sees the clip.
     return np.clip(actions.numpy(), space.low, space.high).astype(space.dtype)
+
+
+def _require_model(model: Any) -> None:
+    missing = [m for m in ("dist", "value", "parameters") if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError(f"model must be an nn.Module with dist(obs) and value(obs); {type(model).__name__} "
+                        f"lacks {missing}")
 
 
 def _require_obs_space(space: gym.spaces.Space, who: str = "actor-critic") -> None:
