@@ -71,11 +71,8 @@ def draw_comparison(fig: Figure, runs: pd.DataFrame, metric: str, *, reference: 
                     smoothing: float, x: str, select: Iterable[str] | None, spread: str) -> None:
     """Draw the comparison of `metric` into the first axes of `fig`."""
     ax = fig.axes[0]
-    band, label = None, "reference"
-    if reference is not None and x == "step" and metric in reference.metrics:
-        band, label = reference.band(metric, smoothing, spread), reference.label(spread)
-    draw_metric(ax, metric, _series(runs, metric, x, select), smoothing=smoothing, x=x, band=band,
-                band_label=label)
+    draw_metric(ax, metric, _series(runs, metric, x, select), smoothing=smoothing, x=x, reference=reference,
+                spread=spread)
     note = None
     if reference is not None and metric not in reference.metrics:
         note = f"no reference for {metric}"

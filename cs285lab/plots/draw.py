@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from cs285lab.plots.smoothing import smooth
+
+if TYPE_CHECKING:
+    from cs285lab.plots.reference import ReferenceBand
 
 X_AXES = {"step": "env steps", "wall_s": "wall-clock (s)"}
 BAND_COLOR = "0.55"
@@ -59,23 +61,34 @@ def _short(value: float, _pos: object = None) -> str:
 
 
 def draw_metric(ax: Axes, metric: str, series: Sequence[Series], *, smoothing: float, x: str = "step",
-                band: pd.DataFrame | None = None, band_label: str = "reference") -> None:
-    """Draw one metric: each series raw (faint) and smoothed, over the reference band if given."""
-    if band is not None and len(band):
-        ax.fill_between(band["step"], band["low"], band["high"], color=BAND_COLOR, alpha=0.25, linewidth=0,
-                        label=band_label)
-        ax.plot(band["step"], band["median"], color=BAND_COLOR, linestyle="--", linewidth=1.2)
+                reference: ReferenceBand | None = None, spread: str = "minmax", span: float | None = None) -> None:
+    """Draw one metric: each series raw (faint) and smoothed, over the reference band if it has this metric.
+
+    Smoothing is measured against the x-axis (see `smooth`): `span` is the axis length it refers
+    to (default: from 0 to the largest x drawn, band included). The band is drawn against env steps only.
+    """
+    band = None
+    if reference is not None and x == "step" and metric in reference.metrics:
+        band = reference.curves.loc[reference.curves["metric"] == metric, "step"]
+    if span is None:
+        ends = [float(np.nanmax(s.x)) for s in series if len(s.x)] + ([float(band.max())] if band is not None else [])
+        span = max(ends) if ends else None
+    if band is not None:
+        table = reference.band(metric, smoothing, spread, span)
+        ax.fill_between(table["step"], table["low"], table["high"], color=BAND_COLOR, alpha=0.25, linewidth=0,
+                        label=reference.label(spread))
+        ax.plot(table["step"], table["median"], color=BAND_COLOR, linestyle="--", linewidth=1.2)
     for index, s in enumerate(series):
         color = f"C{index % 10}"
         if smoothing > 0 and len(s.y) > 1:
             ax.plot(s.x, s.y, color=color, alpha=0.25, linewidth=0.8)
-        ax.plot(s.x, smooth(s.y, smoothing), color=color, linewidth=1.6, label=s.label)
+        ax.plot(s.x, smooth(s.y, smoothing, s.x, span), color=color, linewidth=1.6, label=s.label)
     ax.set_title(metric, fontsize=10)
     ax.set_xlabel(X_AXES[x])
     if x == "step":
         ax.xaxis.set_major_formatter(FuncFormatter(_short))
     ax.grid(alpha=0.3)
-    if not series and (band is None or not len(band)):
+    if not series and band is None:
         ax.text(0.5, 0.5, "waiting for data", ha="center", va="center", transform=ax.transAxes, color="0.5")
     handles, _ = ax.get_legend_handles_labels()
     if handles and (len(series) > 1 or band is not None):

@@ -147,10 +147,9 @@ class LiveCurves:
         for ax, name in zip(fig.axes, names):
             xs, ys = self._series.get(name, ([], []))
             series = [Series(self.title or "this run", np.asarray(xs, float), np.asarray(ys, float))] if xs else []
-            band, label = None, "reference"
-            if self.reference is not None and self.x == "step" and name in self.reference.metrics:
-                band, label = self.reference.band(name, self.smoothing), self.reference.label()
-            draw_metric(ax, name, series, smoothing=self.smoothing, x=self.x, band=band, band_label=label)
+            # smooth against the whole run's length when it is known, so the curve does not change shape as it grows
+            span = self.total_steps if self.x == "step" else None
+            draw_metric(ax, name, series, smoothing=self.smoothing, x=self.x, reference=self.reference, span=span)
         if self.title:
             fig.suptitle(self.title, fontsize=10)
         return fig

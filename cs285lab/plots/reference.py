@@ -60,10 +60,12 @@ class ReferenceBand:
         """Seeds of the reference runs."""
         return sorted(int(s) for s in self.curves["seed"].unique())
 
-    def band(self, metric: str, smoothing: float = 0.0, spread: str = "minmax") -> pd.DataFrame:
+    def band(self, metric: str, smoothing: float = 0.0, spread: str = "minmax",
+             span: float | None = None) -> pd.DataFrame:
         """Median and spread over seeds at each grid step: columns step, median, low, high, n_seeds.
 
-        Each seed's curve is smoothed (same rule as the student's curve) before the quantiles.
+        Each seed's curve is smoothed before the quantiles, with the rule the student's curve gets
+        (`smooth` against env steps, `span` = the plot's x range, default the band's own).
         `spread`: "minmax" (default), "iqr" (25-75%) or "80" (10-90%).
         """
         if metric not in self.metrics:
@@ -73,7 +75,9 @@ class ReferenceBand:
         smoothing = check_smoothing(smoothing)
         table = self.curves[self.curves["metric"] == metric].pivot_table(
             index="step", columns="seed", values="value", aggfunc="mean").sort_index()
-        values = np.column_stack([smooth(table[c].to_numpy(), smoothing) for c in table.columns])
+        steps = table.index.to_numpy(float)
+        span = span or (float(steps.max()) if len(steps) else None)
+        values = np.column_stack([smooth(table[c].to_numpy(), smoothing, steps, span) for c in table.columns])
         lo_q, hi_q = SPREADS[spread]
         counts = np.isfinite(values).sum(axis=1)
         with warnings.catch_warnings():

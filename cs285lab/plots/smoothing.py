@@ -18,24 +18,35 @@ def check_smoothing(weight: float) -> float:
     return weight
 
 
-def smooth(values: Sequence[float] | np.ndarray, weight: float) -> np.ndarray:
-    """Exponential moving average with weight `weight` per point, debiased at the start; NaNs are skipped.
+def smooth(values: Sequence[float] | np.ndarray, weight: float, x: Sequence[float] | np.ndarray | None = None,
+           span: float | None = None) -> np.ndarray:
+    """Exponential moving average of `values`, normalised (no pull towards 0 at the start); NaNs are skipped.
 
-    The same rule TensorBoard uses: s_t = weight * s_{t-1} + (1 - weight) * v_t, divided by
-    1 - weight^t so the first points are not pulled towards zero. weight 0 returns the values.
+    Without `x`, each point decays the past by `weight` (TensorBoard's rule). With `x` (the
+    points' env steps), the past decays by `weight` per 1% of `span` (default: the x range), so
+    a curve logged every episode and one logged every 500 steps are smoothed alike.
     """
     weight = check_smoothing(weight)
     values = np.asarray(values, dtype=float)
     if values.ndim != 1:
         raise ValueError(f"smooth expects a 1-D sequence, got shape {values.shape}")
-    if weight == 0.0:
+    if weight == 0.0 or len(values) == 0:
         return values.copy()
+    if x is None:
+        decay = np.full(len(values), weight)
+    else:
+        x = np.asarray(x, dtype=float)
+        if x.shape != values.shape:
+            raise ValueError(f"x has shape {x.shape} but values have shape {values.shape}")
+        span = float(span) if span else float(np.nanmax(x) - np.nanmin(x)) if len(x) > 1 else 0.0
+        gaps = np.clip(np.diff(x, prepend=x[0]), 0.0, None)
+        decay = weight ** (gaps / (span / 100.0)) if span > 0 else np.ones(len(values))
     out = np.full(values.shape, np.nan)
     acc = norm = 0.0
     for i, v in enumerate(values):
+        acc, norm = decay[i] * acc, decay[i] * norm   # the past fades ...
         if np.isfinite(v):
-            acc = weight * acc + (1.0 - weight) * v
-            norm = weight * norm + (1.0 - weight)
+            acc, norm = acc + v, norm + 1.0           # ... and the new point enters with weight 1
         if norm > 0.0:
             out[i] = acc / norm
     return out
