@@ -284,3 +284,20 @@ def test_private_loader_ignores_monkeypatched_checks(monkeypatch):
         namespace["_private"]("nb00").td_target(wrong)
     assert sys.modules["cs285lab.checks.core"] is core  # the loader put the real modules back
     assert issubclass(CheckFailed, AssertionError)
+
+
+def test_a_student_folder_lists_missing_notebooks_unless_one_is_chosen(tmp_path, batch, capsys):
+    solutions = tmp_path / "solutions"
+    shutil.copytree(batch["solutions"], solutions)
+    shutil.copy(NB00, solutions / "01_another.ipynb")
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / NB00.name).write_text("{")  # unreadable: graded without a kernel
+    for extra, notebooks in (([], {NB00.name: "error", "01_another.ipynb": "missing"}), (["--notebook", "00"],
+                                                                                      {NB00.name: "error"})):
+        out = tmp_path / f"out{len(extra)}"
+        assert cli.main([str(tmp_path / "alice"), "--out", str(out), "--solutions", str(solutions), *extra]) == 0
+        assert {r["notebook"]: r["status"] for r in _table(out / "grades.csv")} == notebooks
+    capsys.readouterr()
+    assert cli.main([str(tmp_path / "alice"), "--out", str(tmp_path / "o"), "--solutions", str(solutions),
+                     "--notebook", "07"]) == 2
+    assert "matches none" in capsys.readouterr().err

@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="where the tables and feedback go")
     p.add_argument("--solutions", default=Path("solutions"), type=Path,
                    help="reference notebooks (default: solutions/)")
+    p.add_argument("--notebook", action="append", default=[], metavar="NAME",
+                   help="grade only this reference notebook (file name or prefix, e.g. 03); repeatable")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="notebooks graded in parallel (default 1)")
     p.add_argument("--profile", choices=("ci", "full"), default="ci",
                    help="training budget in the kernel (default: ci, the small one)")
@@ -83,6 +85,11 @@ def _grade(args: argparse.Namespace) -> int:
         raise GradingFailure(f"a reference notebook is malformed: {exc}") from None
     if not refs:
         raise GradingFailure(f"--solutions {args.solutions}: holds no .ipynb reference notebooks")
+    if args.notebook:
+        chosen = {name: ref for name, ref in refs.items() if any(name.startswith(p) for p in args.notebook)}
+        if not chosen:
+            raise GradingFailure(f"--notebook {' '.join(args.notebook)}: matches none of {', '.join(refs)}")
+        refs = chosen
     layout = "student" if args.gradescope and args.layout == "auto" else args.layout
     try:
         submissions = discover(args.submissions, set(refs), layout)
