@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -39,8 +40,9 @@ def refresh_outputs(path: Path, timeout: int = 900) -> None:
     previous = os.environ.get("CS285LAB_PROFILE")
     os.environ["CS285LAB_PROFILE"] = "ci"  # the kernel inherits it: outputs must match what CI sees
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        with tempfile.TemporaryDirectory() as scratch:  # run logs and files the notebook writes go here
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": scratch}}).execute()
     except CellExecutionError as exc:
         raise AuthoringError(f"{path}: a cell failed while refreshing outputs:\n{exc}") from None
     finally:
