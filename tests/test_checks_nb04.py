@@ -220,16 +220,6 @@ def test_dyna_without_planning_fails():
     fails(nb04.dyna_q, _dyna_with(lambda *args: None), "Planning is not helping")
 
 
-def test_dyna_planning_from_unseen_pairs_fails():
-    def anywhere(Q, model, n, alpha, gamma, rng):
-        for _ in range(n):
-            s, a = int(rng.integers(Q.shape[0])), int(rng.integers(Q.shape[1]))
-            r, s_next, terminated = model.get((s, a), (0.0, s, False))
-            ref.q_learning_update(Q, s, a, r, s_next, terminated, alpha, gamma)
-
-    fails(nb04.dyna_q, _dyna_with(anywhere), "Planning is not helping")
-
-
 def test_dyna_wrong_max_fails():
     def behaviour(Q, model, n, alpha, gamma, rng):
         seen = list(model)

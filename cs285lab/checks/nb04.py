@@ -13,6 +13,8 @@ UNSEEN_PAIRS = ("you planned from (s, a) pairs that were never tried: the model 
                 "Sample only from the pairs stored in the model (e.g. list(model))")
 BEHAVIOUR_ACTION = ("your target used Q[s_next, a], the value of the action you just took, at s_next; "
                     "Q-learning's target takes the max over actions there: r + gamma * Q[s_next].max()")
+NO_UPDATE = ("planning did not change Q: each of the n planning steps must apply q_learning_update "
+             "to a simulated transition from the model")
 N_PLANNING = 20  # planning steps of the learning check (the book: n = 50 nearly optimal by episode 3)
 NO_TERMINAL = ("you bootstrap past the goal: when the transition terminated there is no next state, "
                "the target is r alone (multiply gamma * max Q[s_next] by (1 - terminated))")
@@ -126,23 +128,6 @@ def planning(fn) -> None:
     """Check planning(Q, model, n, alpha, gamma, rng): n updates from tried pairs, max target, no bootstrap at the goal."""
     alpha, gamma = 0.1, 0.9
     with exercise("planning") as ex:
-        # One terminal pair, n = 5: exactly five updates towards the fixed target r = 1.
-        Q = np.zeros((6, 4))
-        Q[5] = 3.0                       # the goal's row: must never be bootstrapped from
-        ex.call(lambda: fn(Q, {(2, 3): (1.0, 5, True)}, 5, alpha, gamma, np.random.default_rng(0)))
-        want = 1.0 - (1 - alpha) ** 5
-        got = Q[2, 3]
-        past_goal = (1.0 + gamma * 3.0) * (1 - (1 - alpha) ** 5)
-        if np.isclose(got, past_goal):
-            ex.fail(NO_TERMINAL)
-        if got == 0.0:
-            ex.fail("planning did not change Q: each of the n planning steps must apply q_learning_update "
-                    "to a simulated transition")
-        for k in range(1, 12):
-            if k != 5 and np.isclose(got, 1.0 - (1 - alpha) ** k):
-                ex.fail(f"you made {k} planning updates; planning(Q, model, n, ...) must make exactly n = 5")
-        ex.expect(np.isclose(got, want), f"after 5 planning updates of a terminal transition with r = 1, Q[s, a] should "
-                  f"be 1 - (1 - alpha)^5 = {want:.4f}; got {got:.4f}")
         # Two tried pairs in a 6x4 table: only they may change, and the target uses the max.
         Q = np.zeros((6, 4))
         Q[2] = [0.2, 0.5, 0.1, 0.0]
@@ -151,6 +136,8 @@ def planning(fn) -> None:
         start = Q.copy()
         ex.call(lambda: fn(Q, model, 300, alpha, gamma, np.random.default_rng(1)))
         changed = np.argwhere(~np.isclose(Q, start))
+        if changed.size == 0:
+            ex.fail(NO_UPDATE)
         untried = [tuple(int(i) for i in p) for p in changed if tuple(int(i) for i in p) not in model]
         if untried:
             ex.fail(f"{UNSEEN_PAIRS} (Q changed at {untried[:3]})")
@@ -162,6 +149,22 @@ def planning(fn) -> None:
             ex.fail(BEHAVIOUR_ACTION)
         ex.expect(abs(Q[0, 1] - gamma * 1.0) < 0.05, f"Q[0, 1] should approach gamma * max Q[2] = {gamma:.2f} "
                   f"(Q[2, 3] -> 1); got {Q[0, 1]:.3f}")
+        # One terminal pair, n = 5: exactly five updates towards the fixed target r = 1.
+        Q = np.zeros((6, 4))
+        Q[5] = 3.0                       # the goal's row: must never be bootstrapped from
+        ex.call(lambda: fn(Q, {(2, 3): (1.0, 5, True)}, 5, alpha, gamma, np.random.default_rng(0)))
+        want = 1.0 - (1 - alpha) ** 5
+        got = Q[2, 3]
+        past_goal = (1.0 + gamma * 3.0) * (1 - (1 - alpha) ** 5)
+        if np.isclose(got, past_goal):
+            ex.fail(NO_TERMINAL)
+        if got == 0.0:
+            ex.fail(NO_UPDATE)
+        for k in range(1, 12):
+            if k != 5 and np.isclose(got, 1.0 - (1 - alpha) ** k):
+                ex.fail(f"you made {k} planning updates; planning(Q, model, n, ...) must make exactly n = 5")
+        ex.expect(np.isclose(got, want), f"after 5 planning updates of a terminal transition with r = 1, Q[s, a] should "
+                  f"be 1 - (1 - alpha)^5 = {want:.4f}; got {got:.4f}")
         # Reproducible: the same seed gives the same Q.
         tables = []
         for _ in range(2):

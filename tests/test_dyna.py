@@ -1,0 +1,101 @@
+"""The reference tabular Dyna-Q: it learns like the book says, the vectorized runs agree with the pseudocode."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import cs285lab.envs  # noqa: F401
+from cs285lab.algos import dyna
+from cs285lab.envs.dyna_maze import make_maze
+
+GAMMA = 0.95
+
+
+def test_value_iteration_deterministic_and_slippery():
+    maze = make_maze()
+    q = dyna.value_iteration(maze, slip=0.0, gamma=GAMMA)
+    assert q[maze.start].max() == pytest.approx(GAMMA ** 13)  # 14 steps, reward at the 14th
+    # With slip, Q* satisfies the slippery Bellman equation written out with an explicit transition matrix.
+    slip = 0.3
+    q = dyna.value_iteration(maze, slip=slip, gamma=GAMMA)
+    next_state, reward, terminated = maze.tables()
+    S, A = next_state.shape
+    P = np.zeros((S, A, S))
+    R = np.zeros((S, A))
+    for s in range(S):
+        for a in range(A):
+            for b in range(A):
+                p = (1 - slip) * (a == b) + slip / A
+                P[s, a, next_state[s, b]] += p
+                R[s, a] += p * reward[s, b]
+    v_next = np.where(np.arange(S) == maze.goal, 0.0, q.max(1))
+    np.testing.assert_allclose(q, R + GAMMA * P @ v_next, atol=1e-8)
+    assert q[maze.start].max() < GAMMA ** 13
+
+
+def test_scalar_dyna_q_planning_speeds_learning():
+    env = gym.make("cs285lab/DynaMaze-v0")
+    env.reset(seed=0)
+    runs = {n: np.array([dyna.dyna_q(env, n, 10, np.random.default_rng(i)) for i in range(3)]) for n in (0, 30)}
+    assert runs[30].min() >= 14 and runs[0].min() >= 14
+    assert runs[30][:, 4:].mean() < 25            # near the 14-step path after a few episodes
+    assert runs[0][:, 1:].mean() > 4 * runs[30][:, 1:].mean()
+
+
+def test_scalar_dyna_q_rejects_continuous_env():
+    with pytest.raises(TypeError, match="Discrete observation and action spaces"):
+        dyna.dyna_q(gym.make("Pendulum-v1"), 5, 1, np.random.default_rng(0))
+
+
+def test_vectorized_runs_match_the_pseudocode_statistically():
+    env = gym.make("cs285lab/DynaMaze-v0")
+    env.reset(seed=0)
+    scalar = np.array([dyna.dyna_q(env, 5, 12, np.random.default_rng(100 + i)) for i in range(8)])
+    fast = dyna.dyna_q_runs(5, runs=24, episodes=12, seed=0)
+    assert fast.steps.shape == (24, 12) and fast.steps.min() >= 14
+    # Same algorithm: the late-episode averages agree (both near the epsilon-greedy optimum).
+    assert abs(scalar[:, 6:].mean() - fast.steps[:, 6:].mean()) < 6
+    assert fast.env_steps.tolist() == fast.steps.sum(1).tolist()
+
+
+def test_vectorized_runs_are_deterministic_and_plan():
+    a = dyna.dyna_q_runs(20, runs=4, episodes=8, seed=3)
+    b = dyna.dyna_q_runs(20, runs=4, episodes=8, seed=3)
+    assert np.array_equal(a.steps, b.steps) and np.array_equal(a.Q, b.Q)
+    none = dyna.dyna_q_runs(0, runs=4, episodes=8, seed=3)
+    assert none.steps[:, 1:].mean() > 4 * a.steps[:, 1:].mean()
+    assert a.episodes_to_reach(1e9) == 1 and a.episodes_to_reach(0) == 9
+
+
+def test_counts_models_agree_on_a_deterministic_maze():
+    # On a deterministic maze a sampled next state and the expectation are the same thing.
+    sample = dyna.dyna_q_runs(5, runs=3, episodes=6, model="sample", seed=1)
+    expected = dyna.dyna_q_runs(5, runs=3, episodes=6, model="expected", seed=1)
+    assert np.array_equal(sample.steps, expected.steps)
+    np.testing.assert_allclose(sample.Q, expected.Q)
+
+
+def test_made_up_updates_only_with_policy_actions():
+    assert dyna.dyna_q_runs(5, runs=2, episodes=4, seed=0).made_up_fraction == 0.0
+    assert dyna.dyna_q_runs(5, runs=2, episodes=4, plan_actions="policy", seed=0).made_up_fraction > 0.0
+
+
+def test_offline_planning_models():
+    exact = {m: dyna.offline_planning(m, slip=0.0, data_steps=3000, sweeps=400, seed=0)[-1] for m in dyna.MODELS}
+    assert max(exact.values()) < 0.01                # deterministic maze: every model is exact
+    noisy = {m: dyna.offline_planning(m, slip=0.3, data_steps=5000, sweeps=300, seed=s)[-50:].mean()
+             for m in dyna.MODELS for s in (0,)}
+    assert noisy["last"] > 1.3 * noisy["expected"]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="model must be one of"):
+        dyna.dyna_q_runs(5, model="perfect")
+    with pytest.raises(ValueError, match="plan_actions"):
+        dyna.dyna_q_runs(5, plan_actions="random")
+    with pytest.raises(ValueError, match="n_planning >= 0"):
+        dyna.dyna_q_runs(-1)
+    with pytest.raises(ValueError, match="slip is a probability"):
+        dyna.dyna_q_runs(1, slip=2.0)
