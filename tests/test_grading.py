@@ -21,6 +21,8 @@ import pytest
 from cs285lab.authoring.student import cell_meta, read_notebook, to_student
 from cs285lab.grading import cli
 from cs285lab.grading.assemble import assemble, load_references, loader_cell
+from cs285lab.grading.run import Limits, RunResult
+from cs285lab.grading.verdict import grade_rows
 from cs285lab.checks import CheckFailed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,7 +259,7 @@ def test_moved_and_duplicated_cells_are_matched_by_id(tmp_path):
     nb.cells.insert(_index(nb, TD) + 1, copy.deepcopy(nb.cells[_index(nb, TD)]))  # a copy of the td check
     nb.cells.insert(3, _code("scratch = 1"))
     assembled = assemble(nb, ref, ROOT / "cs285lab" / "checks")
-    assert assembled.protected == {RTG: "tampered: this check cell was moved"}
+    assert assembled.protected == {RTG: ("tampered", "this check cell was moved")}
     kinds = [(c["id"], c["kind"]) for c in assembled.cells]
     assert kinds.count((TD, "check")) == 1 and kinds.count((RTG, "check")) == 1
     assert kinds.index((RTG, "check")) < kinds.index(("nb00-td-target", "solution"))  # back in reference order
@@ -301,3 +303,40 @@ def test_a_student_folder_lists_missing_notebooks_unless_one_is_chosen(tmp_path,
     assert cli.main([str(tmp_path / "alice"), "--out", str(tmp_path / "o"), "--solutions", str(solutions),
                      "--notebook", "07"]) == 2
     assert "matches none" in capsys.readouterr().err
+
+
+def _records(assembled, **by_id):
+    """Plugin records as nbval would report them: every code cell passed unless given in by_id."""
+    records = {}
+    for number, cell in enumerate(assembled.cells):
+        record = {"cell": number, "outcome": "passed", "marker": cell["kind"] == "check", "output": "ok"}
+        records[number] = {**record, **by_id.get(cell["id"] or "", {})}
+    return records
+
+
+def test_verdicts_from_cell_records():
+    """The status rules, fed records directly (no kernel): tamper policies, dead kernels, time limits."""
+    ref = load_references(NB00.parent)[NB00.name]
+    limits = Limits(cell_timeout=7, notebook_timeout=50, memory_mb=999)
+    nb = copy.deepcopy(ref.student)
+    nb.cells[_index(nb, RTG)].source += "\nprint('extra')"
+    assembled = assemble(nb, ref, ROOT / "cs285lab" / "checks")
+
+    def statuses(policy="restore", timed_out=False, **by_id):
+        result = RunResult(records=_records(assembled, **by_id), notebook_timed_out=timed_out)
+        return [(r.exercise, r.status, r.points) for r in grade_rows("s", ref, assembled, result, limits, policy)]
+
+    assert statuses() == [(RTG, "tampered", 2), (TD, "passed", 3)]
+    assert statuses("zero") == [(RTG, "tampered", 0), (TD, "passed", 3)]
+    died = {"outcome": "failed", "kernel_died": True}
+    dead = {"outcome": "failed", "kernel_dead_before": True}
+    assert statuses(**{"nb00-td-target": died, TD: dead})[1] == (TD, "error", 0)
+    timeout = {"outcome": "failed", "timeout": True}
+    assert statuses(**{"nb00-td-target": timeout, TD: {"outcome": "skipped", "ename": "NameError"}})[1] == \
+        (TD, "timeout", 0)
+    assert statuses(**{TD: {"outcome": "passed", "marker": False}})[1] == (TD, "failed", 0)
+    check_td = next(n for n, cell in enumerate(assembled.cells) if cell["id"] == TD)
+    unfinished = {n: r for n, r in _records(assembled).items() if n < check_td}  # killed before the td check
+    result = RunResult(records=unfinished, notebook_timed_out=True)
+    rows = grade_rows("s", ref, assembled, result, limits)
+    assert rows[1].status == "timeout" and "time limit of 50 s" in rows[1].message

@@ -59,7 +59,7 @@ class Assembled:
 
     notebook: nbformat.NotebookNode
     cells: list[dict]  # one entry per code cell, in order: {"id", "kind"}
-    protected: dict[str, str] = field(default_factory=dict)  # cell id -> "tampered: ..." | "missing: ..."
+    protected: dict[str, tuple[str, str]] = field(default_factory=dict)  # cell id -> (tampered|missing, why)
     loader_name: str = ""
     nonce: str = ""
 
@@ -236,18 +236,18 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
     present = [cid for cid in ref.ids if cid in found]
     matcher = difflib.SequenceMatcher(None, present, order, autojunk=False)
     in_place = {present[b.a + k] for b in matcher.get_matching_blocks() for k in range(b.size)}
-    protected: dict[str, str] = {}
+    protected: dict[str, tuple[str, str]] = {}
     for cid in ref.ids:
         if kinds[cid] == "solution":
             continue
         what = "check" if kinds[cid] == "check" else "locked"
         if cid not in found:
-            protected[cid] = f"missing: this {what} cell was deleted (or its metadata removed)"
+            protected[cid] = ("missing", f"this {what} cell was deleted (or its metadata removed)")
         elif (found[cid].cell_type != student_cells[cid].cell_type
               or _normalized(found[cid].source) != _normalized(student_cells[cid].source)):
-            protected[cid] = f"tampered: this {what} cell was edited"
+            protected[cid] = ("tampered", f"this {what} cell was edited")
         elif cid not in in_place:
-            protected[cid] = f"tampered: this {what} cell was moved"
+            protected[cid] = ("tampered", f"this {what} cell was moved")
 
     # 3. Emit in reference order; a private loader cell goes first.
     loader_name = f"_cs285lab_grader_{secrets.token_hex(6)}"

@@ -92,22 +92,19 @@ def grade_rows(submission: str, ref: Reference, assembled: Assembled, result: Ru
         status, message = _verdict(assembled, records, number, result, limits)
         points = check.points if status == "passed" else 0.0
         if check.id in assembled.protected:
-            what = assembled.protected[check.id]
-            flag = what.split(":", 1)[0]
+            flag, why = assembled.protected[check.id]
             outcome = "passed" if status == "passed" else f"{status}: {message}"
             if tampered_policy == "zero":
                 points = 0.0
-                message = f"{what.split(': ', 1)[1]}; no points for a check cell that was changed " \
-                          f"(the restored reference check {outcome})"
+                message = f"{why}; no points for a changed check cell (the restored reference check {outcome})"
             else:
-                message = f"{what.split(': ', 1)[1]}; the grader restored the reference version and ran it: {outcome}"
+                message = f"{why}; the grader restored the reference version and ran it: {outcome}"
             status = flag
         rows.append(Row(submission, ref.name, check.id, points, check.points, status, message))
-    for cid, what in assembled.protected.items():
+    for cid, (flag, why) in assembled.protected.items():
         if cid not in numbers:
-            flag, text = what.split(": ", 1)
             rows.append(Row(submission, ref.name, cid, 0.0, 0.0, flag,
-                            f"{text}; the grader ran the reference version instead (no points attached)"))
+                            f"{why}; the grader ran the reference version instead (no points attached)"))
     return rows
 
 
