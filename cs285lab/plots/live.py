@@ -143,10 +143,10 @@ class LiveCurves:
     def figure(self) -> Any:
         """The current curves as a matplotlib Figure (for saving or further editing)."""
         names = self.metrics or self._order or ["(no metrics logged yet)"]
-        fig = new_figure(len(names))
+        fig = new_figure(len(names), fixed_layout=True)
         for ax, name in zip(fig.axes, names):
             xs, ys = self._series.get(name, ([], []))
-            series = [Series(self.title or "this run", np.asarray(xs, float), np.asarray(ys, float))] if xs else []
+            series = [Series("this run", np.asarray(xs, float), np.asarray(ys, float))] if xs else []
             # smooth against the whole run's length when it is known, so the curve does not change shape as it grows
             span = self.total_steps if self.x == "step" else None
             draw_metric(ax, name, series, smoothing=self.smoothing, x=self.x, reference=self.reference, span=span)
