@@ -22,9 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The grade command's options."""
     p = argparse.ArgumentParser(prog="cs285lab grade", description="Grade submitted notebooks with nbval.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION")
+    p.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION", help="a notebook or a folder")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="where the tables and feedback go")
-    p.add_argument("--solutions", default=Path("solutions"), type=Path,
+    p.add_argument("--solutions", default=Path("solutions"), type=Path, metavar="DIR",
                    help="reference notebooks (default: solutions/)")
     p.add_argument("--notebook", action="append", default=[], metavar="NAME",
                    help="grade only this reference notebook (file name or prefix, e.g. 03); repeatable")
@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=("ci", "full"), default="ci",
                    help="training budget in the kernel (default: ci, the small one)")
     p.add_argument("--cell-timeout", type=float, default=300.0, metavar="S", help="per-cell limit (default 300 s)")
-    p.add_argument("--notebook-timeout", type=float, default=900.0, metavar="S",
-                   help="per-notebook limit (default 900 s)")
+    p.add_argument("--notebook-timeout", type=float, default=None, metavar="S",
+                   help="per-notebook limit (default 900 s with --profile ci, 1800 s with full)")
     p.add_argument("--memory-mb", type=int, default=4096, metavar="MB",
                    help="address-space limit of the notebook's processes (default 4096)")
     p.add_argument("--file-mb", type=int, default=1024, metavar="MB", help="largest file a notebook may write")
@@ -72,6 +72,8 @@ def _grade(args: argparse.Namespace) -> int:
     from cs285lab.grading.run import Limits
 
     start = time.monotonic()
+    if args.notebook_timeout is None:
+        args.notebook_timeout = 900.0 if args.profile == "ci" else 1800.0
     if args.jobs < 1:
         raise GradingFailure("-j must be at least 1")
     for name in ("cell_timeout", "notebook_timeout", "memory_mb", "file_mb"):
