@@ -278,3 +278,15 @@ def test_live_figure_has_one_panel_per_metric_and_the_reference_band(tmp_path, f
         LiveCurves(["a"], x="time")
     with pytest.raises(ValueError, match="total_steps"):
         LiveCurves(["a"], total_steps=-5)
+
+
+def test_a_plotting_failure_never_stops_training(tmp_path, fake_kernel, monkeypatch):
+    with RunLogger("exp", root=tmp_path, live=["r"], redraw_every=0.01) as logger:
+        monkeypatch.setattr(logger.live, "_render", lambda: 1 / 0)
+        with pytest.warns(RuntimeWarning, match="live plot stopped: ZeroDivisionError"):
+            for step in range(50):
+                logger.log(step, r=float(step))
+                time.sleep(0.001)
+        with pytest.warns(RuntimeWarning, match="live plot stopped"):
+            logger.close()  # the final frame fails too: still no exception
+    assert len(load_runs("exp", tmp_path)) == 50

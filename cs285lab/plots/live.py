@@ -116,7 +116,10 @@ class LiveCurves:
                 return
             now = time.perf_counter()
             if now >= self._next_draw:
-                self._figure_handle.update(_image(self._render()))
+                png = self._render_or_stop()
+                if png is None:
+                    return
+                self._figure_handle.update(_image(png))
                 self._progress_handle.update(self._progress_bundle(), raw=True)
                 self._next_progress = time.perf_counter() + PROGRESS_EVERY
                 # redraw every `redraw_every` s, but never spend more than MAX_DRAW_SHARE of the time drawing
@@ -131,7 +134,9 @@ class LiveCurves:
             if self._closed:
                 return
             self._closed = True
-            png = self._render()
+            png = self._render_or_stop()
+            if png is None:
+                return
             if self._display is not None:
                 self._figure_handle.update(_image(png))
                 self._progress_handle.update(self._progress_bundle(final=True), raw=True)
@@ -153,6 +158,18 @@ class LiveCurves:
         if self.title:
             fig.suptitle(self.title, fontsize=10)
         return fig
+
+    def _render_or_stop(self) -> bytes | None:
+        """Render a frame; if drawing fails, stop live drawing (with one warning) rather than stop training."""
+        try:
+            return self._render()
+        except Exception as exc:  # noqa: BLE001 - a plotting problem must never kill a training run
+            import warnings
+
+            warnings.warn(f"live plot stopped: {type(exc).__name__}: {exc} (training goes on; the run is "
+                          "still logged)", RuntimeWarning, stacklevel=3)
+            self._display = None
+            return None
 
     def _render(self) -> bytes:
         start = time.perf_counter()
