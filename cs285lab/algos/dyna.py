@@ -177,6 +177,7 @@ def dyna_q_runs(n_planning: int, runs: int = 30, episodes: int = 50, *, maze: st
         return np.where(total > 0, (c * value).sum(1) / np.maximum(total, 1), stay)
 
     rollouts = max(1, n_planning // rollout_length) if n_planning > 0 else 0
+    classic = model == "last" and plan_actions == "buffer" and rollout_length == 1
     made_up = planned = 0
     state = np.full(runs, maze.start)
     episode = np.zeros(runs, dtype=np.int64)
@@ -208,19 +209,18 @@ def dyna_q_runs(n_planning: int, runs: int = 30, episodes: int = 50, *, maze: st
             counts[sa, s2] += 1
             reward_at[base_s + s2], term_at[base_s + s2] = r, term
         # (d) planning: simulated updates from tried pairs (or tried states with policy actions).
-        u = rng.random((rollouts, live.size)) * n_seen[live]
-        if model == "last" and plan_actions == "buffer" and rollout_length == 1:
-            for i in range(rollouts):  # classic Dyna-Q, the hot loop: one-step replays of tried pairs
-                psa = seen_pairs[base_sa + u[i].astype(np.int64)]
+        u = rng.random((rollouts, live.size)) * n_seen[live]   # uniform index into each run's tried pairs
+        for i in range(rollouts):
+            psa = seen_pairs[base_sa + u[i].astype(np.int64)]
+            if classic:  # the hot loop of the book's Dyna-Q: one-step replay of a tried pair
                 target = m_reward[psa] + m_discount[psa] * Q[m_next_row[psa]].max(1)
                 Qf[psa] += alpha * (target - Qf[psa])
-        for i in range(rollouts if not (model == "last" and plan_actions == "buffer" and rollout_length == 1) else 0):
-            psa = seen_pairs[base_sa + u[i].astype(np.int64)]
+                continue
             ps, pa = psa // A - base_s, psa % A
-            going = np.ones(live.size, dtype=bool)
+            going = np.ones(live.size, dtype=bool)           # rollouts stop at the goal
             for t in range(rollout_length):
                 if t > 0 or plan_actions == "policy":
-                    pa = act(base_s + ps)
+                    pa = act(base_s + ps)                     # the latest policy's action
                     psa = (base_s + ps) * A + pa
                     made_up += int((going & ~seen[psa]).sum())
                 planned += int(going.sum())
