@@ -88,8 +88,9 @@ class LiveCurves:
         self._progress_handle = self._figure_handle = None
         if self._display is not None:
             self._progress_handle = self._display(self._progress_bundle(), raw=True, display_id=True)
-            self._figure_handle = self._display(_image(self._render()), display_id=True)
-            self._next_draw = time.perf_counter() + self.redraw_every
+            # a text placeholder costs nothing to draw; the first logged row replaces it with the figure
+            waiting = f"{self.title}: waiting for the first logged values" if self.title else "waiting for data"
+            self._figure_handle = self._display({"text/plain": waiting}, raw=True, display_id=True)
 
     # -- feeding -----------------------------------------------------------------------------
 

@@ -243,7 +243,29 @@ def _train_sac_nb03(seed: int, budget: Any, logger: Any) -> dict[str, Any]:
     return settings
 
 
+def _train_a2c_nb01(seed: int, budget: Any, logger: Any) -> dict[str, Any]:
+    """nb01's batched actor-critic run (Part 3, "Does it learn?"), with the package's model and loss."""
+    import gymnasium as gym
+    import torch
+
+    from cs285lab.algos.actor_critic import SeparateActorCritic, actor_critic_loss, train_a2c
+
+    env = gym.make("CartPole-v1")
+    torch.manual_seed(seed)
+    model = SeparateActorCritic(env.observation_space, env.action_space)
+    env.close()
+    settings = {"num_envs": budget.check_envs, "total_steps": budget.check_steps, "n_steps": budget.check_n_steps,
+                "lr": budget.check_lr, "eval_every": budget.check_steps // 5,
+                "eval_episodes": budget.check_eval_episodes}
+    train_a2c("CartPole-v1", budget.check_envs, budget.check_steps, seed=seed, n_steps=budget.check_n_steps,
+              lr=budget.check_lr, model=model, loss_fn=actor_critic_loss, logger=logger,
+              eval_every=budget.check_steps // 5, eval_episodes=budget.check_eval_episodes)
+    return settings
+
+
 RECIPES: dict[str, Recipe] = {
+    "nb01-a2c-cartpole": Recipe("nb01", "cs285lab.algos.actor_critic:train_a2c + actor_critic_loss",
+                                "CartPole-v1", ("eval_return", "train_return"), _train_a2c_nb01),
     "nb03-sac-pendulum": Recipe("nb03", "cs285lab.algos.sac:train_sac", "Pendulum-v1",
                                 ("eval_return", "train_return"), _train_sac_nb03),
 }
