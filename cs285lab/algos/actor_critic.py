@@ -36,7 +36,7 @@ from cs285lab.seeding import seed_everything
 __all__ = [
     "Batch", "SeparateActorCritic", "SharedActorCritic", "PolicyHead", "ValueHead", "make_encoder",
     "make_actor_critic", "td_target", "gae_advantages", "policy_value_loss", "actor_critic_loss",
-    "online_update", "make_vec_env", "train_a2c", "train_online_ac", "greedy_policy",
+    "online_update", "make_vec_env", "collect_transitions", "train_a2c", "train_online_ac", "greedy_policy",
 ]
 
 
@@ -96,7 +96,7 @@ def make_encoder(obs_space: gym.spaces.Space, hidden: Sequence[int] = (64, 64)) 
         net = nn.Sequential(mlp(shape[0], hidden[-1], hidden[:-1]), nn.Tanh())
     else:
         channels = shape[0]
-        conv = nn.Sequential(  # two stride-2 convs: 16x16 -> 8x8 -> 4x4
+        conv = nn.Sequential(  # two stride-2 convs: H x W -> H/2 x W/2 -> H/4 x W/4
             nn.Conv2d(channels, 16, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten())
         with torch.no_grad():
@@ -357,6 +357,21 @@ def make_vec_env(env_id: str, num_envs: int, seed: int, vectorization: str = "sy
         raise
     envs.action_space.seed(seed)
     return envs
+
+
+def collect_transitions(model: nn.Module, env_id: str, num_envs: int, n_steps: int, seed: int = 0) -> Batch:
+    """Run `model`'s sampled policy on `num_envs` fresh workers for `n_steps` steps; the transitions as one Batch.
+
+    Rows of NEXT_STEP reset steps are in the batch with mask False (select with batch.mask).
+    """
+    _require_model(model)
+    envs = make_vec_env(env_id, num_envs, seed)
+    try:
+        obs, _ = envs.reset(seed=seed)
+        rollout, _, _ = _collect(envs, model, obs, np.zeros(num_envs, dtype=bool), n_steps, _EpisodeTracker(num_envs))
+        return rollout.flat_batch()
+    finally:
+        envs.close()
 
 
 def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: int = 0, *,

@@ -2,7 +2,7 @@
 
 A ball falls one row per step from a random column at the top of a `rows x cols` grid; the
 agent moves a paddle on the bottom row (left, stay, right). Catching the ball gives +1, missing
-it -1, and the episode ends (after `rows - 1` steps). The agent sees only pixels: a [1, H, W]
+it -1, and the episode ends (after `rows - 1` steps; 5 with the default 6 x 5 grid). The agent sees only pixels: a [1, H, W]
 float32 image in [0, 1] (each grid cell drawn as a `scale x scale` block), so it must find the ball and the
 paddle in the image; both the value ("will I catch it?") and the policy ("which way?") need the
 same features, which is where a shared conv trunk pays off.
@@ -27,7 +27,7 @@ class PixelCatch(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 8}
 
-    def __init__(self, rows: int = 8, cols: int = 8, scale: int = 2, render_mode: str | None = None) -> None:
+    def __init__(self, rows: int = 6, cols: int = 5, scale: int = 2, render_mode: str | None = None) -> None:
         if rows < 3 or cols < 2 or scale < 1:
             raise ValueError(f"PixelCatch needs rows >= 3, cols >= 2, scale >= 1; got {rows}, {cols}, {scale}")
         if render_mode not in (None, "rgb_array"):
