@@ -138,10 +138,18 @@ class BufferActionTarget(SAC):
 
 
 @pytest.mark.slow
-def test_sac_learns_pendulum_and_the_buffer_action_bug_does_not():
-    kw = dict(eval_every=2500, eval_episodes=3)
-    config = SACConfig(learning_starts=500)
-    _, good = train_sac("Pendulum-v1", 2500, seed=0, config=config, **kw)
-    _, bad = train_sac("Pendulum-v1", 2500, seed=0, config=config, agent_cls=BufferActionTarget, **kw)
-    assert good[-1]["eval_return"] > -400, f"SAC did not learn Pendulum: {good[-1]['eval_return']:.0f}"
-    assert bad[-1]["eval_return"] < good[-1]["eval_return"] - 200
+def test_learning_check_passes_sac_and_fails_the_buffer_action_bug(monkeypatch):
+    """The notebook's learning check at the ci budget: SAC passes it, the lecture's first bug does not."""
+    from cs285lab import budget
+    from cs285lab.checks import CheckFailed, load
+
+    monkeypatch.setenv("CS285LAB_PROFILE", "ci")
+    ci = budget("nb03")
+    kw = dict(eval_every=ci.sac_steps, eval_episodes=ci.eval_episodes)
+    config = SACConfig(learning_starts=ci.learning_starts)
+    checks = load("nb03")
+    _, good = train_sac("Pendulum-v1", ci.sac_steps, seed=0, config=config, **kw)
+    checks.sac_learned(good)
+    _, bad = train_sac("Pendulum-v1", ci.sac_steps, seed=0, config=config, agent_cls=BufferActionTarget, **kw)
+    with pytest.raises(CheckFailed, match="did not learn"):
+        checks.sac_learned(bad)

@@ -32,10 +32,10 @@ class NaiveConfig:
     """Hyperparameters of the naive off-policy actor-critic (same sizes as SACConfig's defaults)."""
 
     hidden: tuple[int, ...] = (64, 64)
-    lr: float = 1e-3
+    lr: float = 3e-3
     gamma: float = 0.99
     batch_size: int = 128
-    learning_starts: int = 1000
+    learning_starts: int = 500
     buffer_size: int = 1_000_000
 
 
