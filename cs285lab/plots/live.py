@@ -27,7 +27,7 @@ from cs285lab.plots.smoothing import check_smoothing
 __all__ = ["LiveCurves"]
 
 PROGRESS_EVERY = 0.5     # seconds between progress-line updates
-MAX_DRAW_SHARE = 0.05    # redraw at most this share of the time (a redraw costs ~50-100 ms)
+MAX_DRAW_SHARE = 0.1     # spend at most this share of the time redrawing (a redraw costs ~0.1-0.5 s)
 
 
 def _kernel_display() -> Callable[..., Any] | None:
