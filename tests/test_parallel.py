@@ -98,6 +98,51 @@ def test_take_batch_lags_and_timeout():
     assert P.take_batch(inbox, 4, learner_version=5, timeout=0.05) is None
 
 
+# ---------------------------------------------------------------------------- n-step transitions
+
+@pytest.mark.timeout(30)
+def test_worker_delivers_n_step_returns_and_flushes_at_episode_ends():
+    env = gym.make(ENV)
+    model = make_actor_critic(env.observation_space, env.action_space)
+    env.close()
+    server, inbox, stop = P.ParameterServer(model), queue.Queue(), threading.Event()
+    worker = P.Worker(0, ENV, 0, model, server, inbox, stop, n_steps=3, gamma=0.5)
+    worker.start()
+    delivered = []
+    try:
+        while len(delivered) < 200:
+            delivered.append(inbox.get(timeout=10))
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+    ends = [i for i, t in enumerate(delivered) if t.episode_return is not None]
+    assert len(ends) >= 3, "a random policy ends several CartPole episodes in 200 steps"
+    for t in delivered:
+        assert 1 <= t.steps <= 3
+        assert t.reward == pytest.approx(sum(0.5 ** k for k in range(t.steps))), "CartPole pays 1 per step"
+    for end in ends:
+        # the episode's last three steps are flushed together: 3, 2, 1 steps to the end (or fewer)
+        assert delivered[end].steps == 1 and delivered[end].terminated
+        assert delivered[end - 1].steps == 2 and delivered[end - 2].steps == 3
+    # away from episode ends every transition looks 3 steps ahead
+    inside = [t for i, t in enumerate(delivered) if all(i + k not in ends for k in (0, 1))]
+    assert all(t.steps == 3 for t in inside)
+
+
+def test_learner_loss_bootstraps_with_gamma_to_the_n():
+    env = gym.make(ENV)
+    model = make_actor_critic(env.observation_space, env.action_space)
+    env.close()
+    obs = torch.randn(4, 4)
+    batch = P.NStepBatch(obs=obs, actions=torch.tensor([0, 1, 0, 1]), rewards=torch.ones(4), next_obs=obs.flip(0),
+                         terminated=torch.tensor([0.0, 0.0, 1.0, 0.0]), steps=torch.tensor([1.0, 3.0, 2.0, 5.0]))
+    loss, stats = P.learner_loss(model, batch, gamma=0.9, value_coef=1.0)
+    with torch.no_grad():
+        y = 1 + 0.9 ** batch.steps * model.value(batch.next_obs) * (1 - batch.terminated)
+        expected = ((model.value(obs) - y) ** 2).mean()
+    assert stats["value_loss"] == pytest.approx(expected.item(), rel=1e-5)
+
+
 # ---------------------------------------------------------------------------- the asynchronous learner
 
 @pytest.mark.timeout(60)

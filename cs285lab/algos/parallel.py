@@ -8,7 +8,7 @@ is `cs285lab.algos.actor_critic.train_a2c`.
 Asynchronous (lecture: "asynchronous parallel actor-critic"): worker threads, each with its own
 env copy, act with the latest parameters they pulled and deliver transitions at their own pace;
 the learner updates as soon as `batch_size` transitions have accumulated from whichever workers
-delivered. Every transition records the parameter version that produced it, so the policy lag
+delivered (each worker delivers n-step transitions, as in A3C). Every transition records the parameter version that produced it, so the policy lag
 (learner version - behaviour version) is measured, not guessed.
 
 Why threads and not processes: a worker's time goes into a small torch forward pass (torch
@@ -102,7 +102,11 @@ def collection_throughput(env_id: str, num_envs: int, vectorization: str, model:
 
 @dataclass(frozen=True)
 class Transition:
-    """One transition delivered by a worker, stamped with the parameter version that chose the action."""
+    """One transition delivered by a worker, stamped with the parameter version that chose the action.
+
+    With n-step returns, `reward` is r_t + gamma r_t+1 + ... (`steps` rewards) and `next_obs` is the
+    observation `steps` steps later; the learner bootstraps with gamma ** steps * V(next_obs).
+    """
 
     obs: np.ndarray
     action: Any
@@ -112,6 +116,7 @@ class Transition:
     worker: int
     version: int
     episode_return: float | None = None  # set on the last step of an episode (a free training curve)
+    steps: int = 1
 
 
 class ParameterServer:
@@ -175,12 +180,13 @@ class Worker(threading.Thread):
 
     def __init__(self, worker_id: int, env_id: str, seed: int, model: nn.Module, server: ParameterServer,
                  inbox: queue.Queue, stop: threading.Event, step_delay: float = 0.0,
-                 stall: Stall | None = None) -> None:
+                 stall: Stall | None = None, n_steps: int = 1, gamma: float = 0.99) -> None:
         super().__init__(name=f"worker-{worker_id}", daemon=True)
         self.worker_id, self.env_id, self.seed = worker_id, env_id, seed
         self.model = copy.deepcopy(model)  # the worker's own copy: the learner's tensors change under it
         self.server, self.inbox, self.stop = server, inbox, stop
         self.step_delay, self.stall = step_delay, stall
+        self.n_steps, self.gamma = n_steps, gamma
         self.steps = 0
         self.error: BaseException | None = None
 
@@ -197,6 +203,7 @@ class Worker(threading.Thread):
             obs, _ = env.reset(seed=self.seed)
             env.action_space.seed(self.seed)
             version, episode_return = -1, 0.0
+            pending: list[tuple[np.ndarray, torch.Tensor, float, int]] = []  # steps not yet delivered
             while not self.stop.is_set():
                 # 1. pull the latest parameters (a cheap check: reload only when the version changed)
                 latest, params = self.server.pull()
@@ -209,19 +216,32 @@ class Worker(threading.Thread):
                 self._straggle(version)
                 if self.stop.is_set():
                     return
-                # 3. step the env and deliver the transition
+                # 3. step the env
                 next_obs, reward, terminated, truncated, _ = env.step(action.numpy())
                 self.steps += 1
                 episode_return += float(reward)
+                pending.append((obs, action, float(reward), version))
                 ended = bool(terminated or truncated)
-                self._deliver(Transition(obs, action, float(reward), next_obs, bool(terminated),
-                                         self.worker_id, version, episode_return if ended else None))
+                # 4. deliver every step whose n-step return is complete (at an episode end: all of them)
+                while pending and (ended or len(pending) == self.n_steps):
+                    last = ended and len(pending) == 1
+                    self._deliver(self._n_step_transition(pending, next_obs, bool(terminated) and ended,
+                                                          episode_return if last else None))
+                    pending.pop(0)
                 if ended:
                     obs, episode_return = env.reset()[0], 0.0
                 else:
                     obs = next_obs
         finally:
             env.close()
+
+    def _n_step_transition(self, pending: list, next_obs: np.ndarray, terminated: bool,
+                           episode_return: float | None) -> Transition:
+        """The oldest pending step with its n-step return r_t + g r_t+1 + ... up to `next_obs`."""
+        obs, action, _, version = pending[0]
+        ret = sum(self.gamma ** k * r for k, (_, _, r, _) in enumerate(pending))
+        return Transition(obs, action, ret, next_obs, terminated, self.worker_id, version, episode_return,
+                          steps=len(pending))
 
     def _straggle(self, version: int) -> None:
         """Simulate a slow env (sleep every step) or a hung worker (stall once)."""
@@ -286,31 +306,42 @@ class AsyncHistory:
 TakeBatch = Callable[[queue.Queue, int, int, float], "tuple[list[Transition], torch.Tensor] | None"]
 
 
-def transitions_to_batch(transitions: Sequence[Transition]) -> Batch:
-    """Stack delivered transitions into one Batch (obs, actions, rewards, next_obs, terminated)."""
-    return Batch(
+@dataclass
+class NStepBatch(Batch):
+    """A Batch whose rows may be n-step transitions: row i bootstraps with gamma ** steps[i]."""
+
+    steps: torch.Tensor | None = None
+
+
+def transitions_to_batch(transitions: Sequence[Transition]) -> NStepBatch:
+    """Stack delivered transitions into one batch (obs, actions, rewards, next_obs, terminated, steps)."""
+    return NStepBatch(
         obs=torch.as_tensor(np.stack([t.obs for t in transitions]), dtype=torch.float32),
         actions=torch.stack([torch.as_tensor(t.action) for t in transitions]),
         rewards=torch.tensor([t.reward for t in transitions], dtype=torch.float32),
         next_obs=torch.as_tensor(np.stack([t.next_obs for t in transitions]), dtype=torch.float32),
         terminated=torch.tensor([t.terminated for t in transitions], dtype=torch.float32),
+        steps=torch.tensor([t.steps for t in transitions], dtype=torch.float32),
     )
 
 
-def learner_loss(model: nn.Module, batch: Batch, gamma: float, value_coef: float = 0.5,
+def learner_loss(model: nn.Module, batch: NStepBatch, gamma: float, value_coef: float = 0.5,
                  entropy_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """The learner's actor-critic loss on one batch of delivered transitions (one-step TD, normalised advantages)."""
+    """The learner's actor-critic loss on delivered (n-step) transitions, with normalised advantages."""
     dist, values = model.dist(batch.obs), model.value(batch.obs)                       # pi(.|s), V(s)
+    steps = batch.steps if batch.steps is not None else torch.ones_like(batch.rewards)
     with torch.no_grad():
-        targets = td_target(batch.rewards, model.value(batch.next_obs), batch.terminated, gamma)  # y
+        # y = R + gamma^n V(s_{t+n}) (1 - terminated): td_target with gamma^n folded into V(s')
+        next_values = gamma ** steps * model.value(batch.next_obs)
+        targets = td_target(batch.rewards, next_values, batch.terminated, 1.0)
     advantages = targets - values.detach()                                             # A = y - V(s)
-    # One step size whatever the reward scale: a batch from 32 one-step transitions is noisy.
+    # One step size whatever the return scale (CartPole's returns grow as the policy improves).
     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     return policy_value_loss(dist, values, batch.actions, advantages, targets, batch.mask, value_coef, entropy_coef)
 
 
 def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, batch_size: int = 32,
-                lr: float = 2e-3, gamma: float = 0.98, value_coef: float = 0.5, entropy_coef: float = 0.0,
+                n_steps: int = 5, lr: float = 1e-3, gamma: float = 0.98, value_coef: float = 0.5, entropy_coef: float = 0.0,
                 max_grad_norm: float = 0.5, hidden: Sequence[int] = (64, 64), step_delays: Mapping[int, float] | None = None,
                 stalls: Mapping[int, Stall] | None = None, inbox_size: int | None = None,
                 timeout: float = 10.0, take_batch_fn: TakeBatch = take_batch,
@@ -319,10 +350,14 @@ def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, b
                 ) -> tuple[nn.Module, AsyncHistory]:
     """Asynchronous parallel actor-critic: `num_workers` threads act, one learner updates per `batch_size` transitions.
 
-    `step_delays[i]` (seconds) makes worker i slow at every step; `stalls[i]` makes it hang once.
+    Workers deliver n-step transitions (`n_steps` rewards, then bootstrap; n = 5 as in A3C): on
+    CartPole a one-step critic learns too slowly for the async learner to be reliable at a small
+    budget. `step_delays[i]` (seconds) makes worker i slow at every step; `stalls[i]` makes it hang once.
     Training stops after the learner consumed `total_steps` transitions. Threads are always
     stopped and joined before this returns (or raises).
     """
+    if not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
     if num_workers < 1 or batch_size < 1 or total_steps < batch_size:
         raise ValueError(f"need num_workers >= 1, batch_size >= 1 and total_steps >= batch_size; got "
                          f"{num_workers}, {batch_size}, {total_steps}")
@@ -342,8 +377,8 @@ def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, b
     server = ParameterServer(model)
     inbox: queue.Queue = queue.Queue(maxsize=inbox_size or 2 * batch_size)
     stop = threading.Event()
-    workers = [Worker(i, env_id, seed + i, model, server, inbox, stop, step_delays.get(i, 0.0), stalls.get(i))
-               for i in range(num_workers)]
+    workers = [Worker(i, env_id, seed + i, model, server, inbox, stop, step_delays.get(i, 0.0), stalls.get(i),
+                      n_steps, gamma) for i in range(num_workers)]
     history = AsyncHistory()
     start, consumed, next_eval = time.perf_counter(), 0, eval_every
     if eval_every:  # where the curve starts: the untrained policy
