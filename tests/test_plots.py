@@ -291,3 +291,65 @@ def test_a_plotting_failure_never_stops_training(tmp_path, fake_kernel, monkeypa
         with pytest.warns(RuntimeWarning, match="live plot stopped"):
             logger.close()  # the final frame fails too: still no exception
     assert len(load_runs("exp", tmp_path)) == 50
+
+
+# ----------------------------------------------------------------------------- saved notebooks and nbval
+
+HEADLESS_CELLS = [
+    "import time\n"
+    "from cs285lab.runs import RunLogger\n"
+    "with RunLogger('headless', seed=0, live=['episode_return'], total_steps=300, redraw_every=0.05) as logger:\n"
+    "    for step in range(0, 300, 30):\n"
+    "        logger.log(step, episode_return=step / 3)\n"
+    "        time.sleep(0.02)\n",
+    "from cs285lab.plots import compare_widget\ncompare_widget('headless')\n",
+]
+
+
+def test_a_headless_run_saves_one_final_image_and_no_noise(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in HEADLESS_CELLS]
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    live_outputs, widget_outputs = nb.cells[0].outputs, nb.cells[1].outputs
+    assert [o.output_type for o in live_outputs] == ["display_data", "display_data"], live_outputs
+    progress, figure = live_outputs
+    assert progress.data["text/plain"].startswith("done: step 270 / 300")
+    assert set(figure.data) == {"image/png", "text/plain"}  # the final frame, not a widget
+    assert figure.data["text/plain"] == "<IPython.core.display.Image object>"
+    (widget,) = widget_outputs
+    assert widget.data["text/plain"] == "CompareWidget(metric='episode_return', runs=1)"
+    assert not [o for cell in nb.cells for o in cell.outputs if o.output_type in ("stream", "error")], \
+        "no warnings, prints or errors in the saved notebook"
+
+
+SANITIZE_CASES = {
+    "<Logger at 0x7f3a2b1c9d00>": "<Logger at 0xADDRESS>",
+    "took 1.23 s, 45ms per update, 1,834.5 steps/s": "took T, T per update, N steps/s",
+    "Wall time: 3.2 s": "Wall time: TIME",
+    "started 2026-11-22T09:44:19+00:00": "started DATETIME",
+    "0:07 elapsed": "HH:MM:SS elapsed",
+    'src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="': 'src="data:image/IMAGE;base64,BASE64"',
+    "model_id 0123456789abcdef0123456789abcdef": "model_id HEXID",
+    "wrote runs/nb01/batched/seed0-3/metrics.jsonl": "wrote runs/nb01/batched/seed0/metrics.jsonl",
+    # facts a check prints must survive
+    "✓ td_target: all 6 checks passed (5 seeds, 200 steps, return 500.0)":
+        "✓ td_target: all 6 checks passed (5 seeds, 200 steps, return 500.0)",
+}
+
+
+@pytest.mark.parametrize("raw", list(SANITIZE_CASES))
+def test_the_nbval_sanitizers_hide_machine_facts_and_keep_results(raw):
+    import re
+    from pathlib import Path
+
+    from nbval.plugin import get_sanitize_patterns
+
+    patterns = get_sanitize_patterns((Path(__file__).parent / "sanitize.cfg").read_text())
+    assert len(patterns) >= 10
+    text = raw
+    for regex, replace in patterns:  # exactly what nbval does
+        text = re.sub(regex, replace, text)
+    assert text == SANITIZE_CASES[raw]
