@@ -228,3 +228,30 @@ def test_train_async_rejects_bad_arguments():
         P.train_async(ENV, 2, 320, seed=0, step_delays={5: 0.1})
     with pytest.raises(TypeError, match="1-D Box observations"):
         P.train_async("FrozenLake-v1", 2, 320, seed=0)
+
+
+# ---------------------------------------------------------------------------- the notebook's learning check
+
+def _final_return(loss_fn) -> float:
+    """What notebook 02 asserts on: the mean of the async learner's last 3 evaluations, at the ci budget."""
+    import cs285lab
+
+    b = cs285lab.budget("nb02", "ci")
+    _, history = P.train_async(b.env_id, b.async_workers, b.async_steps, b.seed, batch_size=b.batch_size,
+                               eval_every=b.async_eval_every, eval_episodes=b.eval_episodes, loss_fn=loss_fn)
+    return float(np.mean([score for _, _, score in history.evals[-3:]]))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_learning_check_passes_for_the_learner_and_fails_without_the_terminal_mask():
+    import cs285lab
+
+    threshold = cs285lab.budget("nb02", "ci").learned_return
+
+    def bootstraps_past_terminal_states(model, batch, gamma, value_coef, entropy_coef):
+        batch.terminated = torch.zeros_like(batch.terminated)  # the classic bug: no (1 - terminated)
+        return P.learner_loss(model, batch, gamma, value_coef, entropy_coef)
+
+    assert _final_return(P.learner_loss) >= threshold
+    assert _final_return(bootstraps_past_terminal_states) < threshold
