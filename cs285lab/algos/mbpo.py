@@ -192,7 +192,12 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
         agent = SAC(*sac_args, seed=seed)
     real_buffer = ReplayBuffer(total_steps, obs_dim, act_dim)
     model_buffer = ReplayBuffer(config.model_buffer_size(), obs_dim, act_dim) if config.rollout_length > 0 else None
-    policy = lambda o: agent.sample_actions(o)[0]  # noqa: E731 - the LATEST policy, sampled
+
+    @torch.no_grad()
+    def policy(obs: Tensor) -> Tensor:
+        """The LATEST policy, sampled (rollouts explore like the real agent does)."""
+        return agent.sample_actions(obs)[0]
+
     real_ratio = config.real_ratio if config.rollout_length > 0 else 1.0
     start_learning = config.sac.learning_starts
 

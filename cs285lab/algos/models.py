@@ -255,11 +255,14 @@ class ProbabilisticEnsemble(nn.Module):
             raise TypeError("fit needs all of obs, actions, rewards, next_obs (or one batch object)")
         obs, next_obs = self._as_matrix(obs, self.obs_dim, "obs"), self._as_matrix(next_obs, self.obs_dim, "next_obs")
         actions = self._as_matrix(actions, self.act_dim, "actions")
-        rewards = torch.as_tensor(np.asarray(rewards) if not isinstance(rewards, torch.Tensor) else rewards,
-                                  dtype=torch.float32).reshape(-1) if _is_vector(rewards) else None
-        if rewards is None or not (obs.shape[0] == actions.shape[0] == rewards.shape[0] == next_obs.shape[0]):
+        rewards = rewards.detach() if isinstance(rewards, torch.Tensor) else torch.as_tensor(np.asarray(rewards))
+        if rewards.dim() == 2 and rewards.shape[1] == 1:
+            rewards = rewards[:, 0]
+        if rewards.dim() != 1 or not (obs.shape[0] == actions.shape[0] == rewards.shape[0] == next_obs.shape[0]):
             raise ValueError("obs, actions, rewards, next_obs must hold the same number of transitions "
-                             "(rewards as a vector [N])")
+                             f"(rewards as a vector [N]); got {obs.shape[0]}, {actions.shape[0]}, "
+                             f"{tuple(rewards.shape)}, {next_obs.shape[0]}")
+        rewards = rewards.float()
         return obs, actions, rewards, next_obs
 
     # ---- using the model ---------------------------------------------------------------------
@@ -316,7 +319,3 @@ class ProbabilisticEnsemble(nn.Module):
             raise ValueError(f"{name} must have shape [N, {dim}], got {tuple(t.shape)}")
         return t
 
-
-def _is_vector(x: Any) -> bool:
-    shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
-    return len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
