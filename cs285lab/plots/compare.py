@@ -4,8 +4,8 @@ Both overlay the reference band of an exercise (median and spread over the refer
 solution's seeds), so a student sees at a glance whether their curve is normal.
 
     from cs285lab.plots import compare_widget, plot_comparison
-    compare_widget("nb01/batched-ac", reference="nb01-batched-ac")
-    plot_comparison("nb01/batched-ac", "episode_return", reference="nb01-batched-ac", save="report.svg")
+    compare_widget("nb01/batched", reference="nb01-a2c-cartpole")
+    plot_comparison("nb01/batched", "eval_return", reference="nb01-a2c-cartpole", save="report.svg")
 """
 
 from __future__ import annotations

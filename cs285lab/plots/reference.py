@@ -1,21 +1,22 @@
 """Reference bands: how the reference solution's learning curve looks over several seeds.
 
-A band file `cs285lab/data/reference/<exercise>.csv` holds the reference runs' per-seed curves,
-resampled onto a common grid of env steps (bin means), after a `# key: value` header that says
-what made them (algorithm, env, budget profile, seeds, command):
+A band file `cs285lab/data/reference/<exercise>.csv` holds the reference runs' per-seed curves on
+a common grid of env steps (the evaluation steps the runs share, or bin means), after a
+`# key: value` header that says what made them (algorithm, env, budget profile, seeds, command):
 
-    # exercise: nb01-batched-ac
+    # exercise: nb01-a2c-cartpole
     # profile: ci
     metric,step,seed,value
-    episode_return,500,0,21.4
+    eval_return,4000,0,181
 
 Keeping per-seed curves (not only quantiles) lets the widget smooth them the way it smooths
 the student's curve before taking the median and spread, so the two are comparable.
 
-Make one from runs you logged with RunLogger:
+Make one from runs you logged with RunLogger, or regenerate a registered one (RECIPES):
 
-    python -m cs285lab.plots.reference build nb01/reference --out cs285lab/data/reference/nb01-batched-ac.csv \\
-        --meta algorithm="batched actor-critic" --meta profile=ci
+    python -m cs285lab.plots.reference build nb04/reference --out cs285lab/data/reference/nb04-x.csv \\
+        --meta algorithm="..." --meta env=... --meta profile=ci
+    python -m cs285lab.plots.reference generate nb03-sac-pendulum --profile full
 """
 
 from __future__ import annotations
@@ -87,8 +88,9 @@ class ReferenceBand:
             high = np.nanquantile(values, hi_q, axis=1)
         out = pd.DataFrame({"step": table.index.to_numpy(), "median": median, "low": low, "high": high,
                             "n_seeds": counts})
-        # a median of one seed is no band: start where at least half of the seeds have a value
-        enough = max(1, min(2, values.shape[1]), -(-values.shape[1] // 2))
+        # a "median" of one seed is no band: start where at least half of the seeds (and two) have a value
+        n = values.shape[1]
+        enough = max(min(n, 2), (n + 1) // 2)
         return out[out["n_seeds"] >= enough].reset_index(drop=True)
 
     def label(self, spread: str = "minmax") -> str:
@@ -109,7 +111,7 @@ def available_references() -> list[str]:
 
 
 def load_reference(name_or_path: str | Path | ReferenceBand) -> ReferenceBand:
-    """Load a shipped band by exercise name (e.g. "nb01-batched-ac") or a band CSV by path."""
+    """Load a shipped band by exercise name (e.g. "nb01-a2c-cartpole") or a band CSV by path."""
     if isinstance(name_or_path, ReferenceBand):
         return name_or_path
     path = Path(name_or_path)
