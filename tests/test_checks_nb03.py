@@ -422,6 +422,24 @@ def test_gradient_variance_check():
         checks.gradient_variance({"score": {1: 10.0, 16: 0.7}, "reparam": {1: 0.5}})
 
 
+def test_unfinished_measurements_and_training_count_as_stubs():
+    with pytest.raises(NotImplementedError):
+        checks.gradient_variance({"score": {}, "reparam": {}})
+    with pytest.raises(NotImplementedError):
+        checks.sac_learned([])
+
+
+def test_bugs_quiz_explains_every_line():
+    quiz = checks.bugs_quiz()
+    assert quiz.score({3, 5}) == (6, 6) and quiz.score({3, 4, 5}) == (6, 6)
+    assert quiz.score({1}) == (3, 6)
+    text = quiz.feedback({1})
+    assert text.count("\n[") == 6 and "you missed this one" in text and "this step is fine" in text
+    assert quiz.widget() is quiz.widget()  # built once
+    with pytest.raises(ValueError, match="not an option"):
+        quiz.feedback({9})
+
+
 def test_sac_learned_threshold(monkeypatch):
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")
     checks.sac_learned([{"step": 3000, "eval_return": -180.0}])
