@@ -3,7 +3,7 @@
 Algorithms take any object with `log(step, **scalars)` (the `Logger` protocol); `NullLogger`
 is the default. `RunLogger` writes, per run:
 
-    runs/<experiment>/<run>/config.json    experiment, run, seed, config, started, finished
+    runs/<experiment>/<run>/config.json    experiment, run, seed, config, started, finished, status
     runs/<experiment>/<run>/metrics.jsonl  one JSON object per log() call, flushed per line:
                                            {"step": 2048, "wall_s": 3.1, "episode_return": 41.0}
 
@@ -100,7 +100,8 @@ class RunLogger:
         self._start = time.perf_counter()
         self._lock = threading.Lock()
         self._meta = {"experiment": experiment, "run": self.run, "seed": self.seed, "config": self.config,
-                      "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None}
+                      "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
+                      "status": "running"}
         _write_json_atomic(self.path / CONFIG_FILE, self._meta)
         self._file = open(self.path / METRICS_FILE, "a", encoding="utf-8")
         self.live: LiveCurves | None = None
@@ -135,13 +136,14 @@ class RunLogger:
         if self.live is not None:
             self.live.add(row)
 
-    def close(self) -> None:
-        """Flush and close the metrics file, mark the run finished, draw the final live figure."""
+    def close(self, status: str = "finished") -> None:
+        """Flush and close the metrics file, record the run's end and `status`, draw the final live figure."""
         with self._lock:
             if self._file.closed:
                 return
             self._file.close()
             self._meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            self._meta["status"] = status
             _write_json_atomic(self.path / CONFIG_FILE, self._meta)
         if self.live is not None:
             self.live.close()
@@ -149,8 +151,9 @@ class RunLogger:
     def __enter__(self) -> RunLogger:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # a run that raised (a bug, a stub, Ctrl-C) is kept, but marked as such
+        self.close("finished" if exc_type is None else f"failed: {exc_type.__name__}")
 
     def __repr__(self) -> str:
         return f"RunLogger({str(self.path)!r})"
@@ -257,7 +260,11 @@ def load_runs(experiment: str | Iterable[str], root: str | Path = "runs", *, run
 
 
 def load_configs(experiment: str | Iterable[str], root: str | Path = "runs") -> pd.DataFrame:
-    """One row per run: experiment, run, seed, started, finished (None if interrupted), path, config keys."""
+    """One row per run: experiment, run, seed, started, finished, status, path, config.<key> columns.
+
+    status is "finished", "failed: <Exception>" (the training raised) or "running" (still
+    running, or killed: then `finished` is None too).
+    """
     import pandas as pd
 
     rows = []
@@ -266,7 +273,7 @@ def load_configs(experiment: str | Iterable[str], root: str | Path = "runs") -> 
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
         rows.append({"experiment": meta.get("experiment") or str(run_dir.parent.relative_to(Path(root))),
                      "run": run_dir.name, "seed": meta.get("seed"), "started": meta.get("started"),
-                     "finished": meta.get("finished"), "path": str(run_dir),
+                     "finished": meta.get("finished"), "status": meta.get("status"), "path": str(run_dir),
                      **{f"config.{k}": v for k, v in config.items()}})
     frame = pd.DataFrame.from_records(rows)
     if not frame.empty:

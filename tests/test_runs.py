@@ -38,7 +38,8 @@ def test_log_writes_one_json_line_per_call_and_the_config(tmp_path):
     assert meta["experiment"] == "nb01/ac" and meta["seed"] == 3 and meta["run"] == "seed3"
     assert meta["config"]["lr"] == 0.001 and meta["finished"] is None
     logger.close()
-    assert json.loads((logger.path / "config.json").read_text())["finished"] is not None
+    meta = json.loads((logger.path / "config.json").read_text())
+    assert meta["finished"] is not None and meta["status"] == "finished"
     assert logger.path == tmp_path / "nb01" / "ac" / "seed3"
 
 
@@ -104,6 +105,16 @@ def test_log_rejects_bad_input_with_a_clear_message(tmp_path):
         RunLogger("exp", live=["step"], root=tmp_path)
 
 
+def test_a_run_that_raised_is_kept_and_marked_failed(tmp_path):
+    with pytest.raises(NotImplementedError):
+        with RunLogger("exp", seed=0, root=tmp_path) as logger:
+            logger.log(1, x=1.0)
+            raise NotImplementedError("a student's stub")
+    configs = load_configs("exp", tmp_path)
+    assert configs["status"].tolist() == ["failed: NotImplementedError"]
+    assert len(load_runs("exp", tmp_path)) == 1
+
+
 def test_an_algorithms_own_wall_s_is_ignored(tmp_path):
     with RunLogger("exp", root=tmp_path) as logger:
         logger.log(1, wall_s=1e9, eval_return=3.0)
@@ -159,7 +170,8 @@ def test_a_run_killed_mid_training_keeps_everything_logged_so_far(tmp_path):
     assert frame["step"].tolist()[:len(reported)] == reported, "steps logged before the kill are missing"
     np.testing.assert_allclose(frame["episode_return"], frame["step"] * 0.5)
     configs = load_configs("killed", tmp_path)
-    assert configs.loc[0, "finished"] is None and configs.loc[0, "config.note"] == "will be killed"
+    assert configs.loc[0, "finished"] is None and configs.loc[0, "status"] == "running"
+    assert configs.loc[0, "config.note"] == "will be killed"
 
 
 def test_a_truncated_last_line_is_skipped_but_a_corrupt_middle_line_is_an_error(tmp_path):
