@@ -61,15 +61,15 @@ def _error_text(record: dict) -> str:
 
 
 def _problem(record: dict, limits: Limits) -> tuple[str, str] | None:
-    """(status, description) when a cell stopped abnormally: kernel death, timeout, memory."""
+    """(status, what the cell did) when it stopped abnormally: kernel death, timeout, memory."""
     if record.get("kernel_died"):
-        return "error", ("the kernel died while it ran (os._exit, a crash, or memory use beyond "
-                         f"{limits.memory_mb} MB); later cells never ran")
+        return "error", (f"killed the kernel (os._exit, a crash, or memory use beyond {limits.memory_mb} MB), "
+                         "so no later cell ran")
     if record.get("timeout") or (record.get("ename") == "KeyboardInterrupt" and "Timeout" in record.get("message", "")):
-        return "timeout", f"it ran longer than the per-cell limit of {limits.cell_timeout:g} s and was stopped"
+        return "timeout", f"ran longer than the per-cell limit of {limits.cell_timeout:g} s and was stopped"
     text = _error_text(record)
     if any(hint in text for hint in MEMORY_HINTS):
-        return "error", f"it ran out of memory (limit {limits.memory_mb} MB): {text}"
+        return "error", f"ran out of memory (limit {limits.memory_mb} MB): {text}"
     return None
 
 
@@ -110,9 +110,10 @@ def grade_rows(submission: str, ref: Reference, assembled: Assembled, result: Ru
 
 def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result: RunResult,
              limits: Limits) -> tuple[str, str]:
-    earlier = [(n, records[n]) for n in sorted(records) if 0 < n < number]
-    first_problem = next(((n, p) for n, r in earlier if (p := _problem(r, limits))), None)
-    first_error = next(((n, r) for n, r in earlier if r.get("outcome") != "passed"
+    # The nearest earlier cell that broke is the likeliest cause of this check's failure.
+    earlier = [(n, records[n]) for n in sorted(records, reverse=True) if 0 < n < number]
+    nearest_problem = next(((n, p) for n, r in earlier if (p := _problem(r, limits))), None)
+    nearest_error = next(((n, r) for n, r in earlier if r.get("outcome") != "passed"
                         and assembled.cells[n]["kind"] != "check"), None)
     record = records.get(number)
 
@@ -120,9 +121,9 @@ def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result
         if result.notebook_timed_out:
             return "timeout", (f"not run: the notebook exceeded its total time limit of "
                                f"{limits.notebook_timeout:g} s before reaching this check")
-        if first_problem:
-            n, (status, text) = first_problem
-            return status, f"not run: {_where(assembled, n)} stopped the notebook: {text}"
+        if nearest_problem:
+            n, (status, text) = nearest_problem
+            return status, f"not run: {_where(assembled, n)} {text}"
         if result.returncode is not None and result.returncode < 0:
             return "error", (f"not run: the notebook's grading process was killed (signal {-result.returncode}), "
                              "perhaps by the notebook itself, before reaching this check")
@@ -131,25 +132,26 @@ def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result
 
     if record.get("outcome") == "passed":
         if record.get("marker"):
-            return "passed", (record.get("output") or "passed").strip().splitlines()[0]
+            lines = [line for line in (record.get("output") or "").splitlines() if "\u2713" in line]
+            return "passed", lines[-1].strip() if lines else "passed"
         return "failed", ("the check did not confirm that it finished: the notebook changes how errors or "
                           "output are handled (e.g. get_ipython().set_custom_exc, a replaced sys.stdout or print); "
                           "remove that code and resubmit")
 
     if record.get("kernel_dead_before"):
-        if first_problem:  # a kernel death, or a timeout whose interrupt failed (nbval then stops the kernel)
-            n, (status, problem) = first_problem
-            return status, f"not run: {_where(assembled, n)} stopped the notebook: {problem}"
+        if nearest_problem:  # a kernel death, or a timeout whose interrupt failed (nbval then stops the kernel)
+            n, (status, problem) = nearest_problem
+            return status, f"not run: {_where(assembled, n)} {problem}"
         return "error", ("not run: the kernel died in an earlier cell (os._exit, a crash, or memory use beyond "
                          f"{limits.memory_mb} MB); cells after it never ran")
     own = _problem(record, limits)
     if own:
         return own[0], f"this check {own[1]}"
     text = _error_text(record)
-    if first_problem:
-        n, (status, problem) = first_problem
-        return status, f"{text} (earlier, {_where(assembled, n)}: {problem})"
-    if first_error and record.get("ename") != "NotImplementedError":
-        n, r = first_error
+    if nearest_problem:
+        n, (status, problem) = nearest_problem
+        return status, f"{text} (earlier, {_where(assembled, n)} {problem})"
+    if nearest_error and record.get("ename") != "NotImplementedError":
+        n, r = nearest_error
         return "failed", f"{text} (earlier, {_where(assembled, n)} raised {_error_text(r)[:300]})"
     return "failed", text
