@@ -54,7 +54,10 @@ def _undiscounted(nb):
 def build_class(root: Path) -> None:
     """One folder per student, plus a cut-off file and a file that is no course notebook."""
     solution = read_notebook(NB00)
-    save = lambda name, nb: (root / name).mkdir(parents=True) or nbformat.write(nb, root / name / NB00.name)  # noqa: E731
+
+    def save(name: str, nb: nbformat.NotebookNode) -> None:
+        (root / name).mkdir(parents=True)
+        nbformat.write(nb, root / name / NB00.name)
 
     save("solution", solution)
     save("blank", to_student(copy.deepcopy(solution), NB00.name))
@@ -336,3 +339,16 @@ def test_verdicts_from_cell_records():
     result = RunResult(records=unfinished, notebook_timed_out=True)
     rows = grade_rows("s", ref, assembled, result, limits)
     assert rows[1].status == "timeout" and "time limit of 50 s" in rows[1].message
+
+
+def test_hidden_tests_run_in_grading_and_either_version_of_a_check_cell_is_unchanged(tmp_path):
+    nb = read_notebook(NB00)
+    cell = nb.cells[_index(nb, TD)]
+    cell.source += "\n### BEGIN HIDDEN TESTS\nprint('hidden test ran')\n### END HIDDEN TESTS"
+    nbformat.write(nb, tmp_path / NB00.name)
+    ref = load_references(tmp_path)[NB00.name]
+    for submitted in (ref.student, ref.solution):
+        assembled = assemble(copy.deepcopy(submitted), ref, ROOT / "cs285lab" / "checks")
+        assert assembled.protected == {}
+        assert any("hidden test ran" in c.source for c in assembled.notebook.cells)
+    assert "hidden test ran" not in json.dumps(ref.student)

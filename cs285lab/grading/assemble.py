@@ -232,7 +232,8 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
         else:
             attached.setdefault(anchor, []).append(cell)
 
-    # 2. Protected cells: edited, moved or deleted ones are reported (and restored below).
+    # 2. Protected cells: edited, moved or deleted ones are reported (and restored below). The
+    #    student version and the reference version (with hidden tests) both count as unchanged.
     present = [cid for cid in ref.ids if cid in found]
     matcher = difflib.SequenceMatcher(None, present, order, autojunk=False)
     in_place = {present[b.a + k] for b in matcher.get_matching_blocks() for k in range(b.size)}
@@ -244,7 +245,8 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
         if cid not in found:
             protected[cid] = ("missing", f"this {what} cell was deleted (or its metadata removed)")
         elif (found[cid].cell_type != student_cells[cid].cell_type
-              or _normalized(found[cid].source) != _normalized(student_cells[cid].source)):
+              or _normalized(found[cid].source) not in {_normalized(student_cells[cid].source),
+                                                          _normalized(ref_cells[cid].source)}):
             protected[cid] = ("tampered", f"this {what} cell was edited")
         elif cid not in in_place:
             protected[cid] = ("tampered", f"this {what} cell was moved")
