@@ -170,15 +170,19 @@ def list_runs(experiment: str | Iterable[str], root: str | Path = "runs") -> lis
     for exp in experiments:
         base = root / exp
         if not base.is_dir():
-            known = sorted(str(p.parent.relative_to(root)) for p in root.glob(f"**/{CONFIG_FILE}")) \
+            known = sorted({str(p.parent.parent.relative_to(root)) for p in root.glob(f"**/{CONFIG_FILE}")}) \
                 if root.is_dir() else []
-            known = sorted({k.rsplit("/", 1)[0] if "/" in k else k for k in known})
             raise FileNotFoundError(f"no experiment {exp!r} under {root}/"
                                     + (f"; experiments there: {', '.join(known)}" if known else
                                        " (nothing logged there yet)"))
-        found += sorted((p for p in base.iterdir()
-                         if p.is_dir() and ((p / CONFIG_FILE).is_file() or (p / METRICS_FILE).is_file())),
-                        key=_natural_key)
+        runs = sorted((p for p in base.iterdir()
+                       if p.is_dir() and ((p / CONFIG_FILE).is_file() or (p / METRICS_FILE).is_file())),
+                      key=_natural_key)
+        if not runs:
+            nested = sorted({str(p.parent.parent.relative_to(root)) for p in base.glob(f"**/{CONFIG_FILE}")})
+            raise FileNotFoundError(f"no runs directly in experiment {exp!r}"
+                                    + (f"; experiments inside it: {', '.join(nested)}" if nested else ""))
+        found += runs
     return found
 
 

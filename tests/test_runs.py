@@ -217,6 +217,10 @@ def test_load_runs_of_several_experiments_and_clear_errors(tmp_path):
     assert sorted(frame["experiment"]) == ["a", "b"]
     with pytest.raises(FileNotFoundError, match=r"no experiment 'c'.*experiments there: a, b"):
         load_runs("c", tmp_path)
+    with RunLogger("nb01/batched", root=tmp_path) as logger:
+        logger.log(1, x=1.0)
+    with pytest.raises(FileNotFoundError, match=r"no runs directly in experiment 'nb01'.*inside it: nb01/batched"):
+        load_runs("nb01", tmp_path)
     empty_root = tmp_path / "nothing"
     with pytest.raises(FileNotFoundError, match="nothing logged there yet"):
         load_runs("a", empty_root)
