@@ -21,8 +21,8 @@ from cs285lab.grading.report import write_feedback, write_tables
 from cs285lab.grading.run import Limits, run_notebook, stop_all
 from cs285lab.grading.verdict import Row, grade_rows, notebook_rows
 
-GRADER_VERSION = "1"
-TABLE_INTERVAL = 5.0  # seconds between rewrites of grades.csv / summary.csv during a run  # bump when grading logic changes: it invalidates every cached result
+GRADER_VERSION = "1"  # bump when grading logic changes: it invalidates every cached result
+TABLE_INTERVAL = 5.0  # seconds between rewrites of grades.csv / summary.csv during a run
 
 
 @dataclass
@@ -74,7 +74,8 @@ def plan(submissions: list[Submission], refs: dict[str, Reference]) -> list[Job]
                                  "not a course notebook: no reference notebook matches its name or cells"))
             elif name in taken:
                 # Two files answer the same notebook: the one named like the reference wins.
-                keep, drop = (path, taken[name]) if path.name == name and taken[name].name != name else (taken[name], path)
+                first = taken[name]
+                keep, drop = (path, first) if path.name == name and first.name != name else (first, path)
                 taken[name] = keep
                 extra.append(Job(submission.name, drop.name, drop, None, f"ignored: another file ({keep.name}) "
                                  f"already answers {name}"))

@@ -46,7 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
     job = json.loads(path.read_text())
     path.unlink()  # gone before the kernel (student code) starts
     config._cs285lab_job = job  # type: ignore[attr-defined]
-    config._cs285lab_out = os.fdopen(config.getoption("--cs285lab-fd"), "w", encoding="utf-8")  # type: ignore[attr-defined]
+    out = os.fdopen(config.getoption("--cs285lab-fd"), "w", encoding="utf-8")
+    config._cs285lab_out = out  # type: ignore[attr-defined]
     _watch_for_dead_kernels()
 
 
@@ -129,7 +130,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         "xfail": hasattr(report, "wasxfail"),
         "marker": marker in text,
         "seconds": round(getattr(report, "duration", 0.0), 3),
-        "output": _clean("\n".join(line for line in text.splitlines() if job["marker_prefix"] not in line), OUTPUT_CAP),
+        # The end of what the cell printed: a check's verdict line comes last.
+        "output": ANSI.sub("", "\n".join(line for line in text[-4 * OUTPUT_CAP:].splitlines()
+                                          if job["marker_prefix"] not in line))[-OUTPUT_CAP:],
     }
     if error is not None:
         record["ename"] = str(error.get("ename", ""))
