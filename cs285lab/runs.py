@@ -91,6 +91,14 @@ class RunLogger:
         if not isinstance(name, str) or _SAFE.search(name) or "/" in name or name in (".", ".."):
             raise ValueError(f"run name {name!r}: use letters, digits, _ . - only")
         live_metrics = _live_metrics(live)
+        if live_metrics is not None:  # check the plot options before anything is written
+            from cs285lab.plots.draw import check_x
+            from cs285lab.plots.reference import load_reference
+            from cs285lab.plots.smoothing import check_smoothing
+
+            check_x(x)
+            check_smoothing(smoothing)
+            reference = None if reference is None else load_reference(reference)
         self.experiment = experiment
         self.root = Path(root)
         self.path = _fresh_dir(self.root / experiment, name)

@@ -103,6 +103,11 @@ def test_log_rejects_bad_input_with_a_clear_message(tmp_path):
         RunLogger("exp", config=[1, 2], root=tmp_path)
     with pytest.raises(ValueError, match="live must be"):
         RunLogger("exp", live=["step"], root=tmp_path)
+    with pytest.raises(ValueError, match="x must be 'step'"):
+        RunLogger("bad-options", live=True, x="time", root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="no reference band 'nb99'"):
+        RunLogger("bad-options", live=True, reference="nb99", root=tmp_path)
+    assert not (tmp_path / "bad-options").exists(), "a refused logger must not leave a run directory"
 
 
 def test_a_run_that_raised_is_kept_and_marked_failed(tmp_path):
