@@ -98,6 +98,9 @@ class RunLogger:
 
             check_x(x)
             check_smoothing(smoothing)
+            if total_steps is not None and (isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral)
+                                            or total_steps <= 0):
+                raise ValueError(f"total_steps must be a positive int or None, got {total_steps!r}")
             reference = None if reference is None else load_reference(reference)
         self.experiment = experiment
         self.root = Path(root)
