@@ -82,7 +82,7 @@ def buffer_contents(buffer: ReplayBuffer) -> Batch:
                    for f in ("obs", "actions", "rewards", "next_obs", "terminated")))
 
 
-# ---- the three steps of MBPO that the notebook has students write ------------------------------
+# ---- the steps of MBPO that the notebook has students write (reference versions) ----------------
 
 def branched_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: ReplayBuffer,
                      model_buffer: ReplayBuffer, num_starts: int, horizon: int, rng: np.random.Generator) -> int:
@@ -101,7 +101,7 @@ def branched_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: 
     return stored
 
 
-def mixed_batch(real_buffer: ReplayBuffer, model_buffer: ReplayBuffer, batch_size: int, real_ratio: float,
+def mixed_batch(real_buffer: ReplayBuffer, model_buffer: ReplayBuffer | None, batch_size: int, real_ratio: float,
                 rng: np.random.Generator) -> Batch:
     """A SAC batch with round(batch_size * real_ratio) real transitions and the rest from the model buffer."""
     num_real = int(round(batch_size * real_ratio))
@@ -112,7 +112,7 @@ def mixed_batch(real_buffer: ReplayBuffer, model_buffer: ReplayBuffer, batch_siz
     return batch
 
 
-def refresh_model(model: ProbabilisticEnsemble, real_buffer: ReplayBuffer, model_buffer: ReplayBuffer,
+def refresh_model(model: ProbabilisticEnsemble, real_buffer: ReplayBuffer, model_buffer: ReplayBuffer | None,
                   rng: np.random.Generator, nll_fn: NllFn = gaussian_nll, max_epochs: int = 50) -> FitStats:
     """Refit the model on every REAL transition (never on model data: it would learn its own errors)."""
     return model.fit(buffer_contents(real_buffer), rng=rng, nll_fn=nll_fn, max_epochs=max_epochs)
