@@ -108,7 +108,6 @@ def broken_collect(*, mask="prev", terminated="term", done="both", swap=False, n
                       mask=torch.as_tensor(masks[mask]))
         if numpy_batch:
             fields = {k: v.numpy() for k, v in fields.items()}
-            return Batch(**fields), next_obs, dones[done]
         return Batch(**fields), next_obs, dones[done]
     return fn
 
