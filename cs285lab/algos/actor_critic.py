@@ -391,7 +391,8 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
     as one flat `Batch` of one-step transitions (e.g. a student's actor_critic_loss).
     The NEXT_STEP reset step after each episode end carries no transition and is masked out.
     `history` holds one row per evaluation: env_steps, eval_return (greedy, mean over
-    `eval_episodes`), train_return (sampled episodes finished since the last row), wall_s.
+    `eval_episodes`), train_return (sampled episodes finished since the last row), wall_s and
+    train_s (wall-clock seconds since the start, without / with the evaluations left out).
     Env steps count every worker step, reset steps included.
     """
     logger = logger or NullLogger()
@@ -553,11 +554,12 @@ def _gae_loss(model: nn.Module, rollout: _Rollout, gamma: float, lam: float, val
 
 
 class _EpisodeTracker:
-    """Undiscounted returns of the training episodes, per worker."""
+    """Undiscounted returns of the training episodes, per worker (and the time spent evaluating)."""
 
     def __init__(self, num_envs: int) -> None:
         self.running = np.zeros(num_envs)
         self.finished: list[float] = []
+        self.eval_s = 0.0  # seconds spent evaluating, so that train_s can leave them out
 
     def add(self, rewards: np.ndarray, done: np.ndarray) -> None:
         self.running += rewards
@@ -572,9 +574,13 @@ class _EpisodeTracker:
 
 def _evaluate_row(model: nn.Module, action_space: gym.spaces.Space, env_id: str, episodes: int, env_steps: int, start: float,
                   tracker: _EpisodeTracker, stats: dict[str, float], logger: Logger) -> dict:
+    """One history row: greedy evaluation now, plus training statistics; logged and returned."""
+    began = time.perf_counter()
     eval_return = evaluate(greedy_policy(model, action_space), env_id, episodes=episodes) if episodes > 0 else float("nan")
+    tracker.eval_s += time.perf_counter() - began
+    wall = time.perf_counter() - start
     row = {"env_steps": env_steps, "eval_return": eval_return, "train_return": tracker.pop_mean(),
-           "wall_s": time.perf_counter() - start, **stats}
+           "wall_s": wall, "train_s": wall - tracker.eval_s, **stats}
     logger.log(env_steps, **{k: v for k, v in row.items() if k != "env_steps"})
     return row
 

@@ -1,0 +1,184 @@
+"""Synchronous actor-critic (A2C) against stable-baselines3's A2C: CartPole-v1 and Acrobot-v1.
+
+Issue 4's targets: on CartPole-v1, a mean greedy eval return >= 475 over 5 seeds within 100k env
+steps, still >= 475 over the last 20% of training; on Acrobot-v1, >= -100 within 200k steps; in
+fewer env steps than SB3's A2C and at most half its wall-clock.
+
+Both learners get the same env, env-step budget, seeds, 8 workers, and the same evaluation
+(`cs285lab.envs.evaluate`: greedy policy, `EVAL_EPISODES` episodes every `steps // 10` env steps).
+SB3 runs with its A2C defaults (RMSprop, lr 7e-4, n_steps 5, no GAE), the rl-zoo's choice for
+these envs apart from the worker count. Time is measured around training only (evaluations are
+left out), as wall-clock and as CPU time of this process; the CPU ratio is the one to trust on a
+shared, loaded machine. Everything runs in one process, one run after another.
+
+Environment variables: BENCH_A2C_SEEDS ("0,1,2,3,4"), BENCH_A2C_ENVS ("CartPole-v1,Acrobot-v1"),
+BENCH_A2C_NOTEBOOK ("1"; "0" skips timing the full-budget notebook 01).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.harness import Result, learning_curve_figure
+from cs285lab import seed_everything
+from cs285lab.algos import actor_critic as ac
+from cs285lab.algos.actor_critic import train_a2c
+from cs285lab.envs import evaluate
+
+DESCRIPTION = "synchronous A2C vs stable-baselines3 A2C on CartPole-v1 (100k steps) and Acrobot-v1 (200k), 5 seeds"
+ROOT = Path(__file__).resolve().parents[1]
+NUM_ENVS = 8
+EVAL_EPISODES = 10
+# env -> (env-step budget, target greedy return, our settings)
+TASKS = {
+    "CartPole-v1": (100_000, 475.0, dict(n_steps=16, lr=7e-4, gamma=0.99, gae_lambda=0.95, entropy_coef=0.01)),
+    "Acrobot-v1": (200_000, -100.0, dict(n_steps=16, lr=7e-4, gamma=0.99, gae_lambda=0.95, entropy_coef=0.01)),
+}
+OURS, PEER = "cs285lab A2C", "sb3 A2C"
+
+
+def ours(env_id: str, seed: int, steps: int, settings: dict) -> tuple[list[dict], float, float]:
+    """Our A2C: eval rows, training wall-clock and training CPU seconds (evaluations left out)."""
+    eval_cpu = [0.0]
+
+    def timed_evaluate(*args, **kwargs):  # to leave the evaluations' CPU time out, as for SB3
+        began = time.process_time()
+        try:
+            return evaluate(*args, **kwargs)
+        finally:
+            eval_cpu[0] += time.process_time() - began
+
+    cpu = time.process_time()
+    original, ac.evaluate = ac.evaluate, timed_evaluate
+    try:
+        _, history = train_a2c(env_id, NUM_ENVS, steps, seed, eval_every=steps // 10, eval_episodes=EVAL_EPISODES,
+                               **settings)
+    finally:
+        ac.evaluate = original
+    cpu = time.process_time() - cpu - eval_cpu[0]
+    rows = [{"impl": OURS, "env": env_id, "seed": seed, "env_steps": r["env_steps"], "eval_return": r["eval_return"],
+             "wall_s": round(r["train_s"], 2)} for r in history]
+    return rows, history[-1]["train_s"], cpu
+
+
+def peer(env_id: str, seed: int, steps: int) -> tuple[list[dict], float, float]:
+    """SB3's A2C (defaults, 8 DummyVecEnv workers), evaluated the same way."""
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    rows: list[dict] = []
+    spent = {"wall": 0.0, "cpu": 0.0}
+
+    class Evaluate(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.start, self.next_eval = time.perf_counter(), 0
+
+        def _evaluate(self) -> None:
+            wall, cpu = time.perf_counter(), time.process_time()
+            score = evaluate(lambda o: self.model.predict(o, deterministic=True)[0], env_id, EVAL_EPISODES)
+            spent["wall"] += time.perf_counter() - wall
+            spent["cpu"] += time.process_time() - cpu
+            rows.append({"impl": PEER, "env": env_id, "seed": seed, "env_steps": self.num_timesteps,
+                         "eval_return": score, "wall_s": round(time.perf_counter() - self.start - spent["wall"], 2)})
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next_eval:
+                self._evaluate()
+                self.next_eval += steps // 10
+            return True
+
+        def _on_training_end(self) -> None:
+            self._evaluate()
+
+    seed_everything(seed)
+    venv = make_vec_env(env_id, n_envs=NUM_ENVS, seed=seed)
+    model = A2C("MlpPolicy", venv, seed=seed, device="cpu", verbose=0)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.learn(steps, callback=Evaluate())
+    wall, cpu = time.perf_counter() - wall - spent["wall"], time.process_time() - cpu - spent["cpu"]
+    venv.close()
+    return rows, wall, cpu
+
+
+def first_reach(rows: list[dict], target: float) -> float:
+    """Env steps at the first evaluation whose mean over seeds reaches `target` (inf if never)."""
+    steps = sorted({r["env_steps"] for r in rows})
+    for s in steps:
+        if np.mean([r["eval_return"] for r in rows if r["env_steps"] == s]) >= target:
+            return s
+    return float("inf")
+
+
+def last_fraction_mean(rows: list[dict], steps: int, fraction: float = 0.2) -> float:
+    """Mean eval return over seeds and over the evaluations in the last `fraction` of training."""
+    return float(np.mean([r["eval_return"] for r in rows if r["env_steps"] >= (1 - fraction) * steps]))
+
+
+def notebook_seconds() -> float | None:
+    """Wall-clock of solutions/01 at the full budget (executed in a scratch dir), or None when skipped."""
+    if os.environ.get("BENCH_A2C_NOTEBOOK", "1") == "0":
+        return None
+    import tempfile
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "solutions" / "01_actor_critic_architectures.ipynb", as_version=4)
+    old = os.environ.get("CS285LAB_PROFILE")
+    os.environ["CS285LAB_PROFILE"] = "full"  # the kernel inherits this environment
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            start = time.perf_counter()
+            NotebookClient(nb, timeout=1800, kernel_name="python3",
+                           resources={"metadata": {"path": scratch}}).execute()
+            return time.perf_counter() - start
+    finally:
+        if old is None:
+            os.environ.pop("CS285LAB_PROFILE", None)
+        else:
+            os.environ["CS285LAB_PROFILE"] = old
+
+
+def run() -> Result:
+    """Both learners on every task and seed; a summary against issue 4's targets."""
+    seeds = [int(s) for s in os.environ.get("BENCH_A2C_SEEDS", "0,1,2,3,4").split(",")]
+    envs = os.environ.get("BENCH_A2C_ENVS", ",".join(TASKS)).split(",")
+    rows: list[dict] = []
+    lines = [f"Seeds {seeds}, {NUM_ENVS} workers, greedy evaluation over {EVAL_EPISODES} episodes every "
+             "budget/10 steps. Time = training only (evaluations excluded), summed over seeds.", "",
+             "| env | impl | first step mean >= target | mean return, last 20% | final mean (min) | "
+             "wall s | CPU s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    ratios = []
+    for env_id in envs:
+        steps, target, settings = TASKS[env_id]
+        timing = {OURS: [0.0, 0.0], PEER: [0.0, 0.0]}
+        for seed in seeds:
+            for impl, fn in ((OURS, lambda: ours(env_id, seed, steps, settings)), (PEER, lambda: peer(env_id, seed, steps))):
+                new, wall, cpu = fn()
+                rows += new
+                timing[impl][0] += wall
+                timing[impl][1] += cpu
+                print(f"  {env_id} {impl} seed {seed}: final {new[-1]['eval_return']:.1f}, {wall:.1f} s", flush=True)
+        for impl in (OURS, PEER):
+            sel = [r for r in rows if r["env"] == env_id and r["impl"] == impl]
+            finals = [r["eval_return"] for r in sel if r["env_steps"] == max(x["env_steps"] for x in sel if x["seed"] == r["seed"])]
+            reach = first_reach(sel, target)
+            lines.append(f"| {env_id} | {impl} | {'never' if reach == float('inf') else int(reach)} | "
+                         f"{last_fraction_mean(sel, steps):.1f} | {np.mean(finals):.1f} ({min(finals):.1f}) | "
+                         f"{timing[impl][0]:.1f} | {timing[impl][1]:.1f} |")
+        ratios.append(f"{env_id}: ours/SB3 wall-clock {timing[OURS][0] / timing[PEER][0]:.2f}, "
+                      f"CPU {timing[OURS][1] / timing[PEER][1]:.2f} (target <= 0.5); target return {target}")
+    lines += ["", *[f"- {r}" for r in ratios]]
+    nb_s = notebook_seconds()
+    if nb_s is not None:
+        lines.append(f"- notebook 01 at the full budget: {nb_s:.0f} s wall-clock (target <= 600 s)")
+    load = os.getloadavg()[0]
+    lines.append(f"- machine load average at the end: {load:.1f} on {os.cpu_count()} cores (wall-clock numbers "
+                 "include contention from other processes)")
+    return Result(rows=rows, summary="\n".join(lines),
+                  figures={"": learning_curve_figure(rows, "A2C vs SB3 A2C: greedy eval return")})
