@@ -391,8 +391,8 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
     as one flat `Batch` of one-step transitions (e.g. a student's actor_critic_loss).
     The NEXT_STEP reset step after each episode end carries no transition and is masked out.
     `history` holds one row per evaluation: env_steps, eval_return (greedy, mean over
-    `eval_episodes`), train_return (sampled episodes finished since the last row), wall_s and
-    train_s (wall-clock seconds since the start, without / with the evaluations left out).
+    `eval_episodes`), train_return (sampled episodes finished since the last row), wall_s
+    (wall-clock seconds since the start) and train_s (the same without the evaluations).
     Env steps count every worker step, reset steps included.
     """
     logger = logger or NullLogger()
@@ -445,7 +445,7 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
 
 
 def train_online_ac(env_id: str, total_steps: int = 20_000, seed: int = 0, *, lr: float = 1e-3,
-                    gamma: float = 0.99, value_coef: float = 0.5, shared: bool = False,
+                    gamma: float = 0.99, shared: bool = False,
                     hidden: Sequence[int] = (64, 64), update: Callable[..., Any] | None = None,
                     logger: Logger | None = None, eval_every: int = 5_000, eval_episodes: int = 5,
                     ) -> tuple[nn.Module, list[dict]]:
