@@ -102,6 +102,35 @@ def collection_throughput(env_id: str, num_envs: int, vectorization: str, model:
     return rounds * num_envs / best
 
 
+class SlowStep(gym.Wrapper):
+    """An env whose every step takes `delay` seconds longer (a straggler: a slow machine or a heavy scene)."""
+
+    def __init__(self, env: gym.Env, delay: float) -> None:
+        super().__init__(env)
+        self.delay = delay
+
+    def step(self, action: Any) -> tuple:
+        """Sleep `delay` seconds, then step."""
+        time.sleep(self.delay)
+        return self.env.step(action)
+
+
+def lockstep_throughput(env_id: str, num_envs: int, model: nn.Module, slow_delay: float,
+                        steps: int, seed: int = 0) -> float:
+    """Env steps per second of a synchronous vector env in which worker 0 is `slow_delay` s slower per step."""
+    envs = gym.vector.SyncVectorEnv([lambda i=i: SlowStep(gym.make(env_id), slow_delay if i == 0 else 0.0)
+                                     for i in range(num_envs)])
+    try:
+        obs, done = reset_workers(envs, seed), np.zeros(num_envs, dtype=bool)
+        rounds = max(1, steps // num_envs)
+        start = time.perf_counter()
+        for _ in range(rounds):  # every round waits for worker 0
+            _, obs, done = collect_step(envs, model, obs, done)
+        return rounds * num_envs / (time.perf_counter() - start)
+    finally:
+        envs.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Asynchronous workers: threads deliver transitions, the learner updates every batch_size of them
 # --------------------------------------------------------------------------------------------
