@@ -57,6 +57,12 @@ def test_collect_step_masks_exactly_the_reset_steps():
     assert resets >= 3, "the random policy should end several episodes in 120 steps"
 
 
+def test_lockstep_vector_env_runs_at_the_slowest_workers_pace():
+    model = make_actor_critic(gym.spaces.Box(-np.inf, np.inf, (4,), np.float32), gym.spaces.Discrete(2))
+    speed = P.lockstep_throughput(ENV, 2, model, slow_delay=0.05, steps=12)
+    assert speed <= 2 / 0.05, "each lockstep round waits for the slow worker's 50 ms"
+
+
 def test_make_workers_rejects_bad_input():
     with pytest.raises(ValueError, match="vectorization"):
         P.make_workers(ENV, 2, 0, vectorization="threads")
