@@ -332,3 +332,66 @@ def test_learning_check_fails_without_terminal_mask():
     # subtle break: bootstrapping past terminal states leaves a loss that runs but does not learn.
     with pytest.raises(CheckFailed, match="below 200"):
         nb01.batched_ac_learns(make_loss(mask_terminal=False), SeparateOk)
+
+
+# ---------------------------------------------------------------------------------------------
+# the remaining named mistakes, one test each
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("broken, match", [
+    (lambda te, tr, pd: (tr, ~pd), "should be `terminated`, not `truncated`"),
+    (lambda te, tr, pd: (np.zeros_like(te), ~pd), "False everywhere"),
+    (lambda te, tr, pd: (te[:3], ~pd), "one entry per worker"),
+])
+def test_transition_flags_more_mistakes(broken, match):
+    expect_failure(nb01.transition_flags, broken, match=match)
+
+
+@pytest.mark.parametrize("broken, match", [
+    (lambda h, s=None: h, "return a torch Distribution"),
+    (lambda h, s=None: dist_ok(h) if s is None else dist_ok(h.detach(), s.detach()), "carry no gradient"),
+])
+def test_policy_distribution_more_mistakes(broken, match):
+    expect_failure(nb01.policy_distribution, broken, match=match)
+
+
+class SeparateUnusedLayer(SeparateOk):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spare = nn.Linear(4, 4)
+
+
+class SharedPolicySkipsTrunk(SharedOk):
+    def __init__(self, obs_space, action_space, hidden=(64, 64)):
+        super().__init__(obs_space, action_space, hidden)
+        self.policy_body, _ = make_encoder(obs_space, hidden)
+
+    def dist(self, obs):
+        return dist_ok(self.policy_head(self.policy_body(obs)), self.log_std)
+
+
+class SharedBig(SharedOk):
+    def __init__(self, obs_space, action_space, hidden=(64, 64)):
+        super().__init__(obs_space, action_space, (256, 256))
+
+
+class NotAModule:
+    def __init__(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("separate, shared, match", [
+    (SeparateUnusedLayer, SharedOk, "used by neither"),
+    (SeparateOk, SharedPolicySkipsTrunk, "dist\\(\\) does not go through self.trunk"),
+    (SeparateOk, SharedBig, "should need fewer"),
+    (NotAModule, SharedOk, "must be an nn.Module"),
+])
+def test_architectures_more_mistakes(separate, shared, match):
+    expect_failure(nb01.architectures, separate, shared, match=match)
+
+
+def test_loss_without_gradient_is_named():
+    def detached(*args):
+        loss, stats = make_loss()(*args)
+        return loss.detach(), stats
+    expect_failure(nb01.actor_critic_loss, detached, match="carries no gradient")
