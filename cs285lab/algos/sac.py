@@ -174,8 +174,9 @@ class SAC:
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
         if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
             raise ValueError(f"SAC.act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
-        action, _ = self.actor(x, deterministic=deterministic)
-        return action.numpy()
+        mean, log_std = self.actor.gaussian(x)  # acting needs no log-probability
+        u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
+        return (self.actor.center + self.actor.scale * torch.tanh(u)).numpy()
 
     # -- the update ----------------------------------------------------------------------------------
     def q_target(self, batch: Batch) -> Tensor:
