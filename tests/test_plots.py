@@ -109,9 +109,10 @@ def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_pa
 
     recipe = reference.Recipe("nb00", "fake:algorithm", "Fake-v0", ("eval_return",), _fake_recipe)
     monkeypatch.setitem(reference.RECIPES, "nb00-fake", recipe)
-    path = reference.generate("nb00-fake", seeds=(0, 1, 2), profile="ci", out=tmp_path / "nb00-fake.csv",
+    path = reference.generate("nb00-fake", seeds=(0, 1, 2), profile="ci", out=tmp_path / "band.csv",
                               root=tmp_path / "runs")
     band = load_reference(path)
+    assert band.name == "nb00-fake"
     ci_episodes = __import__("cs285lab").budget("nb00", "ci").random_episodes
     assert band.meta["budget"] == f"random_episodes={ci_episodes}" and band.meta["profile"] == "ci"
     assert band.meta["env"] == "Fake-v0" and band.meta["algorithm"] == "fake:algorithm"

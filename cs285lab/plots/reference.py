@@ -297,8 +297,8 @@ def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str
             names.append(logger.run)
             print(f"  {exercise}: seed {seed} done", flush=True)
         runs = load_runs(experiment, root=run_root, runs=names, metrics=recipe.metrics)
-        return make_reference(runs, out, recipe.metrics, points, algorithm=recipe.algorithm, env=recipe.env,
-                              notebook=recipe.notebook, profile=profile,
+        return make_reference(runs, out, recipe.metrics, points, exercise=exercise, algorithm=recipe.algorithm,
+                              env=recipe.env, notebook=recipe.notebook, profile=profile,
                               budget=", ".join(f"{k}={v}" for k, v in used.items()),
                               how=f"python -m cs285lab.plots.reference generate {exercise} --profile {profile} "
                                   f"--seeds {' '.join(map(str, seeds))}")
