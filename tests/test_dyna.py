@@ -99,3 +99,14 @@ def test_bad_arguments():
         dyna.dyna_q_runs(-1)
     with pytest.raises(ValueError, match="slip is a probability"):
         dyna.dyna_q_runs(1, slip=2.0)
+
+
+def test_dyna_q_plus_recovers_when_the_maze_blocks_the_path():
+    steps = 3000                                       # the blocking maze changes after 1000 steps
+    plus = dyna.changing_maze_runs(10, steps, runs=3, layout="blocking", kappa=1e-4, alpha=1.0, seed=0)
+    plain = dyna.changing_maze_runs(10, 1000, runs=3, layout="blocking", kappa=0.0, alpha=1.0, seed=0)
+    assert plus.shape == (3, steps) and np.all(np.diff(plus, axis=1) >= 0)
+    assert plain[:, -1].min() > 10                     # Dyna-Q finds the goal repeatedly before the change
+    assert (plus[:, -1] - plus[:, 1499]).min() > 20    # Dyna-Q+ found the new path in every run
+    with pytest.raises(ValueError, match="layout"):
+        dyna.changing_maze_runs(5, 10, layout="dyna")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from cs285lab.envs.dyna_maze import Maze, make_maze
+from cs285lab.envs.dyna_maze import LAYOUTS, Maze, make_maze
 
 Model = dict[tuple[int, int], tuple[float, int, bool]]  # (s, a) -> (reward, next state, terminated)
 
@@ -309,3 +309,60 @@ def offline_planning(model: str, slip: float = 0.3, data_steps: int = 3000, swee
         Q[tried_s, tried_a] += alpha * (target - Q[tried_s, tried_a])
         errors[sweep] = np.sqrt(np.mean((Q.max(1)[visited] - v_star[visited]) ** 2))
     return errors
+
+
+
+def changing_maze_runs(n_planning: int, steps: int, runs: int = 10, *, layout: str = "shortcut",
+                       kappa: float = 0.0, alpha: float = 0.1, gamma: float = 0.95, epsilon: float = 0.1,
+                       seed: int = 0) -> np.ndarray:
+    """Dyna-Q (kappa = 0) or Dyna-Q+ (kappa > 0) on a maze that changes; return cumulative reward [runs, steps].
+
+    The blocking/shortcut mazes of Sutton & Barto (Examples 8.2, 8.3) switch layout after a fixed
+    number of real steps. Planning draws a visited state, then an action: a tried one (Dyna-Q) or any
+    one (Dyna-Q+, as in the book: untried actions lead back to the same state with reward 0). Dyna-Q+
+    adds the bonus kappa * sqrt(tau) to the simulated reward, tau = real steps since the pair was
+    last tried, so long-untested pairs look worth re-testing.
+    """
+    if layout not in ("blocking", "shortcut"):
+        raise ValueError(f"layout must be 'blocking' or 'shortcut', got {layout!r}")
+    if n_planning < 0 or steps < 1 or runs < 1 or kappa < 0:
+        raise ValueError("need n_planning >= 0, steps >= 1, runs >= 1, kappa >= 0")
+    before, after, change_at = LAYOUTS[layout]
+    tables = [Maze(before).tables(), Maze(after).tables()]
+    start = Maze(before).start
+    S, A = tables[0][0].shape
+    rng = np.random.default_rng(seed)
+    who = np.arange(runs)
+    Q = np.zeros((runs, S, A))
+    m_next = np.broadcast_to(np.arange(S)[None, :, None], (runs, S, A)).copy()   # untried: stay put, reward 0
+    m_reward = np.zeros((runs, S, A))
+    m_term = np.zeros((runs, S, A), dtype=bool)
+    tried = np.zeros((runs, S, A), dtype=bool)
+    last_tried = np.zeros((runs, S, A))          # real step at which (s, a) was last tried
+    state = np.full(runs, start)
+    rewards = np.zeros((runs, steps))
+    for t in range(steps):
+        true_next, true_reward, true_term = tables[int(t >= change_at)]
+        s = state
+        # (a) act epsilon-greedily (random tie-breaking) in the current maze.
+        q = Q[who, s]
+        a = np.argmax(rng.random(q.shape) * (q == q.max(1, keepdims=True)), axis=1)
+        a = np.where(rng.random(runs) < epsilon, rng.integers(A, size=runs), a)
+        s2, r, term = true_next[s, a], true_reward[s, a], true_term[s, a]
+        # (b) direct RL, (c) model learning.
+        Q[who, s, a] += alpha * (r + gamma * Q[who, s2].max(1) * ~term - Q[who, s, a])
+        m_next[who, s, a], m_reward[who, s, a], m_term[who, s, a] = s2, r, term
+        tried[who, s, a], last_tried[who, s, a] = True, t
+        visited = tried.any(2)
+        # (d) planning: a visited state (uniformly), then a tried action (Dyna-Q) or any action (Dyna-Q+).
+        for _ in range(n_planning):
+            ps = np.argmax(rng.random((runs, S)) * visited, axis=1)
+            allowed = tried[who, ps] if kappa == 0 else np.ones((runs, A), dtype=bool)
+            pa = np.argmax(rng.random((runs, A)) * allowed, axis=1)
+            bonus = kappa * np.sqrt(t - last_tried[who, ps, pa])
+            p_next = m_next[who, ps, pa]
+            target = m_reward[who, ps, pa] + bonus + gamma * Q[who, p_next].max(1) * ~m_term[who, ps, pa]
+            Q[who, ps, pa] += alpha * (target - Q[who, ps, pa])
+        rewards[:, t] = r
+        state = np.where(term, start, s2)
+    return rewards.cumsum(1)
