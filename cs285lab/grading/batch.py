@@ -139,7 +139,7 @@ def run_job(job: Job, settings: Settings) -> JobResult:
         return JobResult(notebook_rows(job.submission, job.ref, "error", str(exc)))
     try:
         assembled = assemble(submitted, job.ref, Path(cs285lab.checks.__file__).resolve().parent)
-        keep = settings.keep_scratch / job.submission / job.notebook if settings.keep_scratch else None
+        keep = settings.keep_scratch / job.submission / Path(job.notebook).stem if settings.keep_scratch else None
         result = run_notebook(assembled, job.ref.name, settings.limits, keep=keep)
         rows = grade_rows(job.submission, job.ref, assembled, result, settings.limits, settings.tampered_policy)
     except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the batch; it is reported
