@@ -98,28 +98,36 @@ def test_resampling_keeps_sparse_metrics_and_needs_two_runs(tmp_path):
         make_reference(load_runs("ref", tmp_path, wide=True), tmp_path / "x.csv")
 
 
-def _fake_recipe(seed, budget, logger):
+def _fake_train(seed, settings, logger):
     for step in range(0, 1000, 100):
-        logger.log(step, eval_return=step / 100 + seed + budget.random_episodes, train_return=float(seed))
-    return {"random_episodes": budget.random_episodes}
+        logger.log(step, eval_return=step / 100 + seed + settings["episodes"], train_return=float(seed))
 
 
 def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_path, monkeypatch):
+    from cs285lab import budget
     from cs285lab.plots import reference
 
-    recipe = reference.Recipe("nb00", "fake:algorithm", "Fake-v0", ("eval_return",), _fake_recipe)
+    recipe = reference.Recipe("nb00", "fake:algorithm", "Fake-v0", ("eval_return",),
+                              lambda b: {"episodes": b.random_episodes}, _fake_train)
     monkeypatch.setitem(reference.RECIPES, "nb00-fake", recipe)
     path = reference.generate("nb00-fake", seeds=(0, 1, 2), profile="ci", out=tmp_path / "band.csv",
                               root=tmp_path / "runs")
     band = load_reference(path)
-    assert band.name == "nb00-fake"
-    ci_episodes = __import__("cs285lab").budget("nb00", "ci").random_episodes
-    assert band.meta["budget"] == f"random_episodes={ci_episodes}" and band.meta["profile"] == "ci"
+    ci_episodes = budget("nb00", "ci").random_episodes
+    assert ci_episodes != budget("nb00", "full").random_episodes
+    assert band.name == "nb00-fake" and band.meta["budget"] == f"episodes={ci_episodes}"
+    assert band.meta["profile"] == "ci" and band.label().endswith("(ci budget)")
     assert band.meta["env"] == "Fake-v0" and band.meta["algorithm"] == "fake:algorithm"
     assert band.seeds == [0, 1, 2] and band.metrics == ["eval_return"]
     table = band.band("eval_return")
     assert table["step"].tolist() == list(range(0, 1000, 100))  # shared evaluation steps are the grid
     assert table["median"].iloc[-1] == 9 + 1 + ci_episodes and table["low"].iloc[-1] == 9 + ci_episodes
+    # sizes that do not depend on the profile: the band says it serves both
+    same = reference.Recipe("nb00", "fake:algorithm", "Fake-v0", ("eval_return",), lambda b: {"episodes": 3},
+                            _fake_train)
+    monkeypatch.setitem(reference.RECIPES, "nb00-same", same)
+    both = load_reference(reference.generate("nb00-same", seeds=(0, 1), out=tmp_path / "same.csv"))
+    assert both.meta["profile"] == "ci, full" and both.label().endswith("(ci, full budget)")
     with pytest.raises(KeyError, match="no recipe"):
         reference.generate("nb99-nothing")
 
@@ -133,7 +141,7 @@ def test_unknown_reference_names_say_what_is_shipped():
 def test_shipped_reference_bands_are_real_and_say_how_they_were_made(name):
     band = load_reference(name)
     assert len(band.seeds) >= 3, "a band needs several seeds"
-    assert band.meta.get("profile") in ("ci", "full"), "the header must say which budget made it"
+    assert band.meta.get("profile") in ("ci", "full", "ci, full"), "the header must say which budget made it"
     for key in ("algorithm", "env", "how"):
         assert band.meta.get(key), f"the header must say {key}"
     for metric in band.metrics:

@@ -227,25 +227,20 @@ def make_reference(runs: pd.DataFrame, out: str | Path, metrics: Iterable[str] |
 class Recipe:
     """How to regenerate one shipped band: the notebook's training call, at that notebook's budget."""
 
-    notebook: str                                # budget name, e.g. "nb03"
-    algorithm: str                               # for the header, e.g. "cs285lab.algos.sac:train_sac"
+    notebook: str                                        # budget name, e.g. "nb03"
+    algorithm: str                                       # for the header, e.g. "cs285lab.algos.sac:train_sac"
     env: str
     metrics: tuple[str, ...]
-    train: Callable[[int, Any, Any], dict[str, Any]]  # (seed, budget, logger) -> the settings it used
+    settings: Callable[[Any], dict[str, Any]]            # budget -> the sizes the notebook's call uses
+    train: Callable[[int, dict[str, Any], Any], None]    # (seed, settings, logger) -> trains, logging to logger
 
 
-def _train_sac_nb03(seed: int, budget: Any, logger: Any) -> dict[str, Any]:
-    """nb03's student SAC run (cell nb03-student-sac), with the reference SAC."""
-    from cs285lab.algos.sac import SACConfig, train_sac
-
-    settings = {"total_steps": budget.sac_steps, "learning_starts": budget.learning_starts,
-                "eval_every": budget.eval_every, "eval_episodes": budget.eval_episodes}
-    train_sac("Pendulum-v1", budget.sac_steps, seed, SACConfig(learning_starts=budget.learning_starts),
-              logger=logger, eval_every=budget.eval_every, eval_episodes=budget.eval_episodes)
-    return settings
+def _nb01_settings(budget: Any) -> dict[str, Any]:
+    return {"num_envs": budget.check_envs, "total_steps": budget.check_steps, "n_steps": budget.check_n_steps,
+            "lr": budget.check_lr, "eval_every": budget.check_steps // 5, "eval_episodes": budget.check_eval_episodes}
 
 
-def _train_a2c_nb01(seed: int, budget: Any, logger: Any) -> dict[str, Any]:
+def _nb01_train(seed: int, settings: dict[str, Any], logger: Any) -> None:
     """nb01's batched actor-critic run (Part 3, "Does it learn?"), with the package's model and loss."""
     import gymnasium as gym
     import torch
@@ -256,50 +251,62 @@ def _train_a2c_nb01(seed: int, budget: Any, logger: Any) -> dict[str, Any]:
     torch.manual_seed(seed)
     model = SeparateActorCritic(env.observation_space, env.action_space)
     env.close()
-    settings = {"num_envs": budget.check_envs, "total_steps": budget.check_steps, "n_steps": budget.check_n_steps,
-                "lr": budget.check_lr, "eval_every": budget.check_steps // 5,
-                "eval_episodes": budget.check_eval_episodes}
-    train_a2c("CartPole-v1", budget.check_envs, budget.check_steps, seed=seed, n_steps=budget.check_n_steps,
-              lr=budget.check_lr, model=model, loss_fn=actor_critic_loss, logger=logger,
-              eval_every=budget.check_steps // 5, eval_episodes=budget.check_eval_episodes)
-    return settings
+    train_a2c("CartPole-v1", settings["num_envs"], settings["total_steps"], seed=seed, n_steps=settings["n_steps"],
+              lr=settings["lr"], model=model, loss_fn=actor_critic_loss, logger=logger,
+              eval_every=settings["eval_every"], eval_episodes=settings["eval_episodes"])
+
+
+def _nb03_settings(budget: Any) -> dict[str, Any]:
+    return {"total_steps": budget.sac_steps, "learning_starts": budget.learning_starts,
+            "eval_every": budget.eval_every, "eval_episodes": budget.eval_episodes}
+
+
+def _nb03_train(seed: int, settings: dict[str, Any], logger: Any) -> None:
+    """nb03's student SAC run (cell nb03-student-sac), with the reference SAC."""
+    from cs285lab.algos.sac import SACConfig, train_sac
+
+    train_sac("Pendulum-v1", settings["total_steps"], seed, SACConfig(learning_starts=settings["learning_starts"]),
+              logger=logger, eval_every=settings["eval_every"], eval_episodes=settings["eval_episodes"])
 
 
 RECIPES: dict[str, Recipe] = {
     "nb01-a2c-cartpole": Recipe("nb01", "cs285lab.algos.actor_critic:train_a2c + actor_critic_loss",
-                                "CartPole-v1", ("eval_return", "train_return"), _train_a2c_nb01),
+                                "CartPole-v1", ("eval_return", "train_return"), _nb01_settings, _nb01_train),
     "nb03-sac-pendulum": Recipe("nb03", "cs285lab.algos.sac:train_sac", "Pendulum-v1",
-                                ("eval_return", "train_return"), _train_sac_nb03),
+                                ("eval_return", "train_return"), _nb03_settings, _nb03_train),
 }
 
 
 def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str = "ci",
              root: str | Path | None = None, out: str | Path | None = None, points: int | None = None) -> Path:
-    """Train the registered reference run of `exercise` for each seed at the notebook's budget; write its band."""
+    """Train the registered reference run of `exercise` for each seed at the notebook's budget; write its band.
+
+    The header's profile is "ci", "full", or "ci, full" when the notebook uses the same sizes in both.
+    """
     import tempfile
 
-    from cs285lab.config import budget
+    from cs285lab.config import PROFILES, budget
     from cs285lab.runs import RunLogger, load_runs
 
     if exercise not in RECIPES:
         raise KeyError(f"no recipe for {exercise!r}; known: {', '.join(sorted(RECIPES))}")
     recipe = RECIPES[exercise]
-    sizes = budget(recipe.notebook, profile)
+    settings = recipe.settings(budget(recipe.notebook, profile))
+    same_in = [p for p in PROFILES if recipe.settings(budget(recipe.notebook, p)) == settings]
     out = Path(out) if out is not None else _reference_dir() / f"{exercise}.csv"
     with tempfile.TemporaryDirectory() as scratch:
         run_root = Path(root) if root is not None else Path(scratch)
         experiment = f"reference/{exercise}-{profile}"
-        used: dict[str, Any] = {}
         names = []
         for seed in seeds:
-            with RunLogger(experiment, seed=seed, root=run_root, config={"profile": profile}) as logger:
-                used = recipe.train(seed, sizes, logger)
+            with RunLogger(experiment, seed=seed, root=run_root, config=settings) as logger:
+                recipe.train(seed, settings, logger)
             names.append(logger.run)
             print(f"  {exercise}: seed {seed} done", flush=True)
         runs = load_runs(experiment, root=run_root, runs=names, metrics=recipe.metrics)
         return make_reference(runs, out, recipe.metrics, points, exercise=exercise, algorithm=recipe.algorithm,
-                              env=recipe.env, notebook=recipe.notebook, profile=profile,
-                              budget=", ".join(f"{k}={v}" for k, v in used.items()),
+                              env=recipe.env, notebook=recipe.notebook, profile=", ".join(sorted(same_in)),
+                              budget=", ".join(f"{k}={v}" for k, v in settings.items()),
                               how=f"python -m cs285lab.plots.reference generate {exercise} --profile {profile} "
                                   f"--seeds {' '.join(map(str, seeds))}")
 
