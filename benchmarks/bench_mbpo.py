@@ -46,12 +46,14 @@ def run() -> Result:
     sac_steps = int(os.environ.get("BENCH_SAC_STEPS", "15000"))
     rows: list[dict] = []
     mbpo_wall: list[float] = []
+    mbpo_cpu: list[float] = []
     for seed in seeds:
         seed_everything(seed)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = train_mbpo(ENV, mbpo_steps, seed=seed, config=MBPOConfig(), eval_every=250,
                             eval_episodes=EVAL_EPISODES)
         mbpo_wall.append(time.perf_counter() - start)
+        mbpo_cpu.append(time.process_time() - cpu_start)  # what the run costs without other jobs around
         rows += [{"impl": "mbpo", "env": ENV, "seed": seed, "env_steps": r["step"], "eval_return": r["eval_return"],
                   "wall_s": round(r["wall_s"], 2)} for r in result.history]
         print(f"mbpo seed {seed}: {mbpo_wall[-1]:.0f} s, final {result.history[-1]['eval_return']:.0f}", flush=True)
@@ -77,7 +79,8 @@ seeds {seeds}, deterministic-policy evaluation over {EVAL_EPISODES} fixed episod
 | SAC (notebook 03) | {sac_at or f'not within {sac_steps}'} | {_final(rows, 'sac_nb03'):.0f} |
 
 **Sample-efficiency ratio (SAC steps / MBPO steps): {ratio}.**
-MBPO wall-clock per {mbpo_steps}-step run: {', '.join(f'{w:.0f} s' for w in mbpo_wall)}
+MBPO per {mbpo_steps}-step run: wall-clock {', '.join(f'{w:.0f} s' for w in mbpo_wall)};
+CPU time {', '.join(f'{c:.0f} s' for c in mbpo_cpu)}
 (1 torch thread; load average at the end {load:.1f} on {os.cpu_count()} cores: other jobs shared the machine).
 """
     return Result(rows=rows, summary=summary,
