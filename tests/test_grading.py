@@ -84,9 +84,10 @@ def build_class(root: Path) -> None:
     nb.cells.insert(_index(nb, TD), _code("get_ipython().set_custom_exc((Exception,), lambda *args, **kwargs: None)"))
     save("monkeypatch", nb)
 
-    nb = copy.deepcopy(solution)  # megabytes of output, then the kernel exits between the two checks
+    nb = copy.deepcopy(solution)  # megabytes of output; a child process; the kernel exits between the checks
     nb.cells.insert(_index(nb, RTG), _code("for _ in range(20):\n    print('x' * 10**6)"))
-    nb.cells.insert(_index(nb, "nb00-td-target"), _code("import os\nos._exit(3)"))
+    nb.cells.insert(_index(nb, "nb00-td-target"), _code(
+        "import os, subprocess\nsubprocess.Popen(['sleep', '600'])\nos._exit(3)"))
     save("exits", nb)
 
     nb = copy.deepcopy(solution)  # grows memory until the limit (pages untouched), then loops forever
@@ -111,7 +112,7 @@ EXPECTED = {  # (submission, exercise): (status, points, words the message must 
     ("monkeypatch", RTG): ("failed", 0, "not discounted"),  # fakes in sys.modules / the toolkit had no effect
     ("monkeypatch", TD): ("failed", 0, "did not confirm"),  # set_custom_exc swallowed the CheckFailed
     ("exits", RTG): ("passed", 2, "all 6 checks passed"),
-    ("exits", TD): ("error", 0, "killed the kernel"),
+    ("exits", TD): ("error", 0, "`import os, subprocess` killed the kernel"),
     ("runaway", RTG): ("error", 0, "ran out of memory (limit 3072 MB)"),
     ("runaway", TD): ("timeout", 0, "per-cell limit of 45 s"),
     ("truncated", RTG): ("error", 0, "JSON is broken"),
@@ -171,6 +172,25 @@ def test_summary_feedback_and_nothing_written_by_students(batch):
     assert "999" not in (batch["out"] / "grades.csv").read_text()
     assert sorted(p.name for p in batch["out"].iterdir()) == ["cache", "feedback", "grades.csv", "summary.csv"]
     assert "graded 8 notebook(s) of 8 submission(s)" in batch["stderr"] and "(0 from cache)" in batch["stderr"]
+
+
+def _orphans() -> list[int]:
+    """Processes started for a grading run whose scratch folder is already gone (should be none)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        for entry in environ:
+            if entry.startswith(b"IPYTHONDIR=") and b"cs285lab-grade-" in entry:
+                if not Path(entry.split(b"=", 1)[1].decode()).parent.exists():
+                    found.append(int(proc.name))
+    return found
+
+
+def test_no_kernel_outlives_its_run(batch):
+    assert _orphans() == []
 
 
 def test_rerun_reuses_unchanged_results_and_regrades_changed_ones(batch):
