@@ -151,7 +151,7 @@ def _cs285lab_make_loader(checks_dir, nonce, out, _open=open, _compile=compile, 
 
     def _fresh(name, path):
         module = _types.ModuleType(name)
-        module.__file__ = path
+        module.__file__, module.__package__ = path, "cs285lab.checks"
         with _open(path, encoding="utf-8") as handle:
             code = _compile(handle.read(), path, "exec")
         _exec(code, module.__dict__)
