@@ -118,7 +118,7 @@ def learning_rows(seeds: list[int], steps: int) -> list[dict]:
         for mode in ("sync", "async"):
             seed_everything(seed)
             _, history = train_a2c(ENV, num_envs=NUM_WORKERS, total_steps=steps, seed=seed, n_steps=BATCH // NUM_WORKERS,
-                                   gae_lambda=1.0, anneal_lr=False, vectorization=mode, eval_every=every,
+                                   gae_lambda=1.0, anneal_lr=True, vectorization=mode, eval_every=every,
                                    eval_episodes=EVAL_EPISODES, **LEARNER)
             rows += [{"impl": f"cs285lab sync A2C, {mode} vectorization", "env": ENV, "seed": seed,
                       "env_steps": r["env_steps"], "eval_return": r["eval_return"], "wall_s": round(r["wall_s"], 2)}

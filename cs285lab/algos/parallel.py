@@ -376,7 +376,7 @@ def learner_loss(model: nn.Module, batch: NStepBatch, gamma: float, value_coef: 
 
 
 def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, batch_size: int = 32,
-                n_steps: int = 5, lr: float = 1e-3, gamma: float = 0.98, value_coef: float = 0.5, entropy_coef: float = 0.0,
+                n_steps: int = 5, lr: float = 1e-3, anneal_lr: bool = True, gamma: float = 0.98, value_coef: float = 0.5, entropy_coef: float = 0.0,
                 max_grad_norm: float = 0.5, hidden: Sequence[int] = (64, 64), step_delays: Mapping[int, float] | None = None,
                 stalls: Mapping[int, Stall] | None = None, inbox_size: int | None = None,
                 timeout: float = 10.0, take_batch_fn: TakeBatch = take_batch,
@@ -428,6 +428,9 @@ def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, b
                 _raise_worker_error(workers)
                 raise RuntimeError(f"no transition arrived for {timeout} s: every worker is hung or dead")
             transitions, lags = _checked(taken, batch_size)
+            if anneal_lr:  # linear decay to 0: late updates polish the policy instead of shaking it
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * (1.0 - consumed / total_steps)
             consumed += len(transitions)
             # 2. one actor-critic update on that batch, then publish the new parameters
             loss, stats = loss_fn(model, transitions_to_batch(transitions), gamma, value_coef, entropy_coef)
