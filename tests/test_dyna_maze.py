@@ -114,3 +114,10 @@ def test_bad_input_is_reported():
         Maze(("..G", "..."))
     with pytest.raises(ValueError, match="render_mode"):
         DynaMazeEnv(render_mode="human")
+
+
+def test_gymnasium_env_checker_passes():
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(gym.make(ENV_ID, render_mode="ansi").unwrapped)
+    check_env(gym.make(SLIPPERY_ENV_ID, render_mode="rgb_array").unwrapped)
