@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -237,5 +234,4 @@ def test_live_logger_outside_a_kernel_saves_the_final_figure(tmp_path):
             logger.log(step, episode_return=float(step), loss=1.0)
     png = (logger.path / "curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and logger.live.frames == 1  # no kernel: nothing drawn until the end
-    assert isinstance(load_runs("exp", tmp_path), pd.DataFrame)
-    assert not math.isnan(load_runs("exp", tmp_path)["value"].sum())
+    assert len(load_runs("exp", tmp_path, metrics=["episode_return"])) == 10  # live or not, every row is logged
