@@ -327,6 +327,18 @@ class AsyncHistory:
     evals: list[tuple[int, float, float]] = field(default_factory=list)   # (env step, wall_s, eval return)
     worker_steps: list[int] = field(default_factory=list)     # env steps each worker took
 
+    def record(self, consumed: int, wall_s: float, learner_version: int, transitions: Sequence[Transition],
+               lags: torch.Tensor) -> list[float]:
+        """Record one update on `transitions`; return the returns of the episodes they finished."""
+        self.update_steps.append(consumed)
+        self.update_wall_s.append(wall_s)
+        self.lag += lags.tolist()
+        self.lag_worker += [t.worker for t in transitions]
+        self.lag_update += [learner_version] * len(transitions)
+        finished = [t for t in transitions if t.episode_return is not None]
+        self.episodes += [(consumed, t.worker, t.episode_return) for t in finished]
+        return [t.episode_return for t in finished]
+
     def lags_of(self, worker: int) -> np.ndarray:
         """Policy lags of the transitions `worker` delivered."""
         w, lag = np.asarray(self.lag_worker), np.asarray(self.lag)
@@ -440,16 +452,8 @@ def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, b
             optimizer.step()
             version = server.publish(model)
             # 3. bookkeeping: lag per transition, episode returns, evaluation
-            wall = time.perf_counter() - start
-            history.update_steps.append(consumed)
-            history.update_wall_s.append(wall)
-            history.lag += lags.tolist()
-            history.lag_worker += [t.worker for t in transitions]
-            history.lag_update += [version - 1] * len(transitions)
-            for t in transitions:
-                if t.episode_return is not None:
-                    history.episodes.append((consumed, t.worker, t.episode_return))
-                    logger.log(consumed, episode_return=t.episode_return)
+            for episode_return in history.record(consumed, time.perf_counter() - start, version - 1, transitions, lags):
+                logger.log(consumed, episode_return=episode_return)
             logger.log(consumed, policy_lag=float(lags.float().mean()), **stats)
             if eval_every and consumed >= next_eval:
                 next_eval += eval_every
