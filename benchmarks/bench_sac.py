@@ -1,11 +1,14 @@
 """SAC on Pendulum-v1: cs285lab SAC vs the naive off-policy actor-critic vs stable-baselines3 SAC.
 
 Same env steps, same seeds, same evaluation episodes (cs285lab.envs.evaluate, deterministic policy).
-Wall-clock is training time only (evaluation excluded), one torch thread for every implementation.
+Cost is CPU time per env step of the training process (time.process_time, evaluation excluded), one torch
+thread each: on a shared machine CPU time is far steadier than wall-clock. SB3 trains in a parallel worker
+process while ours run, so both see the same machine load.
 SB3 runs with the rl-zoo Pendulum-v1 settings (learning_rate 1e-3, everything else default:
 [256, 256] nets, batch 256, buffer 1e6, learning_starts 100, train_freq 1, tau 0.005, ent_coef auto).
 
-Environment variables: BENCH_SAC_SEEDS (default 5), BENCH_SAC_STEPS (default 10000).
+Environment variables: BENCH_SAC_SEEDS (default 5), BENCH_SAC_PEER_SEEDS (SB3 seeds, default = BENCH_SAC_SEEDS),
+BENCH_SAC_STEPS (default 10000).
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ DESCRIPTION = "SAC on Pendulum-v1 vs the naive off-policy actor-critic vs stable
 ENV = "Pendulum-v1"
 EVAL_EVERY, EVAL_EPISODES = 1000, 10
 OURS, NAIVE, SB3 = "cs285lab SAC (64x64)", "naive off-policy AC", "SB3 SAC (rl-zoo, 256x256)"
-SAME_SIZE_STEPS = 1000  # the identical-network timing runs (after learning starts)
+SAME_SIZE_STEPS = 500  # the identical-network timing runs (after learning starts)
 PARTIAL = Path(__file__).resolve().parent / "results" / "sac.partial.json"  # progress, in case a run is cut short
 
 
 def _rows(impl: str, seed: int, history: list[dict]) -> list[dict]:
     return [{"impl": impl, "env": ENV, "seed": seed, "env_steps": r["step"], "eval_return": r["eval_return"],
-             "wall_s": r["wall_s"] - r["eval_s"]} for r in history]
+             "wall_s": r["wall_s"] - r["eval_s"], "train_cpu_s": r["train_cpu_s"]} for r in history]
 
 
 def _sb3(seed: int, steps: int, eval_every: int, **overrides) -> list[dict]:
@@ -47,17 +50,21 @@ def _sb3(seed: int, steps: int, eval_every: int, **overrides) -> list[dict]:
         def __init__(self) -> None:
             super().__init__()
             self.start, self.eval_s = time.perf_counter(), 0.0
+            self.cpu_start, self.eval_cpu = time.process_time(), 0.0
 
         def _on_step(self) -> bool:
             step = self.num_timesteps
             if step % eval_every == 0 or step == steps:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 ret = evaluate(lambda o: self.model.predict(o, deterministic=True)[0], ENV, EVAL_EPISODES, seed=10_000)
                 self.eval_s += time.perf_counter() - t
+                self.eval_cpu += time.process_time() - c
                 history.append({"step": step, "eval_return": ret, "wall_s": time.perf_counter() - self.start,
-                                "eval_s": self.eval_s})
+                                "eval_s": self.eval_s,
+                                "train_cpu_s": time.process_time() - self.cpu_start - self.eval_cpu})
             return True
 
+    torch.set_num_threads(1)
     settings = dict(learning_rate=1e-3, seed=seed, device="cpu", verbose=0)
     settings.update(overrides)
     model = SB3SAC("MlpPolicy", ENV, **settings)
@@ -66,64 +73,81 @@ def _sb3(seed: int, steps: int, eval_every: int, **overrides) -> list[dict]:
 
 
 def _per_step_ms(history: list[dict], skip_steps: int) -> float:
-    """Training milliseconds per env step, measured after `skip_steps` (learning has started)."""
+    """Training CPU milliseconds per env step, measured after `skip_steps` (learning has started)."""
     first = next(r for r in history if r["step"] >= skip_steps)
     last = history[-1]
-    train = (last["wall_s"] - last["eval_s"]) - (first["wall_s"] - first["eval_s"])
-    return 1e3 * train / max(1, last["step"] - first["step"])
+    return 1e3 * (last["train_cpu_s"] - first["train_cpu_s"]) / max(1, last["step"] - first["step"])
+
+
+def _sb3_runs(seeds: list[int], steps: int, same_size_steps: int) -> tuple[dict[int, list[dict]], list[dict]]:
+    """All SB3 runs of the benchmark (run in a worker process): per-seed histories, identical-size history."""
+    return {seed: _sb3(seed, steps, EVAL_EVERY) for seed in seeds}, _sb3(0, same_size_steps, 500)
 
 
 def run() -> Result:
-    """Run every implementation on every seed (interleaved, so machine load hits all alike)."""
+    """Our SAC and the naive algorithm in this process, SB3 in a parallel worker; same seeds and steps."""
+    import multiprocessing
+
     torch.set_num_threads(1)
     seeds = list(range(int(os.environ.get("BENCH_SAC_SEEDS", 5))))
+    peer_seeds = list(range(int(os.environ.get("BENCH_SAC_PEER_SEEDS", len(seeds)))))
     steps = int(os.environ.get("BENCH_SAC_STEPS", 10_000))
-    rows: list[dict] = []
-    speed: dict[str, list[float]] = {OURS: [], SB3: [], NAIVE: []}
-    # identical networks (256x256, batch 256, lr 1e-3, learning_starts 100): the cost of the code, not the size
-    same = SACConfig(hidden=(256, 256), batch_size=256, lr=1e-3, learning_starts=100)
-    n = SAME_SIZE_STEPS + 500
-    _, ours_256 = train_sac(ENV, n, 0, same, eval_every=500, eval_episodes=1)
-    sb3_256 = _sb3(0, n, 500)
-    same_ours, same_sb3 = _per_step_ms(ours_256, 500), _per_step_ms(sb3_256, 500)
-    print(f"identical networks: cs285lab {same_ours:.2f} ms/step, SB3 {same_sb3:.2f} ms/step", flush=True)
-    for seed in seeds:
-        _, ours = train_sac(ENV, steps, seed, SACConfig(), eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES)
-        _, naive = train_naive(ENV, steps, seed, eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES)
-        peer = _sb3(seed, steps, EVAL_EVERY)
-        for impl, history in ((OURS, ours), (NAIVE, naive), (SB3, peer)):
-            rows += _rows(impl, seed, history)
-            speed[impl].append(_per_step_ms(history, EVAL_EVERY))
-        print(f"seed {seed}: ours {ours[-1]['eval_return']:.0f}, naive {naive[-1]['eval_return']:.0f}, "
-              f"sb3 {peer[-1]['eval_return']:.0f}; ms/step ours {speed[OURS][-1]:.2f}, sb3 {speed[SB3][-1]:.2f}",
-              flush=True)
-        PARTIAL.parent.mkdir(exist_ok=True)
-        PARTIAL.write_text(json.dumps({"rows": rows, "speed": speed, "same_size_ms": [same_ours, same_sb3]}))
+    n_same = SAME_SIZE_STEPS + 500
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        peer = pool.apply_async(_sb3_runs, (peer_seeds, steps, n_same))
+        rows: list[dict] = []
+        speed: dict[str, list[float]] = {OURS: [], SB3: [], NAIVE: []}
+        # identical networks (256x256, batch 256, lr 1e-3, learning_starts 100): the cost of the code, not the size
+        same = SACConfig(hidden=(256, 256), batch_size=256, lr=1e-3, learning_starts=100)
+        _, ours_256 = train_sac(ENV, n_same, 0, same, eval_every=500, eval_episodes=1)
+        same_ours = _per_step_ms(ours_256, 500)
+        for seed in seeds:
+            _, ours = train_sac(ENV, steps, seed, SACConfig(), eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES)
+            _, naive = train_naive(ENV, steps, seed, eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES)
+            for impl, history in ((OURS, ours), (NAIVE, naive)):
+                rows += _rows(impl, seed, history)
+                speed[impl].append(_per_step_ms(history, EVAL_EVERY))
+            print(f"seed {seed}: ours {ours[-1]['eval_return']:.0f} ({speed[OURS][-1]:.2f} ms/step), "
+                  f"naive {naive[-1]['eval_return']:.0f}", flush=True)
+            PARTIAL.parent.mkdir(exist_ok=True)
+            PARTIAL.write_text(json.dumps({"rows": rows, "speed": speed, "same_size_ours_ms": same_ours}))
+        peer_histories, sb3_256 = peer.get()
+    for seed, history in peer_histories.items():
+        rows += _rows(SB3, seed, history)
+        speed[SB3].append(_per_step_ms(history, EVAL_EVERY))
+    same_sb3 = _per_step_ms(sb3_256, 500)
     PARTIAL.unlink(missing_ok=True)
-    return Result(rows=rows, summary=_summary(rows, speed, steps, seeds, same_ours, same_sb3),
-                  figures={"": learning_curve_figure(rows, f"{ENV}: eval return, median and min-max over "
-                                                         f"{len(seeds)} seeds")})
+    return Result(rows=rows, summary=_summary(rows, speed, steps, seeds, peer_seeds, same_ours, same_sb3),
+                  extra_columns=("train_cpu_s",),
+                  figures={"": learning_curve_figure(rows, f"{ENV}: eval return, median and min-max over seeds")})
 
 
-def _summary(rows: list[dict], speed: dict[str, list[float]], steps: int, seeds: list[int],
+def _summary(rows: list[dict], speed: dict[str, list[float]], steps: int, seeds: list[int], peer_seeds: list[int],
              same_ours: float, same_sb3: float) -> str:
-    lines = [f"{len(seeds)} seeds x {steps} env steps, {EVAL_EPISODES} evaluation episodes every {EVAL_EVERY} steps. "
-             "Wall-clock: training only, per env step, after learning starts; one torch thread each. "
-             "On a shared machine, absolute times drift with load; ratios come from the same run.",
+    lines = [f"{len(seeds)} seeds (SB3: {len(peer_seeds)}) x {steps} env steps, {EVAL_EPISODES} evaluation episodes "
+             f"every {EVAL_EVERY} steps. Cost: CPU ms per env step of the training process (evaluation excluded), "
+             "after learning starts, one torch thread each; SB3 ran in a parallel process during the same time.",
              "", "| implementation | final eval return (mean ± sd) | return at half budget | ms / env step | "
              "time vs SB3 |", "| --- | --- | --- | --- | --- |"]
     sb3_ms = float(np.mean(speed[SB3]))
     for impl in (OURS, NAIVE, SB3):
         final = [r["eval_return"] for r in rows if r["impl"] == impl and r["env_steps"] == steps]
-        half = [r["eval_return"] for r in rows if r["impl"] == impl and r["env_steps"] == steps // 2]
+        if not final:
+            continue
+        half = [r["eval_return"] for r in rows if r["impl"] == impl and r["env_steps"] == steps // 2] or [np.nan]
         ms = float(np.mean(speed[impl]))
         lines.append(f"| {impl} | {np.mean(final):.0f} ± {np.std(final):.0f} | {np.mean(half):.0f} | {ms:.2f} | "
                      f"{ms / sb3_ms:.2f}x |")
     ours_final = np.mean([r["eval_return"] for r in rows if r["impl"] == OURS and r["env_steps"] == steps])
-    lines += ["", f"Target: cs285lab SAC mean eval return >= -200 at {steps} steps: "
+    ours_on_peer = np.mean([r["eval_return"] for r in rows if r["impl"] == OURS and r["env_steps"] == steps
+                            and r["seed"] in peer_seeds])
+    sb3_final = np.mean([r["eval_return"] for r in rows if r["impl"] == SB3 and r["env_steps"] == steps])
+    lines += ["", f"On SB3's seeds {peer_seeds}: cs285lab SAC {ours_on_peer:.0f}, SB3 {sb3_final:.0f} "
+              f"({'same or better' if ours_on_peer >= sb3_final - 10 else 'WORSE'}).",
+              f"Target: cs285lab SAC mean eval return >= -200 at {steps} steps: "
               f"{'met' if ours_final >= -200 else 'NOT met'} ({ours_final:.0f}).",
-              f"Target: at most 1/4 of SB3's wall-clock per env step: "
+              f"Target: at most 1/4 of SB3's cost per env step: "
               f"{'met' if np.mean(speed[OURS]) <= sb3_ms / 4 else 'NOT met'} ({np.mean(speed[OURS]) / sb3_ms:.2f}x).",
               f"Identical networks (256x256, batch 256, lr 1e-3; seed 0, {SAME_SIZE_STEPS} steps after learning "
-              f"starts): cs285lab {same_ours:.2f} ms/step, SB3 {same_sb3:.2f} ms/step, ratio {same_ours / same_sb3:.2f}x."]
+              f"starts): cs285lab {same_ours:.2f} CPU ms/step, SB3 {same_sb3:.2f}, ratio {same_ours / same_sb3:.2f}x."]
     return "\n".join(lines)
