@@ -236,3 +236,87 @@ def test_dyna_steps_too_few():
         return [1] * episodes
 
     fails(nb04.dyna_q, one_step, "shortest path is 14")
+
+
+# ---------------------------------------------------------------- the remaining named mistakes
+
+def test_greedy_outside_the_tied_actions():
+    def second_best_on_ties(q, epsilon, rng):
+        if rng.random() < epsilon:
+            return int(rng.integers(len(q)))
+        best = np.flatnonzero(q == q.max())
+        return int(best[0]) if len(best) == 1 else int(rng.choice([*best, 3]))
+
+    fails(nb04.epsilon_greedy, second_best_on_ties, "only the tied best actions")
+
+
+def test_ties_broken_towards_the_last():
+    def last_of_ties(q, epsilon, rng):
+        if rng.random() < epsilon:
+            return int(rng.integers(len(q)))
+        best = np.flatnonzero(q == q.max())
+        return int(best[-1]) if rng.random() < 0.9 else int(best[0])
+
+    fails(nb04.epsilon_greedy, last_of_ties, "almost never pick the first best")
+
+
+def test_exploration_not_uniform():
+    def explore_low_actions(q, epsilon, rng):
+        if rng.random() < epsilon:
+            return int(rng.integers(2))                 # only actions 0 and 1
+        return int(rng.choice(np.flatnonzero(q == q.max())))
+
+    fails(nb04.epsilon_greedy, explore_low_actions, "epsilon = 1 every action should be about equally likely")
+
+
+def test_q_update_wrong_sign():
+    def wrong_sign(Q, s, a, r, s_next, terminated, alpha, gamma):
+        Q[s, a] += alpha * (Q[s, a] - (r + gamma * Q[s_next].max() * (1 - terminated)))
+
+    fails(nb04.q_learning_update, wrong_sign, "wrong sign")
+
+
+def test_q_update_without_reward():
+    def no_reward(Q, s, a, r, s_next, terminated, alpha, gamma):
+        Q[s, a] += alpha * (gamma * Q[s_next].max() * (1 - terminated) - Q[s, a])
+
+    fails(nb04.q_learning_update, no_reward, "reward is missing")
+
+
+def test_model_stores_pair_not_triple():
+    def two(model, s, a, r, s_next, terminated):
+        model[(s, a)] = (r, s_next)
+
+    fails(nb04.update_model, two, "store a tuple")
+
+
+def test_model_keeps_only_one_entry():
+    def forgetful(model, s, a, r, s_next, terminated):
+        model.clear()
+        model[(s, a)] = (r, s_next, terminated)
+
+    fails(nb04.update_model, forgetful, "should hold 2 entries")
+
+
+def test_planning_with_global_random():
+    def global_random(Q, model, n, alpha, gamma, rng):
+        seen = list(model)
+        for _ in range(n):
+            s, a = seen[np.random.randint(len(seen))]
+            ref.q_learning_update(Q, s, a, *model[(s, a)], alpha, gamma)
+
+    fails(nb04.planning, global_random, "draw the pairs with the rng argument")
+
+
+def test_dyna_wrong_number_of_episodes():
+    def one_too_few(env, n_planning, episodes, rng, **kwargs):
+        return ref.dyna_q(env, n_planning, episodes - 1, rng)
+
+    fails(nb04.dyna_q, one_too_few, "one step count per episode")
+
+
+def test_dyna_always_plans():
+    def fixed_planning(env, n_planning, episodes, rng, **kwargs):
+        return ref.dyna_q(env, 20, episodes, rng)       # ignores n_planning
+
+    fails(nb04.dyna_q, fixed_planning, "without planning \\(n = 0\\)")
