@@ -393,7 +393,8 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
     `history` holds one row per evaluation: env_steps, eval_return (greedy, mean over
     `eval_episodes`), train_return (sampled episodes finished since the last row), wall_s
     (wall-clock seconds since the start) and train_s (the same without the evaluations).
-    Env steps count every worker step, reset steps included.
+    Env steps count every worker step, reset steps included. The logger gets eval_return at every
+    evaluation and train_return (with the loss stats) ten times as often.
     """
     logger = logger or NullLogger()
     if total_steps < 1 or n_steps < 1 or eval_every < 1:
@@ -412,6 +413,8 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
         tracker = _EpisodeTracker(num_envs)
         history: list[dict] = []
         start, env_steps, next_eval = time.perf_counter(), 0, 0
+        log_every = max(steps_per_update, eval_every // 10)  # training-curve points: 10 per evaluation
+        next_log = log_every
         stats: dict[str, float] = {}
         for update in range(num_updates):
             if next_eval <= env_steps:
@@ -435,6 +438,9 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
                 if max_grad_norm:
                     nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
                 optimizer.step()
+            if env_steps >= next_log:
+                tracker.log_training(logger, env_steps, stats)
+                next_log += log_every
             if on_update is not None:
                 on_update(update, env_steps, model, batch)
         history.append(_evaluate_row(model, envs.single_action_space, env_id, eval_episodes, env_steps,
@@ -479,6 +485,8 @@ def train_online_ac(env_id: str, total_steps: int = 20_000, seed: int = 0, *, lr
             next_obs, reward, terminated, truncated, _ = env.step(env_action)  # (s, a, r, s')
             stats = update(model, optimizer, obs, action[0].numpy(), reward, next_obs, terminated, gamma) or {}
             tracker.add(np.array([reward]), np.array([terminated or truncated]))
+            if (step + 1) % max(1, eval_every // 10) == 0:
+                tracker.log_training(logger, step + 1, stats)
             obs = env.reset()[0] if terminated or truncated else next_obs
         history.append(_evaluate_row(model, env.action_space, env_id, eval_episodes, total_steps, start, tracker,
                                      stats, logger))
@@ -558,13 +566,21 @@ class _EpisodeTracker:
 
     def __init__(self, num_envs: int) -> None:
         self.running = np.zeros(num_envs)
-        self.finished: list[float] = []
+        self.finished: list[float] = []   # since the last history row
+        self.unlogged: list[float] = []   # since the last training-curve point
         self.eval_s = 0.0  # seconds spent evaluating, so that train_s can leave them out
 
     def add(self, rewards: np.ndarray, done: np.ndarray) -> None:
         self.running += rewards
         self.finished.extend(self.running[done].tolist())
+        self.unlogged.extend(self.running[done].tolist())
         self.running[done] = 0.0
+
+    def log_training(self, logger: Logger, env_steps: int, stats: dict[str, float]) -> None:
+        """A point of the training curve: mean return of the episodes finished since the last one."""
+        if self.unlogged:
+            logger.log(env_steps, train_return=float(np.mean(self.unlogged)), **stats)
+            self.unlogged = []
 
     def pop_mean(self) -> float:
         mean = float(np.mean(self.finished)) if self.finished else float("nan")
@@ -581,7 +597,7 @@ def _evaluate_row(model: nn.Module, action_space: gym.spaces.Space, env_id: str,
     wall = time.perf_counter() - start
     row = {"env_steps": env_steps, "eval_return": eval_return, "train_return": tracker.pop_mean(),
            "wall_s": wall, "train_s": wall - tracker.eval_s, **stats}
-    logger.log(env_steps, **{k: v for k, v in row.items() if k != "env_steps"})
+    logger.log(env_steps, eval_return=eval_return, train_s=row["train_s"])  # training points come from log_training
     return row
 
 
