@@ -374,21 +374,22 @@ def transitions_to_batch(transitions: Sequence[Transition]) -> NStepBatch:
 
 def learner_loss(model: nn.Module, batch: NStepBatch, gamma: float, value_coef: float = 0.5,
                  entropy_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """The learner's actor-critic loss on delivered (n-step) transitions, with normalised advantages."""
+    """The learner's actor-critic loss on delivered (n-step) transitions: fit V to y, step pi along A = y - V(s)."""
     dist, values = model.dist(batch.obs), model.value(batch.obs)                       # pi(.|s), V(s)
     steps = batch.steps if batch.steps is not None else torch.ones_like(batch.rewards)
     with torch.no_grad():
         # y = R + gamma^n V(s_{t+n}) (1 - terminated): td_target with gamma^n folded into V(s')
         next_values = gamma ** steps * model.value(batch.next_obs)
         targets = td_target(batch.rewards, next_values, batch.terminated, 1.0)
-    advantages = targets - values.detach()                                             # A = y - V(s)
-    # One step size whatever the return scale (CartPole's returns grow as the policy improves).
-    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    # A = y - V(s), not normalised per batch: once the policy is good almost every advantage is noise,
+    # and rescaling that noise to unit size makes the policy drift away from 500 again.
+    advantages = targets - values.detach()
     return policy_value_loss(dist, values, batch.actions, advantages, targets, batch.mask, value_coef, entropy_coef)
 
 
 def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, batch_size: int = 32,
-                n_steps: int = 5, lr: float = 1e-3, anneal_lr: bool = True, gamma: float = 0.98, value_coef: float = 0.5, entropy_coef: float = 0.0,
+                n_steps: int = 5, lr: float = 1e-3, anneal_lr: bool = True, gamma: float = 0.99,
+                value_coef: float = 0.5, entropy_coef: float = 0.0,
                 max_grad_norm: float = 0.5, hidden: Sequence[int] = (64, 64), step_delays: Mapping[int, float] | None = None,
                 stalls: Mapping[int, Stall] | None = None, inbox_size: int | None = None,
                 timeout: float = 10.0, take_batch_fn: TakeBatch = take_batch,
