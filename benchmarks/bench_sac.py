@@ -81,7 +81,13 @@ def _per_step_ms(history: list[dict], skip_steps: int) -> float:
 
 def _sb3_runs(seeds: list[int], steps: int, same_size_steps: int) -> tuple[dict[int, list[dict]], list[dict]]:
     """All SB3 runs of the benchmark (run in a worker process): per-seed histories, identical-size history."""
-    return {seed: _sb3(seed, steps, EVAL_EVERY) for seed in seeds}, _sb3(0, same_size_steps, 500)
+    same = _sb3(0, same_size_steps, 500)
+    histories = {}
+    for seed in seeds:
+        histories[seed] = _sb3(seed, steps, EVAL_EVERY)
+        PARTIAL.with_name("sac.partial_sb3.json").write_text(json.dumps({"same": same, "histories": histories}))
+    PARTIAL.with_name("sac.partial_sb3.json").unlink(missing_ok=True)
+    return histories, same
 
 
 def run() -> Result:
