@@ -153,3 +153,13 @@ def test_learning_check_passes_sac_and_fails_the_buffer_action_bug(monkeypatch):
     _, bad = train_sac("Pendulum-v1", ci.sac_steps, seed=0, config=config, agent_cls=BufferActionTarget, **kw)
     with pytest.raises(CheckFailed, match="did not learn"):
         checks.sac_learned(bad)
+
+
+def test_seeded_runs_repeat_exactly():
+    config = SACConfig(learning_starts=200, batch_size=32)
+    kw = dict(eval_every=150, eval_episodes=1)
+    _, first = train_sac("Pendulum-v1", 300, seed=3, config=config, **kw)
+    _, second = train_sac("Pendulum-v1", 300, seed=3, config=config, **kw)
+    keys = ("step", "eval_return", "critic_loss", "actor_loss", "alpha")
+    assert [[r.get(k) for k in keys] for r in first] == [[r.get(k) for k in keys] for r in second]
+    assert first[-1]["critic_loss"] > 0  # updates did happen
