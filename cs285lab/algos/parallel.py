@@ -381,8 +381,8 @@ def learner_loss(model: nn.Module, batch: NStepBatch, gamma: float, value_coef: 
         # y = R + gamma^n V(s_{t+n}) (1 - terminated): td_target with gamma^n folded into V(s')
         next_values = gamma ** steps * model.value(batch.next_obs)
         targets = td_target(batch.rewards, next_values, batch.terminated, 1.0)
-    # A = y - V(s), not normalised per batch: once the policy is good almost every advantage is noise,
-    # and rescaling that noise to unit size makes the policy drift away from 500 again.
+    # A = y - V(s), not normalised per batch: with normalisation our runs drifted off 500 again (once
+    # the policy is good, most advantages are near-zero noise, and normalising rescales it to unit size).
     advantages = targets - values.detach()
     return policy_value_loss(dist, values, batch.actions, advantages, targets, batch.mask, value_coef, entropy_coef)
 
