@@ -86,6 +86,14 @@ class _FallingPolicy(nn.Module):
     def value(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
         return torch.zeros(torch.as_tensor(obs).shape[0])
 
+    def dist_and_value(self, obs: torch.Tensor | np.ndarray) -> tuple[Categorical, torch.Tensor]:
+        return self.dist(obs), self.value(obs)
+
+    def forward(self, obs: torch.Tensor | np.ndarray) -> tuple[Categorical, torch.Tensor]:
+        # like the course's models; nn.Module's default forward raises NotImplementedError, which
+        # would read as "your cell is not implemented yet"
+        return self.dist_and_value(obs)
+
 
 def _episode_workers() -> gym.vector.VectorEnv:
     # Worker 0 is truncated every 5 steps; workers 1 and 2 terminate (the pole falls) at different times.
