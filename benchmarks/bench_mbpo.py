@@ -39,6 +39,15 @@ def steps_to_threshold(rows: list[dict], impl: str, threshold: float = THRESHOLD
     return None
 
 
+def _per_seed(rows: list[dict], impl: str) -> list[int | None]:
+    """Env steps at which each seed's eval return first reaches the threshold (None: never)."""
+    out = []
+    for seed in sorted({r["seed"] for r in rows if r["impl"] == impl}):
+        sel = sorted((r["env_steps"], r["eval_return"]) for r in rows if r["impl"] == impl and r["seed"] == seed)
+        out.append(next((step for step, value in sel if value >= THRESHOLD), None))
+    return out
+
+
 def run() -> Result:
     """Train MBPO and SAC on each seed; summarise steps-to-threshold, their ratio, and MBPO wall-clock."""
     seeds = _seeds()
@@ -59,7 +68,7 @@ def run() -> Result:
         print(f"mbpo seed {seed}: {mbpo_wall[-1]:.0f} s, final {result.history[-1]['eval_return']:.0f}", flush=True)
     for seed in seeds:
         seed_everything(seed)
-        _, history = train_sac(ENV, sac_steps, seed=seed, config=SACConfig(), eval_every=500,
+        _, history = train_sac(ENV, sac_steps, seed=seed, config=SACConfig(), eval_every=250,
                                eval_episodes=EVAL_EPISODES)
         rows += [{"impl": "sac_nb03", "env": ENV, "seed": seed, "env_steps": r["step"], "eval_return": r["eval_return"],
                   "wall_s": round(r["wall_s"], 2)} for r in history]
@@ -77,6 +86,9 @@ seeds {seeds}, deterministic-policy evaluation over {EVAL_EPISODES} fixed episod
 | --- | --- | --- |
 | MBPO | {mbpo_at or f'not within {mbpo_steps}'} | {_final(rows, 'mbpo'):.0f} |
 | SAC (notebook 03) | {sac_at or f'not within {sac_steps}'} | {_final(rows, 'sac_nb03'):.0f} |
+
+Per seed, first evaluation (every 250 env steps for both) at or above {THRESHOLD:.0f}:
+MBPO {_per_seed(rows, 'mbpo')}, SAC {_per_seed(rows, 'sac_nb03')}.
 
 **Sample-efficiency ratio (SAC steps / MBPO steps): {ratio}.**
 MBPO per {mbpo_steps}-step run: wall-clock {', '.join(f'{w:.0f} s' for w in mbpo_wall)};
