@@ -106,6 +106,10 @@ class ReplayBuffer:
         # Fancy indexing copies, so later writes to the buffer never change a sampled batch.
         return Batch(*(torch.from_numpy(getattr(self, f)[idx]) for f in _FIELDS))
 
+    def contents(self) -> Batch:
+        """Every stored transition exactly once, as one Batch (copies; e.g. to fit a model on all real data)."""
+        return Batch(*(torch.from_numpy(getattr(self, f)[:self.size].copy()) for f in _FIELDS))
+
     def _rows(self, x: np.ndarray, dim: int, name: str) -> np.ndarray:
         array = np.asarray(x, dtype=np.float32)
         if array.ndim == 1 and dim == 1:  # [N] for a 1-D action or observation

@@ -107,3 +107,13 @@ def test_sample_needs_a_generator():
     _fill(buf, [1])
     with pytest.raises(TypeError, match="numpy Generator"):
         buf.sample(2, 0)
+
+
+def test_contents_returns_every_transition_once_in_slot_order_after_wrapping():
+    buffer = ReplayBuffer(3, 1, 1)
+    for i in range(5):
+        buffer.add(np.array([i], np.float32), np.array([0.0], np.float32), float(i), np.array([i + 1], np.float32), False)
+    batch = buffer.contents()
+    assert sorted(batch.rewards.tolist()) == [2.0, 3.0, 4.0]  # the three newest, each once
+    batch.rewards[0] = 99.0
+    assert 99.0 not in buffer.rewards  # a copy: editing it never changes the buffer

@@ -77,9 +77,7 @@ class MBPOConfig:
 
 def buffer_contents(buffer: ReplayBuffer) -> Batch:
     """Every transition a ReplayBuffer holds, as one Batch (no sampling, no duplicates)."""
-    n = len(buffer)
-    return Batch(*(torch.from_numpy(getattr(buffer, f)[:n].copy())
-                   for f in ("obs", "actions", "rewards", "next_obs", "terminated")))
+    return buffer.contents()
 
 
 # ---- the steps of MBPO that the notebook has students write (reference versions) ----------------
