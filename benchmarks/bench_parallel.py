@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from benchmarks.harness import Result, learning_curve_figure
+from benchmarks.harness import Result, learning_curve_figure, notebook_seconds
 from cs285lab import seed_everything
 from cs285lab.algos.actor_critic import make_actor_critic, make_vec_env, train_a2c
 from cs285lab.algos.parallel import collection_throughput, train_async
@@ -141,34 +141,6 @@ def learning_rows(seeds: list[int], steps: int) -> list[dict]:
     return rows
 
 
-def notebook_seconds() -> float | str | None:
-    """Wall-clock of solutions/02 at the full budget (in a scratch dir); an error text if it failed; None if skipped."""
-    if os.environ.get("BENCH_PARALLEL_NOTEBOOK", "1") == "0":
-        return None
-    import tempfile
-
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(ROOT / "solutions" / "02_parallel_actor_critic.ipynb", as_version=4)
-    old = os.environ.get("CS285LAB_PROFILE")
-    os.environ["CS285LAB_PROFILE"] = "full"  # the kernel inherits this environment
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            start = time.perf_counter()
-            try:
-                NotebookClient(nb, timeout=1200, kernel_name="python3",
-                               resources={"metadata": {"path": scratch}}).execute()
-            except Exception as exc:  # noqa: BLE001 - keep the other measurements; report the failure
-                return f"FAILED after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {str(exc)[-300:]}"
-            return time.perf_counter() - start
-    finally:
-        if old is None:
-            os.environ.pop("CS285LAB_PROFILE", None)
-        else:
-            os.environ["CS285LAB_PROFILE"] = old
-
-
 def _throughput_figure(rows: list[dict]) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for impl in dict.fromkeys(r["impl"] for r in rows):
@@ -198,7 +170,7 @@ def run() -> Result:
     seed_everything(0)
     acting = throughput_rows()
     rows = learning_rows(seeds, steps)
-    nb_s = notebook_seconds()
+    nb_s = None if os.environ.get("BENCH_PARALLEL_NOTEBOOK", "1") == "0" else notebook_seconds("02_parallel_actor_critic")
 
     table = ["| impl | " + " | ".join(f"N={n}" for n in WORKERS) + " |", "| --- |" + " --- |" * len(WORKERS)]
     for impl in dict.fromkeys(r["impl"] for r in acting):

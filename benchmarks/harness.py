@@ -36,6 +36,21 @@ class Result:
     figures: dict[str, plt.Figure] = field(default_factory=dict)
 
 
+def notebook_seconds(name: str, timeout: int = 1800) -> float | str:
+    """Wall-clock of solutions/<name>.ipynb at the full budget, or an error text if a cell failed."""
+    import nbformat
+
+    from cs285lab.authoring.outputs import execute
+
+    nb = nbformat.read(HERE.parent / "solutions" / f"{name}.ipynb", as_version=4)
+    start = time.perf_counter()
+    try:
+        execute(nb, "full", timeout)
+    except Exception as exc:  # noqa: BLE001 - keep the other measurements; report the failure
+        return f"FAILED after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {str(exc)[-300:]}"
+    return time.perf_counter() - start
+
+
 def available() -> list[str]:
     """Names of all benchmarks (bench_<name>.py files)."""
     return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))

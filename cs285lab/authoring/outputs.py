@@ -33,22 +33,28 @@ def strip_unchecked_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def refresh_outputs(path: Path, timeout: int = 900) -> None:
-    """Execute a solution notebook at the ci budget and store only its checked outputs."""
-    nb = read_notebook(path)
-    metadata = nbformat.from_dict(dict(nb.metadata))  # execution adds machine-specific versions
+def execute(nb: nbformat.NotebookNode, profile: str, timeout: int = 900) -> None:
+    """Run `nb` in place in a fresh kernel at the given budget profile, in a scratch directory."""
     previous = os.environ.get("CS285LAB_PROFILE")
-    os.environ["CS285LAB_PROFILE"] = "ci"  # the kernel inherits it: outputs must match what CI sees
+    os.environ["CS285LAB_PROFILE"] = profile  # the kernel inherits the environment
     try:
         with tempfile.TemporaryDirectory() as scratch:  # run logs and files the notebook writes go here
             NotebookClient(nb, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": scratch}}).execute()
-    except CellExecutionError as exc:
-        raise AuthoringError(f"{path}: a cell failed while refreshing outputs:\n{exc}") from None
     finally:
         if previous is None:
             os.environ.pop("CS285LAB_PROFILE", None)
         else:
             os.environ["CS285LAB_PROFILE"] = previous
+
+
+def refresh_outputs(path: Path, timeout: int = 900) -> None:
+    """Execute a solution notebook at the ci budget and store only its checked outputs."""
+    nb = read_notebook(path)
+    metadata = nbformat.from_dict(dict(nb.metadata))  # execution adds machine-specific versions
+    try:
+        execute(nb, "ci", timeout)  # outputs must match what CI sees
+    except CellExecutionError as exc:
+        raise AuthoringError(f"{path}: a cell failed while refreshing outputs:\n{exc}") from None
     nb.metadata = metadata
     write_atomic(path, render(strip_unchecked_outputs(nb)))
