@@ -37,7 +37,7 @@ class SACConfig:
     """Hyperparameters of SAC (defaults: small nets that learn Pendulum-v1 in about 4k env steps)."""
 
     hidden: tuple[int, ...] = (64, 64)   # both actor and critics
-    lr: float = 3e-3                     # Adam, actor, critics and temperature (small nets tolerate a large step)
+    lr: float = 2e-3                     # Adam, actor, critics and temperature (small nets tolerate a large step)
     gamma: float = 0.99
     tau: float = 0.005                   # Polyak: target <- (1 - tau) * target + tau * online
     batch_size: int = 128
