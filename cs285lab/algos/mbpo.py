@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from cs285lab.algos.models import FitStats, NllFn, ProbabilisticEnsemble, TerminationFn, gaussian_nll, never_terminates
-from cs285lab.algos.sac import SAC, SACConfig, make_env
+from cs285lab.algos.sac import SAC, EnvInteraction, SACConfig, make_env
 from cs285lab.buffers import Batch, ReplayBuffer
 from cs285lab.envs import evaluate
 from cs285lab.runs import Logger, NullLogger
@@ -199,23 +199,15 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
     real_ratio = config.real_ratio if config.rollout_length > 0 else 1.0
     start_learning = config.sac.learning_starts
 
-    env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
+    interaction = EnvInteraction(env, real_buffer, seed)
     history: list[dict] = []
     fits: list[FitStats] = []
-    episode_return, finished, stats = 0.0, [], {}
+    stats = {}
     start = time.perf_counter()
     for step in range(1, total_steps + 1):
         # 1. Act in the real env (random actions until learning starts); store the REAL transition.
-        action = env.action_space.sample() if step <= start_learning else agent.act(obs)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        real_buffer.add(obs, action, reward, next_obs, terminated, truncated)
-        episode_return += float(reward)
-        obs = next_obs
-        if terminated or truncated:
-            finished.append(episode_return)
-            episode_return = 0.0
-            obs, _ = env.reset()
+        action = env.action_space.sample() if step <= start_learning else agent.act(interaction.obs)
+        interaction.step(action)
         if step >= start_learning:
             # 2. Refit the model on real data every model_train_freq steps.
             since = step - start_learning
@@ -233,11 +225,10 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
             row = {"step": step,
                    "eval_return": evaluate(lambda o: agent.act(o, deterministic=True), env_id, eval_episodes,
                                            seed=10_000),
-                   "train_return": float(np.mean(finished)) if finished else float("nan"),
+                   "train_return": interaction.train_return(),
                    "model_val_nll": fits[-1].val_nll if fits else float("nan"),
                    "model_buffer_size": len(model_buffer) if model_buffer is not None else 0,
                    "wall_s": time.perf_counter() - start, **stats}
-            finished = []
             history.append(row)
             logger.log(step, **{k: v for k, v in row.items() if k != "step"})
     env.close()

@@ -255,6 +255,33 @@ def train_sac(env_id: str, total_steps: int, seed: int, config: SACConfig | None
     return agent, history
 
 
+class EnvInteraction:
+    """The "act in the real env" step of off-policy loops: step, store the transition, track episode returns."""
+
+    def __init__(self, env: gym.Env, buffer: ReplayBuffer, seed: int) -> None:
+        self.env, self.buffer = env, buffer
+        env.action_space.seed(seed)
+        self.obs, _ = env.reset(seed=seed)
+        self.episode_return, self.finished = 0.0, []
+
+    def step(self, action: np.ndarray) -> None:
+        """Take `action`, store (s, a, r, s', terminated) in the buffer, reset the env at episode ends."""
+        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.buffer.add(self.obs, action, reward, next_obs, terminated, truncated)
+        self.episode_return += float(reward)
+        self.obs = next_obs
+        if terminated or truncated:
+            self.finished.append(self.episode_return)
+            self.episode_return = 0.0
+            self.obs, _ = self.env.reset()
+
+    def train_return(self) -> float:
+        """Mean return of the episodes finished since the last call (nan if none), then forget them."""
+        mean = float(np.mean(self.finished)) if self.finished else float("nan")
+        self.finished = []
+        return mean
+
+
 def run_off_policy(agent: SAC, env: gym.Env, env_id: str, total_steps: int, seed: int, *, batch_size: int,
                    learning_starts: int, buffer_size: int, updates_per_step: int = 1, logger: Logger | None = None,
                    eval_every: int = 1000, eval_episodes: int = 10) -> list[dict]:
@@ -269,23 +296,15 @@ def run_off_policy(agent: SAC, env: gym.Env, env_id: str, total_steps: int, seed
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     buffer = ReplayBuffer(min(buffer_size, total_steps), obs_dim, act_dim)
     rng = np.random.default_rng(seed)
-    env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
+    interaction = EnvInteraction(env, buffer, seed)
     history: list[dict] = []
-    episode_return, finished, stats, eval_s, eval_cpu = 0.0, [], {}, 0.0, 0.0
+    stats, eval_s, eval_cpu = {}, 0.0, 0.0
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         for step in range(1, total_steps + 1):
             # 1. act: uniform random actions first, then the current policy; store the transition
-            action = env.action_space.sample() if step <= learning_starts else agent.act(obs)
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(obs, action, reward, next_obs, terminated, truncated)
-            episode_return += float(reward)
-            obs = next_obs
-            if terminated or truncated:
-                finished.append(episode_return)
-                episode_return = 0.0
-                obs, _ = env.reset()
+            action = env.action_space.sample() if step <= learning_starts else agent.act(interaction.obs)
+            interaction.step(action)
             # 2. learn from uniform batches of the buffer
             if step > learning_starts:
                 for _ in range(updates_per_step):
@@ -296,10 +315,9 @@ def run_off_policy(agent: SAC, env: gym.Env, env_id: str, total_steps: int, seed
                 eval_s += time.perf_counter() - eval_start
                 eval_cpu += time.process_time() - eval_cpu_start
                 row = {"step": step, "eval_return": eval_return,
-                       "train_return": float(np.mean(finished)) if finished else float("nan"),
+                       "train_return": interaction.train_return(),
                        "wall_s": time.perf_counter() - start, "eval_s": eval_s,
                        "train_cpu_s": time.process_time() - cpu_start - eval_cpu, **stats}
-                finished = []
                 history.append(row)
                 logger.log(step, **{k: v for k, v in row.items() if k not in ("step", "wall_s")})
     finally:
@@ -307,4 +325,4 @@ def run_off_policy(agent: SAC, env: gym.Env, env_id: str, total_steps: int, seed
     return history
 
 
-__all__ = ["QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "run_off_policy", "train_sac"]
+__all__ = ["EnvInteraction", "QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "run_off_policy", "train_sac"]
