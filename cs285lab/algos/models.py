@@ -7,6 +7,8 @@ The recipe of PETS/MBPO, written to be read next to the lecture:
   can neither claim infinite certainty nor give up and predict huge variance everywhere;
 - members are trained with the Gaussian negative log-likelihood on REAL transitions only,
   each on its own shuffle of the data, with inputs and targets normalised;
+- every refit starts from fresh weights on ALL real data: a warm-started model is confidently
+  wrong on the states the new policy reached, and its first gradient steps wreck it;
 - a held-out validation split stops training early; the members with the lowest validation
   error are the elites, and every model step samples from a randomly chosen elite.
 
@@ -36,6 +38,8 @@ TerminationFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tenso
 NllFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 _LOG_2PI = math.log(2 * math.pi)
+_MAX_LOG_VAR_INIT, _MIN_LOG_VAR_INIT = 0.5, -10.0
+_MIN_BATCHES_PER_EPOCH = 8  # a 200-transition data set is ONE 256-batch: far too few gradient steps per epoch
 
 
 def never_terminates(obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
@@ -58,10 +62,15 @@ class EnsembleLinear(nn.Module):
 
     def __init__(self, ensemble_size: int, in_dim: int, out_dim: int) -> None:
         super().__init__()
-        # Truncated-normal init with std 1/(2 sqrt(in)), as in the MBPO reference code.
         self.weight = nn.Parameter(torch.empty(ensemble_size, in_dim, out_dim))
-        nn.init.trunc_normal_(self.weight, std=1.0 / (2.0 * math.sqrt(in_dim)))
         self.bias = nn.Parameter(torch.zeros(ensemble_size, 1, out_dim))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Fresh weights: truncated normal with std 1/(2 sqrt(in)) as in the MBPO reference code; zero biases."""
+        nn.init.trunc_normal_(self.weight, std=1.0 / (2.0 * math.sqrt(self.weight.shape[1])), generator=generator)
+        self.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply member e's layer to x[e]."""
@@ -127,8 +136,8 @@ class ProbabilisticEnsemble(nn.Module):
         self.hidden_layers = nn.ModuleList(EnsembleLinear(ensemble_size, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.head = EnsembleLinear(ensemble_size, sizes[-1], 2 * self.out_dim)
         # Learned bounds of the log-variance (per member), pushed towards each other by a small penalty.
-        self.max_log_var = nn.Parameter(torch.full((ensemble_size, 1, self.out_dim), 0.5))
-        self.min_log_var = nn.Parameter(torch.full((ensemble_size, 1, self.out_dim), -10.0))
+        self.max_log_var = nn.Parameter(torch.full((ensemble_size, 1, self.out_dim), _MAX_LOG_VAR_INIT))
+        self.min_log_var = nn.Parameter(torch.full((ensemble_size, 1, self.out_dim), _MIN_LOG_VAR_INIT))
         self.input_norm, self.target_norm = Normalizer(in_dim), Normalizer(self.out_dim)
         self.elites = list(range(num_elites))
         self.fitted = False
@@ -138,6 +147,16 @@ class ProbabilisticEnsemble(nn.Module):
             {"params": decay, "weight_decay": weight_decay},
             {"params": no_decay + [self.max_log_var, self.min_log_var], "weight_decay": 0.0},
         ], lr=lr)
+
+    @torch.no_grad()
+    def reset_parameters(self, rng: np.random.Generator) -> None:
+        """Fresh weights, log-variance bounds and optimizer state, drawn from `rng` (a fit from scratch)."""
+        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        for layer in [*self.hidden_layers, self.head]:
+            layer.reset_parameters(generator)
+        self.max_log_var.fill_(_MAX_LOG_VAR_INIT)
+        self.min_log_var.fill_(_MIN_LOG_VAR_INIT)
+        self.optimizer.state.clear()
 
     # ---- the network -------------------------------------------------------------------------
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,10 +175,11 @@ class ProbabilisticEnsemble(nn.Module):
             rng: np.random.Generator, holdout_ratio: float = 0.2, max_holdout: int = 5000,
             batch_size: int = 256, max_epochs: int = 100, patience: int = 5,
             nll_fn: NllFn = gaussian_nll) -> FitStats:
-        """Train on real transitions (arrays, or one object with .obs/.actions/.rewards/.next_obs).
+        """Train from scratch on real transitions (arrays, or one object with .obs/.actions/.rewards/.next_obs).
 
-        Early-stops when no member improved its held-out error by 1% for `patience` epochs,
-        keeps each member's best weights, and picks the elites. `nll_fn(mean, log_var, target) -> [E]`
+        An epoch has at least 8 minibatches (smaller batches while data is scarce). Early-stops when
+        no member improved its held-out error by 1% for `patience` epochs, keeps each member's best
+        weights, and picks the elites. `nll_fn(mean, log_var, target) -> [E]`
         is the training loss (the notebook passes the student's).
         """
         obs, actions, rewards, next_obs = self._transitions(obs, actions, rewards, next_obs)
@@ -173,11 +193,13 @@ class ProbabilisticEnsemble(nn.Module):
         perm = torch.as_tensor(rng.permutation(n))
         num_val = min(max(1, int(n * holdout_ratio)), max_holdout, n - 1)
         val_idx, train_idx = perm[:num_val], perm[num_val:]
+        self.reset_parameters(rng)  # from scratch: old weights are confidently wrong where the new data lies
         self.input_norm.fit(inputs[train_idx])
         self.target_norm.fit(targets[train_idx])
         x_train, y_train = self.input_norm(inputs[train_idx]), self.target_norm(targets[train_idx])
         x_val, y_val = self.input_norm(inputs[val_idx]), self.target_norm(targets[val_idx])
         num_train = x_train.shape[0]
+        batch_size = max(16, min(batch_size, math.ceil(num_train / _MIN_BATCHES_PER_EPOCH)))
 
         best_mse, val_nll_before, _ = self._validate(x_val, y_val)
         best_state = {k: v.detach().clone() for k, v in self.state_dict().items()}
@@ -216,10 +238,6 @@ class ProbabilisticEnsemble(nn.Module):
                 since_improved = 0
             else:
                 since_improved += 1
-        # Normalisers were refit for this data: keep them, restore only the members' weights.
-        for key in best_state:
-            if key.startswith(("input_norm", "target_norm")):
-                best_state[key] = self.state_dict()[key]
         self.load_state_dict(best_state)
 
         # 4. Elites: the members with the lowest held-out error.
