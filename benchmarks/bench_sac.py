@@ -7,7 +7,10 @@ process while ours run, so both see the same machine load.
 SB3 runs with the rl-zoo Pendulum-v1 settings (learning_rate 1e-3, everything else default:
 [256, 256] nets, batch 256, buffer 1e6, learning_starts 100, train_freq 1, tau 0.005, ent_coef auto).
 
-Environment variables: BENCH_SAC_SEEDS (default 5), BENCH_SAC_PEER_SEEDS (SB3 seeds, default = BENCH_SAC_SEEDS),
+Stability is reported too: the worst single evaluation of any seed once learning should be done
+(from half the budget on), since a mean at the last step can hide a seed that collapsed and recovered.
+
+Environment variables: BENCH_SAC_SEEDS (default 10), BENCH_SAC_PEER_SEEDS (SB3 seeds, default 5),
 BENCH_SAC_STEPS (default 10000).
 """
 
@@ -95,8 +98,8 @@ def run() -> Result:
     import multiprocessing
 
     torch.set_num_threads(1)
-    seeds = list(range(int(os.environ.get("BENCH_SAC_SEEDS", 5))))
-    peer_seeds = list(range(int(os.environ.get("BENCH_SAC_PEER_SEEDS", len(seeds)))))
+    seeds = list(range(int(os.environ.get("BENCH_SAC_SEEDS", 10))))
+    peer_seeds = list(range(int(os.environ.get("BENCH_SAC_PEER_SEEDS", min(5, len(seeds))))))
     steps = int(os.environ.get("BENCH_SAC_STEPS", 10_000))
     n_same = SAME_SIZE_STEPS + 500
     with multiprocessing.get_context("spawn").Pool(1) as pool:
@@ -133,8 +136,8 @@ def _summary(rows: list[dict], speed: dict[str, list[float]], steps: int, seeds:
     lines = [f"{len(seeds)} seeds (SB3: {len(peer_seeds)}) x {steps} env steps, {EVAL_EPISODES} evaluation episodes "
              f"every {EVAL_EVERY} steps. Cost: CPU ms per env step of the training process (evaluation excluded), "
              "after learning starts, one torch thread each; SB3 ran in a parallel process during the same time.",
-             "", "| implementation | final eval return (mean ± sd) | return at half budget | ms / env step | "
-             "time vs SB3 |", "| --- | --- | --- | --- | --- |"]
+             "", "| implementation | final eval return (mean ± sd) | return at half budget | worst evaluation from "
+             "half budget on (seed, step) | ms / env step | time vs SB3 |", "| --- | --- | --- | --- | --- | --- |"]
     sb3_ms = float(np.mean(speed[SB3]))
     for impl in (OURS, NAIVE, SB3):
         final = [r["eval_return"] for r in rows if r["impl"] == impl and r["env_steps"] == steps]
@@ -142,12 +145,16 @@ def _summary(rows: list[dict], speed: dict[str, list[float]], steps: int, seeds:
             continue
         half = [r["eval_return"] for r in rows if r["impl"] == impl and r["env_steps"] == steps // 2] or [np.nan]
         ms = float(np.mean(speed[impl]))
-        lines.append(f"| {impl} | {np.mean(final):.0f} ± {np.std(final):.0f} | {np.mean(half):.0f} | {ms:.2f} | "
-                     f"{ms / sb3_ms:.2f}x |")
+        worst = min((r for r in rows if r["impl"] == impl and r["env_steps"] >= steps // 2), key=lambda r: r["eval_return"])
+        lines.append(f"| {impl} | {np.mean(final):.0f} ± {np.std(final):.0f} | {np.mean(half):.0f} | "
+                     f"{worst['eval_return']:.0f} ({worst['seed']}, {worst['env_steps']}) | {ms:.2f} | {ms / sb3_ms:.2f}x |")
     ours_final = np.mean([r["eval_return"] for r in rows if r["impl"] == OURS and r["env_steps"] == steps])
     ours_on_peer = np.mean([r["eval_return"] for r in rows if r["impl"] == OURS and r["env_steps"] == steps
                             and r["seed"] in peer_seeds])
     sb3_final = np.mean([r["eval_return"] for r in rows if r["impl"] == SB3 and r["env_steps"] == steps])
+    late = [r["eval_return"] for r in rows if r["impl"] == OURS and r["env_steps"] >= steps // 2]
+    lines += ["", f"Stability: {sum(x < -200 for x in late)} of {len(late)} evaluations of cs285lab SAC from step "
+              f"{steps // 2} on (all seeds) fall below -200."]
     lines += ["", f"On SB3's seeds {peer_seeds}: cs285lab SAC {ours_on_peer:.0f}, SB3 {sb3_final:.0f} "
               f"({'same or better' if ours_on_peer >= sb3_final - 10 else 'WORSE'}).",
               f"Target: cs285lab SAC mean eval return >= -200 at {steps} steps: "

@@ -235,3 +235,14 @@ def test_a2c_learns_cartpole_and_fails_with_a_broken_target(monkeypatch):
     monkeypatch.setattr(ac, "td_target", no_terminal_mask)
     _, broken = train_a2c("CartPole-v1", seed=0, **SMOKE)
     assert broken[-1]["eval_return"] < 100, "the learning smoke test does not notice a broken target"
+
+
+def test_sample_actions_draws_from_the_categorical_and_passes_gaussians_through():
+    torch.manual_seed(0)
+    logits = torch.tensor([0.0, 1.0, -1.0, 2.0]).expand(100_000, 4)
+    counts = torch.bincount(ac.sample_actions(Categorical(logits=logits)), minlength=4).double()
+    expected = torch.softmax(logits[0], 0).double() * len(logits)
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 16.3, f"Gumbel-max frequencies {counts / len(logits)} differ from softmax {expected / len(logits)}"
+    gauss = Independent(torch.distributions.Normal(torch.zeros(5, 2), torch.ones(5, 2)), 1)
+    assert ac.sample_actions(gauss).shape == (5, 2)

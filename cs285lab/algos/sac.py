@@ -34,10 +34,10 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 @dataclass
 class SACConfig:
-    """Hyperparameters of SAC (defaults: small nets that learn Pendulum-v1 in about 4k env steps)."""
+    """Hyperparameters of SAC (defaults: small nets that learn Pendulum-v1 in about 4k env steps, and stay there)."""
 
     hidden: tuple[int, ...] = (64, 64)   # both actor and critics
-    lr: float = 2e-3                     # Adam, actor, critics and temperature (small nets tolerate a large step)
+    lr: float = 1e-3                     # Adam, actor, critics and temperature
     gamma: float = 0.99
     tau: float = 0.005                   # Polyak: target <- (1 - tau) * target + tau * online
     batch_size: int = 128
@@ -47,6 +47,7 @@ class SACConfig:
     learning_starts: int = 500           # uniform random actions (and no updates) before this many steps
     buffer_size: int = 1_000_000
     updates_per_step: int = 1            # gradient steps per env step (update-to-data ratio)
+    critic_layer_norm: bool = True       # normalize the critics' hidden features (see QEnsemble)
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -63,10 +64,16 @@ class QEnsemble(nn.Module):
 
     Each layer holds weights [num_q, in, out] and runs as one batched matmul, so twin critics
     cost about as much as one (and far less Python overhead than two nn.Sequential).
+    With `layer_norm`, each hidden layer's features are normalized (zero mean, unit variance, no
+    learned scale) before the ReLU. That bounds how far Q can extrapolate to states the buffer
+    barely covers. Without it, a small critic sometimes overvalues fast-spinning pendulum states,
+    and the policy unlearns its swing-up for a few thousand steps. With it, 10 seeds x 10k steps
+    showed no such collapse (benchmarks/results/sac.md).
     """
 
-    def __init__(self, num_q: int, in_dim: int, hidden: Sequence[int]) -> None:
+    def __init__(self, num_q: int, in_dim: int, hidden: Sequence[int], layer_norm: bool = False) -> None:
         super().__init__()
+        self.layer_norm = layer_norm
         sizes = [in_dim, *hidden, 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -83,6 +90,8 @@ class QEnsemble(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             x = torch.baddbmm(b, x, w)
             if i < last:
+                if self.layer_norm:
+                    x = nn.functional.layer_norm(x, x.shape[-1:])
                 x = torch.relu(x)
         return x.squeeze(-1)
 
@@ -150,7 +159,7 @@ class SAC:
         self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
         torch.manual_seed(seed)
         self.actor = SquashedGaussianActor(obs_dim, act_dim, config.hidden, low, high)
-        self.critic = QEnsemble(config.num_q, obs_dim + act_dim, config.hidden)
+        self.critic = QEnsemble(config.num_q, obs_dim + act_dim, config.hidden, config.critic_layer_norm)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), requires_grad=True)
         self.target_entropy = -float(act_dim) if config.target_entropy is None else float(config.target_entropy)

@@ -560,8 +560,9 @@ def sac_learned(history: list[dict]) -> None:
         ex.expect(math.isfinite(final), "the final evaluation return is not a number: the training diverged")
         ex.expect(final >= threshold,
                   f"your SAC did not learn: final evaluation return {final:.0f} < {threshold:.0f} (a random policy "
-                  "scores about -1200). Usual causes: the buffer's action in the target, a target that is not "
-                  "detached, a missing (1 - terminated), an actor loss without the change-of-variables term")
+                  "scores about -1200). Usual causes: an actor loss whose action is detached or sampled without "
+                  "reparameterization (no gradient of Q reaches the policy), a sign error in the actor or "
+                  "temperature loss; run the check of each part above first")
 
 
 __all__ = ["CheckFailed", "bugs_quiz", "find_the_bugs", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",
