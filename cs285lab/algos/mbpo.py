@@ -35,7 +35,7 @@ Policy = Callable[[Tensor], Tensor]
 
 @dataclass
 class MBPOConfig:
-    """Hyperparameters of MBPO (defaults: swing Pendulum-v1 up within ~500 env steps)."""
+    """Hyperparameters of MBPO (defaults: swing Pendulum-v1 up within ~500-1000 env steps)."""
 
     # 150 random steps are enough for a first model; the large step size suits the 64-unit nets.
     sac: SACConfig = field(default_factory=lambda: SACConfig(hidden=(64, 64), lr=3e-3, batch_size=256,
