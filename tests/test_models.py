@@ -10,9 +10,12 @@ from cs285lab import seed_everything
 from cs285lab.algos.models import EnsembleLinear, ProbabilisticEnsemble, gaussian_nll
 
 
-def _toy_transitions(n: int, rng: np.random.Generator, noise: float = 0.01):
-    """A smooth 3-D system with a known answer: s' = s + 0.1 * tanh(A s) + 0.2 a, r = -|s|^2 - 0.1 a^2."""
-    obs = rng.uniform(-1, 1, size=(n, 3)).astype(np.float32)
+def _toy_transitions(n: int, rng: np.random.Generator, noise: float = 0.01, shift: float = 0.0):
+    """A smooth 3-D system with a known answer: s' = s + 0.1 * tanh(A s) + 0.2 a, r = -|s|^2 - 0.1 a^2.
+
+    States are uniform in [-1, 1]^3 + shift (a shift stands for a region a new policy reaches).
+    """
+    obs = (shift + rng.uniform(-1, 1, size=(n, 3))).astype(np.float32)
     actions = rng.uniform(-1, 1, size=(n, 1)).astype(np.float32)
     mix = np.array([[0, 1, 0], [-1, 0, 0.5], [0.3, 0, -0.5]], dtype=np.float32)
     next_obs = obs + 0.1 * np.tanh(obs @ mix) + 0.2 * actions + noise * rng.standard_normal((n, 3)).astype(np.float32)
@@ -59,6 +62,33 @@ def test_nll_without_log_variance_term_gives_useless_variances():
     no_log_var = lambda m, lv, t: (0.5 * (t - m) ** 2 * torch.exp(-lv)).mean(dim=(-2, -1))  # noqa: E731
     broken_stats = broken.fit(*data, rng=np.random.default_rng(1), max_epochs=20, batch_size=64, nll_fn=no_log_var)
     assert broken_stats.val_nll > good_stats.val_nll + 1.0, (good_stats, broken_stats)
+
+
+def test_small_data_set_still_gets_enough_gradient_steps():
+    """200 training transitions at batch 256 were ONE step per epoch: the model stayed nearly untrained."""
+    rng = seed_everything(0)
+    data = _toy_transitions(250, rng)
+    model = ProbabilisticEnsemble(3, 1, ensemble_size=3, num_elites=2, hidden=(64, 64))
+    stats = model.fit(*data, rng=rng, max_epochs=100)  # default batch_size=256
+    assert stats.updates >= 8 * stats.epochs, f"fewer than 8 minibatches per epoch: {stats}"
+    # (at one step per epoch this was 0.17)
+    assert stats.val_mse < 0.06, f"held-out MSE (normalised units) after 100 epochs on 250 transitions: {stats.val_mse}"
+
+
+def test_every_fit_starts_from_scratch():
+    """A refit must not depend on what the model saw before: warm-started weights are confidently wrong
+    on the states a new policy reaches (in MBPO runs their first gradient steps wrecked the model)."""
+    rng = seed_everything(0)
+    old, new = _toy_transitions(300, rng), _toy_transitions(300, rng, shift=2.0)
+    refit = ProbabilisticEnsemble(3, 1, ensemble_size=3, num_elites=2, hidden=(32,))
+    refit.fit(*old, rng=np.random.default_rng(1), max_epochs=10)
+    refit.fit(*new, rng=np.random.default_rng(2), max_epochs=10)
+    torch.manual_seed(123)  # a different initialisation, which the fit must replace
+    fresh = ProbabilisticEnsemble(3, 1, ensemble_size=3, num_elites=2, hidden=(32,))
+    fresh.fit(*new, rng=np.random.default_rng(2), max_epochs=10)
+    obs, actions = torch.as_tensor(new[0][:20]), torch.as_tensor(new[1][:20])
+    assert torch.allclose(refit.predict(obs, actions)[0], fresh.predict(obs, actions)[0], atol=1e-5), \
+        "the refit model differs from a model fit once on the same data: fit() must start from fresh weights"
 
 
 def test_step_samples_from_elites_and_applies_termination():
