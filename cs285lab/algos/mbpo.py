@@ -38,8 +38,9 @@ class MBPOConfig:
     """Hyperparameters of MBPO (defaults: swing Pendulum-v1 up within ~500-1000 env steps)."""
 
     # 150 random steps are enough for a first model; the large step size suits the 64-unit nets.
+    # Plain critics (no layer norm): what these defaults were tuned with.
     sac: SACConfig = field(default_factory=lambda: SACConfig(hidden=(64, 64), lr=3e-3, batch_size=256,
-                                                             learning_starts=150))
+                                                             learning_starts=150, critic_layer_norm=False))
     rollout_length: int = 3          # k; 0 = plain SAC (no model data at all)
     real_ratio: float = 0.1          # share of real transitions in each SAC batch
     updates_per_step: int = 20       # SAC gradient steps per env step (model data makes many safe)
