@@ -37,6 +37,7 @@ __all__ = [
     "Batch", "SeparateActorCritic", "SharedActorCritic", "PolicyHead", "ValueHead", "make_encoder",
     "make_actor_critic", "td_target", "gae_advantages", "policy_value_loss", "actor_critic_loss",
     "online_update", "make_vec_env", "collect_transitions", "train_a2c", "train_online_ac", "greedy_policy",
+    "sample_actions",
 ]
 
 

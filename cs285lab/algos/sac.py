@@ -7,7 +7,8 @@ The two fixes of the naive off-policy actor-critic, plus the practical parts:
     gradient through the action (reparameterization of a tanh-squashed Gaussian);
   - entropy bonus with an automatically tuned temperature alpha;
   - twin Q networks (one batched module), the minimum of the two in targets and in the actor loss;
-  - Polyak-averaged target networks.
+  - Polyak-averaged target networks;
+  - (a safeguard beyond the original SAC) layer-normalized critic features, see QEnsemble.
 """
 
 from __future__ import annotations
