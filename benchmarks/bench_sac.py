@@ -11,7 +11,7 @@ Stability is reported too: the worst single evaluation of any seed once learning
 (from half the budget on), since a mean at the last step can hide a seed that collapsed and recovered.
 
 Environment variables: BENCH_SAC_SEEDS (default 10), BENCH_SAC_PEER_SEEDS (SB3 seeds, default 5),
-BENCH_SAC_STEPS (default 10000).
+BENCH_SAC_STEPS (default 10000), BENCH_SAC_NOTEBOOK ("1"; "0" skips timing the full-budget notebook 03).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.harness import Result, learning_curve_figure
+from benchmarks.harness import Result, learning_curve_figure, notebook_seconds
 from cs285lab.algos.naive_offpolicy import train_naive
 from cs285lab.algos.sac import SACConfig, train_sac
 from cs285lab.envs import evaluate
@@ -126,7 +126,12 @@ def run() -> Result:
         speed[SB3].append(_per_step_ms(history, EVAL_EVERY))
     same_sb3 = _per_step_ms(sb3_256, 500)
     PARTIAL.unlink(missing_ok=True)
-    return Result(rows=rows, summary=_summary(rows, speed, steps, seeds, peer_seeds, same_ours, same_sb3),
+    summary = _summary(rows, speed, steps, seeds, peer_seeds, same_ours, same_sb3)
+    if os.environ.get("BENCH_SAC_NOTEBOOK", "1") != "0":
+        took = notebook_seconds("03_off_policy_actor_critic")
+        took = f"{took:.0f} s wall-clock" if isinstance(took, float) else took
+        summary += f"\nNotebook 03 at the full budget: {took} (target <= 600 s; load average {os.getloadavg()[0]:.1f})."
+    return Result(rows=rows, summary=summary,
                   extra_columns=("train_cpu_s",),
                   figures={"": learning_curve_figure(rows, f"{ENV}: eval return, median and min-max over seeds")})
 
