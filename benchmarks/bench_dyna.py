@@ -8,17 +8,19 @@ Implementations, all the same algorithm (Sutton & Barto, section 8.2) with the b
 Rows: one per run and episode; eval_return = -(steps of that episode) (higher is better, like a
 return), env_steps = real steps up to the end of that episode, wall_s = wall-clock of the whole
 30-run batch of that implementation and n.
+Also times notebook 04 at the full budget (BENCH_DYNA_NOTEBOOK=0 skips it).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from benchmarks.harness import Result
+from benchmarks.harness import Result, notebook_seconds
 from cs285lab.algos.dyna import dyna_q_runs
 from cs285lab.envs.dyna_maze import DYNA_MAZE
 
@@ -147,4 +149,8 @@ def run() -> Result:
         "(its curve approaches the optimum slowly: with a 20-step threshold it moves from ~26 to 28-45 "
         "between implementations and seeds), not for n = 5 or 50.",
     ]
+    if os.environ.get("BENCH_DYNA_NOTEBOOK", "1") != "0":
+        took = notebook_seconds("04_dyna")
+        took = f"{took:.0f} s wall-clock" if isinstance(took, float) else took
+        lines += ["", f"Notebook 04 at the full budget: {took} (target <= 600 s; load average {os.getloadavg()[0]:.1f})."]
     return Result(rows=rows, summary="\n".join(lines), figures={"": fig})
