@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import Result, learning_curve_figure, notebook_seconds
+from benchmarks.harness import Result, learning_curve_figure, notebook_timing
 from cs285lab import seed_everything
 from cs285lab.algos import actor_critic as ac
 from cs285lab.algos.actor_critic import train_a2c
@@ -149,10 +149,7 @@ def run() -> Result:
         ratios.append(f"{env_id}: ours/SB3 wall-clock {timing[OURS][0] / timing[PEER][0]:.2f}, "
                       f"CPU {timing[OURS][1] / timing[PEER][1]:.2f} (target <= 0.5); target return {target}")
     lines += ["", *[f"- {r}" for r in ratios]]
-    nb_s = None if os.environ.get("BENCH_A2C_NOTEBOOK", "1") == "0" else notebook_seconds("01_actor_critic_architectures")
-    if nb_s is not None:
-        took = f"{nb_s:.0f} s wall-clock" if isinstance(nb_s, float) else nb_s
-        lines.append(f"- notebook 01 at the full budget: {took} (target <= 600 s)")
+    lines.append(f"- {notebook_timing('01_actor_critic_architectures', 'BENCH_A2C_NOTEBOOK')}")
     load = os.getloadavg()[0]
     lines.append(f"- machine load average at the end: {load:.1f} on {os.cpu_count()} cores (wall-clock numbers "
                  "include contention from other processes)")

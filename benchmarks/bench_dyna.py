@@ -13,14 +13,13 @@ Also times notebook 04 at the full budget (BENCH_DYNA_NOTEBOOK=0 skips it).
 
 from __future__ import annotations
 
-import os
 import random
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from benchmarks.harness import Result, notebook_seconds
+from benchmarks.harness import Result, notebook_timing
 from cs285lab.algos.dyna import dyna_q_runs
 from cs285lab.envs.dyna_maze import DYNA_MAZE
 
@@ -149,8 +148,5 @@ def run() -> Result:
         "(its curve approaches the optimum slowly: with a 20-step threshold it moves from ~26 to 28-45 "
         "between implementations and seeds), not for n = 5 or 50.",
     ]
-    if os.environ.get("BENCH_DYNA_NOTEBOOK", "1") != "0":
-        took = notebook_seconds("04_dyna")
-        took = f"{took:.0f} s wall-clock" if isinstance(took, float) else took
-        lines += ["", f"Notebook 04 at the full budget: {took} (target <= 600 s; load average {os.getloadavg()[0]:.1f})."]
+    lines += ["", f"{notebook_timing('04_dyna', 'BENCH_DYNA_NOTEBOOK')}."]
     return Result(rows=rows, summary="\n".join(lines), figures={"": fig})

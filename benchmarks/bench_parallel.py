@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from benchmarks.harness import Result, learning_curve_figure, notebook_seconds
+from benchmarks.harness import Result, learning_curve_figure, notebook_timing
 from cs285lab import seed_everything
 from cs285lab.algos.actor_critic import make_actor_critic, make_vec_env, train_a2c
 from cs285lab.algos.parallel import collection_throughput, train_async
@@ -170,7 +170,7 @@ def run() -> Result:
     seed_everything(0)
     acting = throughput_rows()
     rows = learning_rows(seeds, steps)
-    nb_s = None if os.environ.get("BENCH_PARALLEL_NOTEBOOK", "1") == "0" else notebook_seconds("02_parallel_actor_critic")
+    nb_time = notebook_timing("02_parallel_actor_critic", "BENCH_PARALLEL_NOTEBOOK")
 
     table = ["| impl | " + " | ".join(f"N={n}" for n in WORKERS) + " |", "| --- |" + " --- |" * len(WORKERS)]
     for impl in dict.fromkeys(r["impl"] for r in acting):
@@ -201,9 +201,7 @@ def run() -> Result:
         *learn,
         "",
         "## Notebook 02 at the full budget",
-        "skipped (BENCH_PARALLEL_NOTEBOOK=0)" if nb_s is None
-        else f"solutions/02_parallel_actor_critic.ipynb, full profile: {nb_s:.0f} s" if isinstance(nb_s, float)
-        else f"solutions/02_parallel_actor_critic.ipynb, full profile: {nb_s}",
+        nb_time,
     ])
     return Result(rows=rows, summary=summary, figures={
         "": learning_curve_figure(rows, "sync vs async actor-critic (4 workers, batch 32)"),

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.harness import Result, learning_curve_figure, notebook_seconds
+from benchmarks.harness import Result, learning_curve_figure, notebook_timing
 from cs285lab.algos.naive_offpolicy import train_naive
 from cs285lab.algos.sac import SACConfig, train_sac
 from cs285lab.envs import evaluate
@@ -127,10 +127,7 @@ def run() -> Result:
     same_sb3 = _per_step_ms(sb3_256, 500)
     PARTIAL.unlink(missing_ok=True)
     summary = _summary(rows, speed, steps, seeds, peer_seeds, same_ours, same_sb3)
-    if os.environ.get("BENCH_SAC_NOTEBOOK", "1") != "0":
-        took = notebook_seconds("03_off_policy_actor_critic")
-        took = f"{took:.0f} s wall-clock" if isinstance(took, float) else took
-        summary += f"\nNotebook 03 at the full budget: {took} (target <= 600 s; load average {os.getloadavg()[0]:.1f})."
+    summary += f"\n{notebook_timing('03_off_policy_actor_critic', 'BENCH_SAC_NOTEBOOK')}."
     return Result(rows=rows, summary=summary,
                   extra_columns=("train_cpu_s",),
                   figures={"": learning_curve_figure(rows, f"{ENV}: eval return, median and min-max over seeds")})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -49,6 +50,16 @@ def notebook_seconds(name: str, timeout: int = 1800) -> float | str:
     except Exception as exc:  # noqa: BLE001 - keep the other measurements; report the failure
         return f"FAILED after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {str(exc)[-300:]}"
     return time.perf_counter() - start
+
+
+def notebook_timing(name: str, skip_env: str) -> str:
+    """One summary sentence: solutions/<name>.ipynb's full-budget wall-clock, unless `skip_env`=0 skips it."""
+    if os.environ.get(skip_env, "1") == "0":
+        return f"solutions/{name}.ipynb at the full budget: skipped ({skip_env}=0)"
+    took = notebook_seconds(name)
+    took = f"{took:.0f} s wall-clock" if isinstance(took, float) else took
+    return (f"solutions/{name}.ipynb at the full budget: {took} (target <= 600 s; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 def available() -> list[str]:
