@@ -200,6 +200,35 @@ def test_train_a2c_rejects_bad_envs_and_arguments_clearly():
         train_a2c("CartPole-v1", num_envs=2, total_steps=100, vectorization="threads")
     with pytest.raises(TypeError, match="dist\\(obs\\) and value\\(obs\\)"):
         train_a2c("CartPole-v1", num_envs=2, total_steps=100, model=torch.nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="critic_steps must be an int >= 0"):
+        train_a2c("CartPole-v1", num_envs=2, total_steps=100, critic_steps=-1)
+    with pytest.raises(ValueError, match="built-in GAE loss only"):
+        train_a2c("CartPole-v1", num_envs=2, total_steps=100, critic_steps=2, loss_fn=actor_critic_loss)
+
+
+def test_fit_critic_moves_v_toward_its_lambda_returns_and_leaves_the_actor_alone():
+    torch.manual_seed(0)
+    envs = ac.make_vec_env("test/CountTerminate-v0", 2, seed=0)
+    model = make_actor_critic(envs.single_observation_space, envs.single_action_space)
+    obs, _ = envs.reset(seed=0)
+    rollout, _, _ = ac._collect(envs, model, obs, np.zeros(2, dtype=bool), 8, ac._EpisodeTracker(2))
+    envs.close()
+    T, N = rollout.rewards.shape
+    with torch.no_grad():
+        v = model.value(rollout.obs.flatten(0, 1)).view(T + 1, N)
+        targets = gae_advantages(rollout.rewards, v[:-1], v[1:], rollout.terminated, rollout.done, 0.9, 0.95) + v[:-1]
+    valid, states = rollout.mask, rollout.obs[:-1]
+
+    def error() -> float:
+        with torch.no_grad():
+            return (model.value(states.flatten(0, 1)).view(T, N) - targets)[valid].pow(2).mean().item()
+
+    actor_before = [p.detach().clone() for p in model.actor.parameters()]
+    before = error()
+    ac._fit_critic(model, torch.optim.Adam(model.parameters(), lr=1e-2), rollout, 0.9, 0.95, 20, 0.5)
+    assert error() < 0.5 * before, "20 regression steps should at least halve the critic's error on its targets"
+    assert all(torch.equal(a, p) for a, p in zip(actor_before, model.actor.parameters())), \
+        "fitting the critic must leave the actor's parameters alone"
 
 
 def test_pixel_catch_rewards_and_bounds():

@@ -378,8 +378,8 @@ def collect_transitions(model: nn.Module, env_id: str, num_envs: int, n_steps: i
 def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: int = 0, *,
               n_steps: int = 8, lr: float = 1e-3, gamma: float = 0.99, gae_lambda: float = 0.95,
               value_coef: float = 0.5, entropy_coef: float = 0.0, max_grad_norm: float = 0.5,
-              normalize_advantages: bool = True, anneal_lr: bool = True, shared: bool = False,
-              hidden: Sequence[int] = (64, 64), model: nn.Module | None = None,
+              normalize_advantages: bool = True, anneal_lr: bool = True, critic_steps: int = 0,
+              shared: bool = False, hidden: Sequence[int] = (64, 64), model: nn.Module | None = None,
               loss_fn: Callable[..., tuple[torch.Tensor, dict]] | None = None,
               vectorization: str = "sync", logger: Logger | None = None, eval_every: int = 10_000,
               eval_episodes: int = 10, on_update: Callable[[int, int, nn.Module, Batch], None] | None = None,
@@ -387,9 +387,12 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
     """Synchronous parallel actor-critic: `num_envs` workers x `n_steps` steps per update; returns (model, history).
 
     Advantages: GAE(lambda) (`gae_lambda`=0 is the one-step TD advantage of the lecture, 1 the
-    n-step return to the end of the rollout); the critic regresses onto advantage + V(s). With
-    `loss_fn(model, batch, gamma, value_coef, entropy_coef)` the rollout goes to that loss instead,
-    as one flat `Batch` of one-step transitions (e.g. a student's actor_critic_loss).
+    n-step return to the end of the rollout); the critic regresses onto advantage + V(s).
+    `critic_steps` > 0 first fits V to the rollout's lambda-returns with that many critic-only
+    gradient steps (step 2 of the lecture, done properly), so that the advantages come from the
+    refitted critic. With `loss_fn(model, batch, gamma, value_coef, entropy_coef)` the rollout goes
+    to that loss instead, as one flat `Batch` of one-step transitions (e.g. a student's
+    actor_critic_loss).
     The NEXT_STEP reset step after each episode end carries no transition and is masked out.
     `history` holds one row per evaluation: env_steps, eval_return (greedy, mean over
     `eval_episodes`), train_return (sampled episodes finished since the last row), wall_s
@@ -400,6 +403,10 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
     logger = logger or NullLogger()
     if total_steps < 1 or n_steps < 1 or eval_every < 1:
         raise ValueError("total_steps, n_steps and eval_every must be positive")
+    if not isinstance(critic_steps, int) or critic_steps < 0:
+        raise ValueError(f"critic_steps must be an int >= 0, got {critic_steps!r}")
+    if critic_steps and loss_fn is not None:
+        raise ValueError("critic_steps works with the built-in GAE loss only; fit the critic inside loss_fn instead")
     seed_everything(seed)
     envs = make_vec_env(env_id, num_envs, seed, vectorization)
     try:
@@ -422,13 +429,15 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
                 history.append(_evaluate_row(model, envs.single_action_space, env_id, eval_episodes, env_steps,
                                              start, tracker, stats, logger))
                 next_eval += eval_every
-            rollout, obs, prev_done = _collect(envs, model, obs, prev_done, n_steps, tracker)
+            rollout, obs, prev_done = _collect(envs, model, obs, prev_done, n_steps, tracker)  # 1. sample
             env_steps += steps_per_update
             if anneal_lr:  # linear decay to 0: late updates polish the policy instead of shaking it
                 for group in optimizer.param_groups:
                     group["lr"] = lr * (1.0 - update / num_updates)
             batch = rollout.flat_batch()
-            if loss_fn is None:
+            if critic_steps and batch.mask.any():                                          # 2. fit V
+                _fit_critic(model, optimizer, rollout, gamma, gae_lambda, critic_steps, max_grad_norm)
+            if loss_fn is None:  # 3.-5. advantages from (the refitted) V, one policy (+ critic) step
                 loss, stats = _gae_loss(model, rollout, gamma, gae_lambda, value_coef, entropy_coef,
                                         normalize_advantages)
             else:
@@ -541,6 +550,24 @@ def _collect(envs: gym.vector.VectorEnv, model: nn.Module, obs: np.ndarray, prev
                        rewards=as_t(rewards, torch.float32), terminated=as_t(terminated, torch.float32),
                        done=as_t(done, torch.float32), mask=as_t(mask, torch.bool))
     return rollout, obs, prev_done
+
+
+def _fit_critic(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: _Rollout, gamma: float,
+                lam: float, steps: int, max_grad_norm: float) -> None:
+    """Regress V(s) onto the rollout's lambda-returns (computed once, held fixed) for `steps` steps."""
+    T, N = rollout.rewards.shape
+    with torch.no_grad():
+        values = model.value(rollout.obs.flatten(0, 1)).view(T + 1, N)
+        targets = (gae_advantages(rollout.rewards, values[:-1], values[1:], rollout.terminated,
+                                  rollout.done, gamma, lam) + values[:-1]).flatten()
+    mask = rollout.mask.flatten()
+    obs, targets = rollout.obs[:-1].flatten(0, 1)[mask], targets[mask]
+    for _ in range(steps):
+        optimizer.zero_grad()  # parameters V does not use keep grad None: the optimizer skips them
+        (model.value(obs) - targets).pow(2).mean().backward()
+        if max_grad_norm:
+            nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
 
 
 def _gae_loss(model: nn.Module, rollout: _Rollout, gamma: float, lam: float, value_coef: float,
