@@ -81,6 +81,7 @@ def learning_curve_figure(rows: list[dict], title: str) -> plt.Figure:
             ax.fill_between(steps, [min(v) for v in per_step], [max(v) for v in per_step], alpha=0.2)
         ax.set_title(env)
         ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k" if x else "0")  # 200000 -> 200k: no overlap
         ax.set_ylabel("eval return")
         ax.legend()
     fig.suptitle(title)
