@@ -11,8 +11,8 @@ these envs apart from the worker count. On CartPole ours fits the critic with 8 
 steps per batch (`critic_steps=8`, the lecture's step 2 done properly). Over seeds 0-19 that lifts
 the mean of the evaluations at 80k-100k steps from 448 to 499; over seeds 0-39, 39 of 40 end at
 483-500 and one collapses to about 250. It costs about 5 ms of CPU per update, which doubles
-our time per env step (3.7 s -> 7.6 s of training per 100k steps). On Acrobot the critic keeps up without it (about -80 either way,
-5 seeds), so Acrobot runs without.
+our time per env step (3.7 s -> 7.6 s of training per 100k steps). On Acrobot the critic keeps
+up without it (about -80 either way, 5 seeds), so Acrobot runs without.
 
 Time is measured around training only (evaluations are left out), as wall-clock and as CPU time
 of this process; the CPU ratio is the one to trust on a shared, loaded machine. Both are reported
