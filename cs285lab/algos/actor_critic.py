@@ -520,6 +520,10 @@ class _Rollout:
     done: torch.Tensor        # [T, N] terminated or truncated
     mask: torch.Tensor        # [T, N] False on NEXT_STEP reset steps
 
+    def advantages(self, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+        """GAE(lambda) advantages [T, N] from V at every row of obs, values [T + 1, N]."""
+        return gae_advantages(self.rewards, values[:-1], values[1:], self.terminated, self.done, gamma, lam)
+
     def flat_batch(self) -> Batch:
         """The rollout as B = T * N one-step transitions."""
         flat = lambda x: x.flatten(0, 1)  # noqa: E731
@@ -558,8 +562,7 @@ def _fit_critic(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: _Ro
     T, N = rollout.rewards.shape
     with torch.no_grad():
         values = model.value(rollout.obs.flatten(0, 1)).view(T + 1, N)
-        targets = (gae_advantages(rollout.rewards, values[:-1], values[1:], rollout.terminated,
-                                  rollout.done, gamma, lam) + values[:-1]).flatten()
+        targets = (rollout.advantages(values, gamma, lam) + values[:-1]).flatten()
     mask = rollout.mask.flatten()
     obs, targets = rollout.obs[:-1].flatten(0, 1)[mask], targets[mask]
     for _ in range(steps):
@@ -578,8 +581,7 @@ def _gae_loss(model: nn.Module, rollout: _Rollout, gamma: float, lam: float, val
     with torch.no_grad():
         last_values = model.value(rollout.obs[-1])                          # V(s_T)
         all_values = torch.cat([values.detach().view(T, N), last_values[None]])
-    advantages = gae_advantages(rollout.rewards, all_values[:-1], all_values[1:], rollout.terminated,
-                                rollout.done, gamma, lam).flatten()
+    advantages = rollout.advantages(all_values, gamma, lam).flatten()
     targets = advantages + values.detach()                                  # lambda-return for the critic
     mask = rollout.mask.flatten()
     if normalize and mask.sum() > 1:  # one scale for the policy step whatever the reward scale
