@@ -1,4 +1,4 @@
-"""Plots on top of run logs: live curves while training, run comparison with reference bands.
+"""Plots on top of run logs (live curves, run comparison with reference bands) and episode animations.
 
     from cs285lab.plots import compare_widget, plot_comparison, load_reference, make_reference
 
@@ -13,6 +13,7 @@ from typing import Any
 _WHERE = {
     "CompareWidget": "compare", "compare_widget": "compare", "plot_comparison": "compare",
     "LiveCurves": "live",
+    "animate": "episode", "episode_frames": "episode", "render_states": "episode", "show_episode": "episode",
     "ReferenceBand": "reference", "available_references": "reference", "load_reference": "reference",
     "make_reference": "reference",
     "smooth": "smoothing",
