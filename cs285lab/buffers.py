@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cs285lab.twins import twin
+
 MAX_CAPACITY = 10_000_000
 
 
@@ -44,6 +46,7 @@ class Batch:
 _FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
 
 
+@twin("nb03", "nb03-buffer", needed_by=("nb03", "nb04", "nb05"))  # SAC and MBPO store data in it
 class ReplayBuffer:
     """A ring buffer of transitions: once full, each new transition overwrites the oldest one."""
 

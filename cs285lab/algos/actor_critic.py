@@ -32,6 +32,7 @@ from cs285lab.envs import evaluate
 from cs285lab.nets import mlp
 from cs285lab.runs import Logger, NullLogger
 from cs285lab.seeding import seed_everything
+from cs285lab.twins import twin
 
 __all__ = [
     "Batch", "SeparateActorCritic", "SharedActorCritic", "PolicyHead", "ValueHead", "make_encoder",
@@ -45,6 +46,7 @@ __all__ = [
 # Targets
 # --------------------------------------------------------------------------------------------
 
+@twin("nb01", "nb01-td-target", needed_by=("nb01", "nb02"))  # GAE in train_a2c uses it
 def td_target(rewards: torch.Tensor, next_values: torch.Tensor, terminated: torch.Tensor,
               gamma: float) -> torch.Tensor:
     """The one-step TD target r + gamma * V(s') * (1 - terminated), shape [B], carrying no gradient.
@@ -191,6 +193,7 @@ class _ActorCritic(nn.Module):
         return self.dist_and_value(obs)
 
 
+@twin("nb01", "nb01-architectures", needed_by=("nb01", "nb02"))  # train_online_ac, train_a2c build it
 class SeparateActorCritic(_ActorCritic):
     """Two networks, nothing shared: an actor pi(a|s) and a critic V(s)."""
 
@@ -216,6 +219,7 @@ class SeparateActorCritic(_ActorCritic):
         return self.actor(x), self.critic(x)
 
 
+@twin("nb01", "nb01-architectures", needed_by=("nb01", "nb02"))
 class SharedActorCritic(_ActorCritic):
     """One trunk, two heads: the value loss and the policy loss both train the trunk."""
 
@@ -312,6 +316,7 @@ def policy_value_loss(dist: Distribution, values: torch.Tensor, actions: torch.T
     return loss, stats
 
 
+@twin("nb01", "nb01-actor-critic-loss")
 def actor_critic_loss(model: nn.Module, batch: Batch | Mapping[str, Any], gamma: float,
                       value_coef: float = 0.5, entropy_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """One batched actor-critic update's loss on transitions, with one-step TD targets; returns (loss, stats)."""
@@ -324,6 +329,7 @@ def actor_critic_loss(model: nn.Module, batch: Batch | Mapping[str, Any], gamma:
     return policy_value_loss(dist, values, b.actions, advantages, targets, b.mask, value_coef, entropy_coef)
 
 
+@twin("nb01", "nb01-online-update")
 def online_update(model: nn.Module, optimizer: torch.optim.Optimizer, obs: np.ndarray, action: Any,
                   reward: float, next_obs: np.ndarray, terminated: bool, gamma: float,
                   value_coef: float = 0.5) -> dict[str, float]:

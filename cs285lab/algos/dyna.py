@@ -18,12 +18,14 @@ import gymnasium as gym
 import numpy as np
 
 from cs285lab.envs.dyna_maze import LAYOUTS, Maze, make_maze
+from cs285lab.twins import twin
 
 Model = dict[tuple[int, int], tuple[float, int, bool]]  # (s, a) -> (reward, next state, terminated)
 
 
 # ---------------------------------------------------------------- one run, the book's pseudocode
 
+@twin("nb04", "nb04-epsilon-greedy")
 def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
     """With probability epsilon a uniformly random action, else a greedy one (ties broken at random)."""
     if rng.random() < epsilon:
@@ -32,6 +34,7 @@ def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generato
     return int(rng.choice(best))  # np.argmax would always pick the first of tied actions
 
 
+@twin("nb04", "nb04-q-update")
 def q_learning_update(Q: np.ndarray, s: int, a: int, r: float, s_next: int, terminated: bool,
                       alpha: float, gamma: float) -> None:
     """In place: Q[s, a] += alpha * (r + gamma * max_a' Q[s_next, a'] * (1 - terminated) - Q[s, a])."""
@@ -39,11 +42,13 @@ def q_learning_update(Q: np.ndarray, s: int, a: int, r: float, s_next: int, term
     Q[s, a] += alpha * (target - Q[s, a])
 
 
+@twin("nb04", "nb04-update-model")
 def update_model(model: Model, s: int, a: int, r: float, s_next: int, terminated: bool) -> None:
     """Remember the last outcome of taking a in s (a deterministic model)."""
     model[(s, a)] = (r, s_next, terminated)
 
 
+@twin("nb04", "nb04-planning")
 def planning(Q: np.ndarray, model: Model, n: int, alpha: float, gamma: float,
              rng: np.random.Generator) -> None:
     """n Q-learning updates on simulated transitions from uniformly sampled previously seen (s, a)."""
@@ -56,6 +61,7 @@ def planning(Q: np.ndarray, model: Model, n: int, alpha: float, gamma: float,
         q_learning_update(Q, s, a, r, s_next, terminated, alpha, gamma)
 
 
+@twin("nb04", "nb04-dyna-q")
 def dyna_q(env: gym.Env, n_planning: int, episodes: int, rng: np.random.Generator,
            alpha: float = 0.1, gamma: float = 0.95, epsilon: float = 0.1) -> list[int]:
     """Run tabular Dyna-Q for `episodes` episodes from Q = 0; return the steps of each episode."""

@@ -29,6 +29,7 @@ from cs285lab.algos.sac import SAC, EnvInteraction, SACConfig, make_env
 from cs285lab.buffers import Batch, ReplayBuffer
 from cs285lab.envs import evaluate
 from cs285lab.runs import Logger, NullLogger
+from cs285lab.twins import twin
 
 Policy = Callable[[Tensor], Tensor]
 
@@ -84,6 +85,7 @@ def buffer_contents(buffer: ReplayBuffer) -> Batch:
 
 # ---- the steps of MBPO that the notebook has students write (reference versions) ----------------
 
+@twin("nb05", "nb05-branched-rollout", needed_by=("nb04", "nb05"))  # train_mbpo's defaults
 def branched_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: ReplayBuffer,
                      model_buffer: ReplayBuffer, num_starts: int, horizon: int, rng: np.random.Generator) -> int:
     """Roll the model out `horizon` steps from `num_starts` REAL states; store the transitions; return how many."""
@@ -101,6 +103,7 @@ def branched_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: 
     return stored
 
 
+@twin("nb05", "nb05-mixed-batch", needed_by=("nb04", "nb05"))
 def mixed_batch(real_buffer: ReplayBuffer, model_buffer: ReplayBuffer | None, batch_size: int, real_ratio: float,
                 rng: np.random.Generator) -> Batch:
     """A SAC batch with round(batch_size * real_ratio) real transitions and the rest from the model buffer."""
@@ -112,6 +115,7 @@ def mixed_batch(real_buffer: ReplayBuffer, model_buffer: ReplayBuffer | None, ba
     return batch
 
 
+@twin("nb05", "nb05-refresh-model", needed_by=("nb04", "nb05"))
 def refresh_model(model: ProbabilisticEnsemble, real_buffer: ReplayBuffer, model_buffer: ReplayBuffer | None,
                   rng: np.random.Generator, nll_fn: NllFn = gaussian_nll, max_epochs: int = 50) -> FitStats:
     """Refit the model on every REAL transition (never on model data: it would learn its own errors)."""

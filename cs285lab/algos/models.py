@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cs285lab.twins import twin
+
 TerminationFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 NllFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -47,6 +49,7 @@ def never_terminates(obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.T
     return torch.zeros(obs.shape[0], dtype=torch.bool)
 
 
+@twin("nb05", "nb05-gaussian-nll", needed_by=("nb04", "nb05"))  # ProbabilisticEnsemble.fit's default
 def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Negative log-likelihood of `target` under N(mean, exp(log_var)), averaged over the last two dims.
 

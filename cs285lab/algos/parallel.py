@@ -38,11 +38,13 @@ from cs285lab.algos.actor_critic import (Batch, greedy_policy, make_actor_critic
                                          td_target)
 from cs285lab.envs import evaluate, require_vector_obs
 from cs285lab.runs import Logger, NullLogger
+from cs285lab.twins import twin
 
 # --------------------------------------------------------------------------------------------
 # Synchronous workers: a vector env, one batched step at a time
 # --------------------------------------------------------------------------------------------
 
+@twin("nb02", "nb02-reset-workers", needed_by=("nb02",))  # lockstep_throughput uses it
 def reset_workers(envs: gym.vector.VectorEnv, seed: int) -> np.ndarray:
     """Reset all workers, worker i with seed + i (and seed the action space); return the first observations."""
     # Different seeds per worker: one shared seed would make N copies of the same trajectory.
@@ -58,6 +60,7 @@ def make_workers(env_id: str, num_envs: int, seed: int,
     return envs, reset_workers(envs, seed)
 
 
+@twin("nb02", "nb02-collect-step", needed_by=("nb02",))  # the throughput probes use it
 def collect_step(envs: gym.vector.VectorEnv, model: nn.Module, obs: np.ndarray,
                  prev_done: np.ndarray) -> tuple[Batch, np.ndarray, np.ndarray]:
     """Step every worker once with actions from `model`; return (batch, next obs, done flags for the next call).
@@ -298,6 +301,7 @@ class Worker(threading.Thread):
                 continue
 
 
+@twin("nb02", "nb02-take-batch")
 def take_batch(inbox: queue.Queue, batch_size: int, learner_version: int,
                timeout: float) -> tuple[list[Transition], torch.Tensor] | None:
     """Wait until `batch_size` transitions arrived (from any workers); return them and their policy lags.
