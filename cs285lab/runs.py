@@ -7,8 +7,9 @@ is the default. `RunLogger` writes, per run:
     runs/<experiment>/<run>/metrics.jsonl  one JSON object per log() call, flushed per line:
                                            {"step": 2048, "wall_s": 3.1, "episode_return": 41.0}
 
-Flushing per line means a killed kernel keeps everything logged so far (a half-written last
-line is skipped by `load_runs`). A new run never overwrites an old one: the directory gets a
+Flushing per line means a killed kernel keeps everything logged so far (a half-written or
+corrupt line is skipped by `load_runs`, with a warning naming the file and line). A run whose
+process died without closing its logger reads back with status "interrupted". A new run never overwrites an old one: the directory gets a
 -2, -3, ... suffix instead. `load_runs` reads a set of runs back into one tidy DataFrame.
 With `live=[metric names]`, the logger also draws those curves in place in the notebook
 (see cs285lab.plots.live).
@@ -16,13 +17,17 @@ With `live=[metric names]`, the logger also draws those curves in place in the n
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import numbers
 import os
 import re
+import socket
 import threading
 import time
+import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +38,7 @@ if TYPE_CHECKING:  # pandas and the plotting stack load only when used
 
     from cs285lab.plots.live import LiveCurves
 
-__all__ = ["Logger", "NullLogger", "RunLogger", "load_runs", "load_configs", "list_runs", "read_metrics"]
+__all__ = ["Logger", "NullLogger", "RunLogger", "load_runs", "load_configs", "list_runs", "read_metrics", "run_status"]
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
@@ -101,7 +106,11 @@ class RunLogger:
             if total_steps is not None and (isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral)
                                             or total_steps <= 0):
                 raise ValueError(f"total_steps must be a positive int or None, got {total_steps!r}")
-            reference = None if reference is None else load_reference(reference)
+        band = None
+        if reference is not None:  # a misspelt band name fails here, live plot or not
+            from cs285lab.plots.reference import load_reference
+
+            band = load_reference(reference)
         self.experiment = experiment
         self.root = Path(root)
         self.path = _fresh_dir(self.root / experiment, name)
@@ -112,9 +121,12 @@ class RunLogger:
         self._lock = threading.Lock()
         self._meta = {"experiment": experiment, "run": self.run, "seed": self.seed, "config": self.config,
                       "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
-                      "status": "running"}
+                      "status": "running", "pid": os.getpid(), "host": socket.gethostname()}
+        if band is not None:
+            self._meta["reference"] = band.name
         _write_json_atomic(self.path / CONFIG_FILE, self._meta)
         self._file = open(self.path / METRICS_FILE, "a", encoding="utf-8")
+        _OPEN.add(self)
         self.live: LiveCurves | None = None
         if live_metrics is not None:
             from cs285lab.plots.live import LiveCurves
@@ -123,7 +135,7 @@ class RunLogger:
                 total_steps = next((self.config[k] for k in ("total_steps", "env_steps", "steps")
                                     if isinstance(self.config.get(k), numbers.Integral)), None)
             self.live = LiveCurves(live_metrics or None, x=x, smoothing=smoothing, total_steps=total_steps,
-                                   reference=reference, title=f"{experiment}/{self.run}",
+                                   reference=band, title=f"{experiment}/{self.run}",
                                    redraw_every=redraw_every, save_to=self.path / "curves.png")
 
     def log(self, step: int, **scalars: float) -> None:
@@ -156,6 +168,7 @@ class RunLogger:
             self._meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             self._meta["status"] = status
             _write_json_atomic(self.path / CONFIG_FILE, self._meta)
+        _OPEN.discard(self)
         if self.live is not None:
             self.live.close()
 
@@ -163,11 +176,27 @@ class RunLogger:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        # a run that raised (a bug, a stub, Ctrl-C) is kept, but marked as such
-        self.close("finished" if exc_type is None else f"failed: {exc_type.__name__}")
+        # a run that raised (a bug, a stub) is kept, but marked as such; Ctrl-C / "interrupt kernel" is not a failure
+        if exc_type is None:
+            self.close("finished")
+        else:
+            self.close("interrupted" if issubclass(exc_type, KeyboardInterrupt) else f"failed: {exc_type.__name__}")
 
     def __repr__(self) -> str:
         return f"RunLogger({str(self.path)!r})"
+
+
+_OPEN: weakref.WeakSet[RunLogger] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_loggers() -> None:
+    # the kernel is shutting down (restart, quit) with a run still open: record it as interrupted
+    for logger in list(_OPEN):
+        try:
+            logger.close("interrupted")
+        except Exception:  # noqa: BLE001 - never block interpreter exit
+            pass
 
 
 # ----------------------------------------------------------------------------- reading runs back
@@ -198,7 +227,10 @@ def list_runs(experiment: str | Iterable[str], root: str | Path = "runs") -> lis
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The rows of one run's metrics.jsonl; a half-written last line (killed process) is skipped."""
+    """The rows of one run's metrics.jsonl; a corrupt line is skipped with a warning naming the file and line.
+
+    A half-written last line (the process was killed mid-write) is skipped silently.
+    """
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no {METRICS_FILE} in {run_dir}")
@@ -213,19 +245,50 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             if number == len(lines):  # no trailing newline: the writer died mid-line
                 break
-            raise ValueError(f"{path}:{number}: not a JSON line: {line[:80]!r}") from None
-        if not isinstance(row, dict) or "step" not in row:
-            raise ValueError(f"{path}:{number}: expected an object with a 'step' key, got {line[:80]!r}")
+            _skip(path, number, "not a JSON line", line)
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int) or isinstance(row["step"], bool):
+            _skip(path, number, "not an object with an integer 'step'", line)
+            continue
         rows.append(row)
     return rows
+
+
+def _skip(path: Path, number: int, why: str, line: str) -> None:
+    warnings.warn(f"{path}:{number}: skipped a line that is {why}: {line[:80]!r}", RuntimeWarning, stacklevel=3)
 
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:
     try:
         meta = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-        return meta if isinstance(meta, dict) else {}
-    except (FileNotFoundError, json.JSONDecodeError):
+    except FileNotFoundError:
         return {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        warnings.warn(f"{run_dir / CONFIG_FILE}: not valid JSON; the run loads without its config",
+                      RuntimeWarning, stacklevel=3)
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, but is someone else's
+    return True
+
+
+def run_status(meta: dict[str, Any]) -> str | None:
+    """A run's status; "running" only while its process lives: a run whose process died reads "interrupted"."""
+    status = meta.get("status")
+    if status != "running":
+        return status
+    pid, host = meta.get("pid"), meta.get("host")
+    if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
+        return "interrupted"
+    return status
 
 
 def load_runs(experiment: str | Iterable[str], root: str | Path = "runs", *, runs: Iterable[str] | None = None,
@@ -277,8 +340,8 @@ def load_runs(experiment: str | Iterable[str], root: str | Path = "runs", *, run
 def load_configs(experiment: str | Iterable[str], root: str | Path = "runs") -> pd.DataFrame:
     """One row per run: experiment, run, seed, started, finished, status, path, config.<key> columns.
 
-    status is "finished", "failed: <Exception>" (the training raised) or "running" (still
-    running, or killed: then `finished` is None too).
+    status is "finished", "failed: <Exception>" (the training raised), "interrupted" (stopped
+    by Ctrl-C, a kernel restart, or its process died: `finished` is None then) or "running".
     """
     import pandas as pd
 
@@ -288,7 +351,7 @@ def load_configs(experiment: str | Iterable[str], root: str | Path = "runs") -> 
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
         rows.append({"experiment": meta.get("experiment") or str(run_dir.parent.relative_to(Path(root))),
                      "run": run_dir.name, "seed": meta.get("seed"), "started": meta.get("started"),
-                     "finished": meta.get("finished"), "status": meta.get("status"), "path": str(run_dir),
+                     "finished": meta.get("finished"), "status": run_status(meta), "path": str(run_dir),
                      **{f"config.{k}": v for k, v in config.items()}})
     frame = pd.DataFrame.from_records(rows)
     if not frame.empty:

@@ -131,6 +131,28 @@ def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_pa
         reference.generate("nb99-nothing")
 
 
+def test_every_shipped_band_has_a_recipe_at_its_notebook_budget():
+    from cs285lab import budget
+    from cs285lab.plots.reference import recipes
+
+    known = recipes()
+    for name in available_references():
+        assert name in known, f"band {name} has no recipe in cs285lab/plots/recipes/"
+        recipe = known[name]
+        assert load_reference(name).meta["notebook"] == recipe.notebook
+        for profile in ("ci", "full"):
+            assert recipe.settings(budget(recipe.notebook, profile))  # every size the recipe reads exists
+
+
+def test_generate_command_lists_recipes_found_in_the_recipes_package(capsys):
+    from cs285lab.plots.reference import main
+
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    out = capsys.readouterr().out
+    assert "nb01-a2c-cartpole" in out and "nb03-sac-pendulum" in out
+
+
 def test_unknown_reference_names_say_what_is_shipped():
     with pytest.raises(FileNotFoundError, match="shipped bands"):
         load_reference("nb99-nothing")

@@ -172,11 +172,13 @@ def test_a_run_killed_mid_training_keeps_everything_logged_so_far(tmp_path):
     assert frame["step"].tolist()[:len(reported)] == reported, "steps logged before the kill are missing"
     np.testing.assert_allclose(frame["episode_return"], frame["step"] * 0.5)
     configs = load_configs("killed", tmp_path)
-    assert configs.loc[0, "finished"] is None and configs.loc[0, "status"] == "running"
+    # SIGKILL: no chance to write anything; the dead process id tells it was not finished
+    assert configs.loc[0, "finished"] is None and configs.loc[0, "status"] == "interrupted"
+    assert json.loads((tmp_path / "killed" / "seed1" / "config.json").read_text())["status"] == "running"
     assert configs.loc[0, "config.note"] == "will be killed"
 
 
-def test_a_truncated_last_line_is_skipped_but_a_corrupt_middle_line_is_an_error(tmp_path):
+def test_a_truncated_last_line_is_skipped_and_a_corrupt_middle_line_is_skipped_with_a_warning(tmp_path):
     with RunLogger("exp", seed=0, root=tmp_path) as logger:
         for step in range(5):
             logger.log(step, x=float(step))
@@ -186,10 +188,68 @@ def test_a_truncated_last_line_is_skipped_but_a_corrupt_middle_line_is_an_error(
     frame = load_runs("exp", tmp_path, wide=True)
     assert frame["step"].tolist() == [0, 1, 2, 3, 4]
     lines = path.read_text().splitlines()
-    lines[2] = lines[2][:10]
+    lines[2] = lines[2][:10]                    # a disk that filled up mid-line, then more lines
+    lines[3] = '{"wall_s": 1.0, "x": 3.0}'      # no step
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"metrics.jsonl:3: not a JSON line"):
-        load_runs("exp", tmp_path)
+    with pytest.warns(RuntimeWarning) as caught:
+        frame = load_runs("exp", tmp_path, wide=True)
+    assert frame["step"].tolist() == [0, 1, 4]  # the rest of the run is still there
+    messages = [str(w.message) for w in caught]
+    assert any(f"{path}:3: skipped a line that is not a JSON line" in m for m in messages), messages
+    assert any(f"{path}:4: skipped a line that is not an object with an integer 'step'" in m for m in messages)
+
+
+def test_a_corrupt_line_does_not_break_the_comparison_plot_or_widget(tmp_path):
+    from cs285lab.plots import compare_widget, plot_comparison
+
+    for seed in (0, 1):
+        with RunLogger("exp", seed=seed, root=tmp_path) as logger:
+            for step in range(0, 100, 10):
+                logger.log(step, episode_return=float(step + seed))
+    path = logger.path / "metrics.jsonl"
+    path.write_text(path.read_text().replace('"step": 30', '"step": 3\u0000', 1))
+    with pytest.warns(RuntimeWarning, match=r"seed1/metrics.jsonl:4: skipped"):
+        fig = plot_comparison("exp", root=tmp_path)
+    assert len(fig.axes[0].get_lines()) == 4
+    with pytest.warns(RuntimeWarning, match="skipped"):
+        widget = compare_widget("exp", root=tmp_path)
+    assert widget.redraws == 1
+
+
+def test_a_corrupt_config_loads_the_run_without_it(tmp_path):
+    with RunLogger("exp", seed=0, root=tmp_path) as logger:
+        logger.log(0, x=1.0)
+    (logger.path / "config.json").write_text("{not json")
+    with pytest.warns(RuntimeWarning, match="config.json: not valid JSON"):
+        assert load_runs("exp", tmp_path)["value"].tolist() == [1.0]
+
+
+def test_a_run_stopped_by_ctrl_c_or_a_kernel_shutdown_is_interrupted_not_running(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with RunLogger("exp", run="ctrl-c", root=tmp_path) as logger:
+            logger.log(0, x=1.0)
+            raise KeyboardInterrupt
+    # a kernel restart: the process exits with the logger still open (no `with`, no close())
+    script = textwrap.dedent(f"""
+        from cs285lab.runs import RunLogger
+        logger = RunLogger("exp", run="restart", root={str(tmp_path)!r})
+        logger.log(0, x=1.0)
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True)
+    raw = json.loads((tmp_path / "exp" / "restart" / "config.json").read_text())
+    assert raw["status"] == "interrupted" and raw["finished"] is not None
+    configs = load_configs("exp", tmp_path).set_index("run")
+    assert configs.loc["ctrl-c", "status"] == "interrupted" and configs.loc["restart", "status"] == "interrupted"
+
+
+def test_a_live_run_is_running_and_a_misspelt_reference_fails_before_anything_is_written(tmp_path):
+    logger = RunLogger("exp", run="open", root=tmp_path, reference="nb01-a2c-cartpole")
+    assert load_configs("exp", tmp_path).loc[0, "status"] == "running"  # this process is alive
+    logger.close()
+    assert json.loads((logger.path / "config.json").read_text())["reference"] == "nb01-a2c-cartpole"
+    with pytest.raises(FileNotFoundError, match="no reference band 'nb01-a2c-cartpol'; shipped bands"):
+        RunLogger("other", root=tmp_path, reference="nb01-a2c-cartpol")
+    assert not (tmp_path / "other").exists()
 
 
 def test_load_runs_is_tidy_and_filters(tmp_path):

@@ -12,7 +12,9 @@ a common grid of env steps (the evaluation steps the runs share, or bin means), 
 Keeping per-seed curves (not only quantiles) lets the widget smooth them the way it smooths
 the student's curve before taking the median and spread, so the two are comparable.
 
-Make one from runs you logged with RunLogger, or regenerate a registered one (RECIPES):
+Make one from runs you logged with RunLogger, or regenerate a registered one. A recipe (the
+notebook's training call at the notebook's budget) lives in cs285lab/plots/recipes/<notebook>.py,
+as that module's `RECIPES = {"<exercise>": Recipe(...)}`; a new module there is found by itself:
 
     python -m cs285lab.plots.reference build nb04/reference --out cs285lab/data/reference/nb04-x.csv \\
         --meta algorithm="..." --meta env=... --meta profile=ci
@@ -36,8 +38,8 @@ import pandas as pd
 
 from cs285lab.plots.smoothing import check_smoothing, smooth
 
-__all__ = ["RECIPES", "ReferenceBand", "available_references", "generate", "load_reference", "make_reference",
-           "resample_runs"]
+__all__ = ["RECIPES", "Recipe", "ReferenceBand", "available_references", "generate", "load_reference", "make_reference",
+           "recipes", "resample_runs"]
 
 SPREADS = {"minmax": (0.0, 1.0), "iqr": (0.25, 0.75), "80": (0.1, 0.9)}
 SPREAD_LABELS = {"minmax": "min–max", "iqr": "25–75%", "80": "10–90%"}
@@ -235,46 +237,25 @@ class Recipe:
     train: Callable[[int, dict[str, Any], Any], None]    # (seed, settings, logger) -> trains, logging to logger
 
 
-def _nb01_settings(budget: Any) -> dict[str, Any]:
-    return {"num_envs": budget.check_envs, "total_steps": budget.check_steps, "n_steps": budget.check_n_steps,
-            "lr": budget.check_lr, "eval_every": budget.check_steps // 5, "eval_episodes": budget.check_eval_episodes}
+RECIPES: dict[str, Recipe] = {}  # filled from cs285lab/plots/recipes/*.py on first use (see recipes())
 
 
-def _nb01_train(seed: int, settings: dict[str, Any], logger: Any) -> None:
-    """nb01's batched actor-critic run (Part 3, "Does it learn?"), with the package's model and loss."""
-    import gymnasium as gym
-    import torch
+def recipes() -> dict[str, Recipe]:
+    """Every registered recipe: the RECIPES dict of each module in cs285lab/plots/recipes/ (one per notebook)."""
+    import importlib
+    import pkgutil
 
-    from cs285lab.algos.actor_critic import SeparateActorCritic, actor_critic_loss, train_a2c
+    from cs285lab.plots import recipes as package
 
-    env = gym.make("CartPole-v1")
-    torch.manual_seed(seed)
-    model = SeparateActorCritic(env.observation_space, env.action_space)
-    env.close()
-    train_a2c("CartPole-v1", settings["num_envs"], settings["total_steps"], seed=seed, n_steps=settings["n_steps"],
-              lr=settings["lr"], model=model, loss_fn=actor_critic_loss, logger=logger,
-              eval_every=settings["eval_every"], eval_episodes=settings["eval_episodes"])
-
-
-def _nb03_settings(budget: Any) -> dict[str, Any]:
-    return {"total_steps": budget.sac_steps, "learning_starts": budget.learning_starts,
-            "eval_every": budget.eval_every, "eval_episodes": budget.eval_episodes}
-
-
-def _nb03_train(seed: int, settings: dict[str, Any], logger: Any) -> None:
-    """nb03's student SAC run (cell nb03-student-sac), with the reference SAC."""
-    from cs285lab.algos.sac import SACConfig, train_sac
-
-    train_sac("Pendulum-v1", settings["total_steps"], seed, SACConfig(learning_starts=settings["learning_starts"]),
-              logger=logger, eval_every=settings["eval_every"], eval_episodes=settings["eval_episodes"])
-
-
-RECIPES: dict[str, Recipe] = {
-    "nb01-a2c-cartpole": Recipe("nb01", "cs285lab.algos.actor_critic:train_a2c + actor_critic_loss",
-                                "CartPole-v1", ("eval_return", "train_return"), _nb01_settings, _nb01_train),
-    "nb03-sac-pendulum": Recipe("nb03", "cs285lab.algos.sac:train_sac", "Pendulum-v1",
-                                ("eval_return", "train_return"), _nb03_settings, _nb03_train),
-}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for name, recipe in getattr(module, "RECIPES", {}).items():
+            if not isinstance(recipe, Recipe):
+                raise TypeError(f"{module.__name__}.RECIPES[{name!r}] is not a Recipe")
+            if RECIPES.get(name, recipe) is not recipe:
+                raise ValueError(f"two recipes named {name!r} (one in {module.__name__})")
+            RECIPES[name] = recipe
+    return RECIPES
 
 
 def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str = "ci",
@@ -288,9 +269,11 @@ def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str
     from cs285lab.config import PROFILES, budget
     from cs285lab.runs import RunLogger, load_runs
 
-    if exercise not in RECIPES:
-        raise KeyError(f"no recipe for {exercise!r}; known: {', '.join(sorted(RECIPES))}")
-    recipe = RECIPES[exercise]
+    known = recipes()
+    if exercise not in known:
+        raise KeyError(f"no recipe for {exercise!r}; known: {', '.join(sorted(known))} "
+                       "(add one in cs285lab/plots/recipes/<notebook>.py)")
+    recipe = known[exercise]
     settings = recipe.settings(budget(recipe.notebook, profile))
     same_in = [p for p in PROFILES if recipe.settings(budget(recipe.notebook, p)) == settings]
     out = Path(out) if out is not None else _reference_dir() / f"{exercise}.csv"
@@ -334,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="grid bins (default: the logged steps when all runs share them, else 100)")
     build.add_argument("--meta", action="append", default=[], help="key=value for the header (repeat)")
     gen = sub.add_parser("generate", help="retrain a registered reference algorithm and rewrite its shipped band")
-    gen.add_argument("exercise", choices=sorted(RECIPES))
+    gen.add_argument("exercise", choices=sorted(recipes()))
     gen.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     gen.add_argument("--profile", choices=("ci", "full"), default="ci", help="budget profile (default ci)")
     gen.add_argument("--out", default=None, help="default: the shipped file cs285lab/data/reference/<exercise>.csv")
@@ -372,4 +355,7 @@ def _cli() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_cli())
+    # run the imported module, not this __main__ copy: recipe modules import Recipe from cs285lab.plots.reference
+    from cs285lab.plots.reference import _cli as _imported_cli
+
+    raise SystemExit(_imported_cli())
