@@ -1,4 +1,4 @@
-"""The `cs285lab` command: make-student, refresh-outputs, grade."""
+"""The `cs285lab` command: make-student, refresh-outputs, release, grade."""
 
 from __future__ import annotations
 
@@ -46,6 +46,30 @@ def _refresh_outputs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release(args: argparse.Namespace) -> int:
+    from cs285lab.authoring.release import build_release
+    from cs285lab.authoring.student import AuthoringError
+
+    try:
+        release = build_release(Path(args.root), int(args.through), Path(args.out))
+    except AuthoringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}/: notebooks {', '.join(release.notebooks)}")
+    for entry in release.stubbed:
+        print(f"  stubbed {entry.module}.{entry.qualname} ({entry.exercise})")
+    for entry, why in release.kept:
+        print(f"  kept    {entry.module}.{entry.qualname} ({entry.exercise}): {why}; the grader flags a "
+              "solution cell that only imports it")
+    return 0
+
+
+def _through(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a notebook number such as 01, got {text!r}")
+    return int(text)
+
+
 def _grade(argv: list[str]) -> int:
     try:
         from cs285lab.grading.cli import main as grade_main
@@ -73,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
                         "of cells tagged nbval-check-output; all other outputs are cleared")
     ro.add_argument("notebooks", nargs="+")
     ro.set_defaults(run=_refresh_outputs)
+    rel = sub.add_parser("release", help="write a student handout of notebooks 00..NN; the package's reference "
+                         "code of exercises in notebook NN and later is replaced by stubs")
+    rel.add_argument("--through", required=True, type=_through, metavar="NN", help="last notebook handed out, e.g. 03")
+    rel.add_argument("--out", required=True, help="a new (or empty) folder for the handout")
+    rel.add_argument("--root", default=".", help="the course repository (default: the current folder)")
+    rel.set_defaults(run=_release)
     sub.add_parser("grade", help="grade submissions (see: cs285lab grade --help)")
     args = parser.parse_args(argv)
     return args.run(args)

@@ -1,0 +1,247 @@
+"""`cs285lab release`: a handout without the answers of exercises not yet due, which still runs."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from cs285lab.authoring.release import build_release, stub_twins
+from cs285lab.authoring.student import AuthoringError, cell_meta
+from cs285lab.twins import NotReleased, Twin, all_twins
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def handouts(tmp_path_factory) -> dict[int, Path]:
+    base = tmp_path_factory.mktemp("release")
+    return {n: build_release(ROOT, n, base / f"through{n:02d}").out for n in (1, 3)}
+
+
+def _in_handout(handout: Path, code: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter that imports the handout's package, not the repository's."""
+    env = {**os.environ, "PYTHONPATH": str(handout), "CS285LAB_PROFILE": "ci"}
+    prelude = (f"import cs285lab, pathlib\nassert pathlib.Path(cs285lab.__file__).is_relative_to({str(handout)!r}), "
+               "cs285lab.__file__\n")
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], env=env, cwd=handout,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_handout_holds_released_notebooks_and_no_answers(handouts):
+    out = handouts[1]
+    assert sorted(p.name for p in (out / "notebooks").iterdir()) == [
+        "00_getting_started.ipynb", "01_actor_critic_architectures.ipynb"]
+    assert not (out / "solutions").exists() and not (out / "tests").exists()
+    assert {"README.md", "Makefile", "pyproject.toml", "environment.yml", "RELEASE.json"} <= {
+        p.name for p in out.iterdir()}
+    for path in (out / "notebooks").glob("*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        for marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "<!-- BEGIN SOLUTION -->"):
+            assert marker not in text, f"{path.relative_to(out)} holds {marker}"
+    checks = sorted(p.name for p in (out / "cs285lab" / "checks").glob("nb*.py"))
+    assert checks == ["nb00.py", "nb01.py"], "check modules of unreleased notebooks compute their answers"
+    makefile = (out / "Makefile").read_text()
+    assert "--notebook-dir=notebooks" in makefile
+    assert "make lab" in (out / "README.md").read_text() and "make submit" in (out / "README.md").read_text()
+
+
+def _body(handout: Path, entry: Twin) -> list[ast.stmt]:
+    path = handout / Path(*entry.module.split(".")).with_suffix(".py")
+    node = next(n for n in ast.parse(path.read_text()).body if getattr(n, "name", None) == entry.qualname)
+    return node.body
+
+
+@pytest.mark.parametrize("through", [1, 3])
+def test_twins_of_notebooks_not_due_are_stubs(handouts, through):
+    manifest = json.loads((handouts[through] / "RELEASE.json").read_text())
+    stubbed = set(manifest["stubbed"])
+    for entry in all_twins():
+        name = f"{entry.module}.{entry.qualname}"
+        body = _body(handouts[through], entry)
+        is_stub = "NotReleased" in ast.unparse(body[-1]) and len(body) <= 3
+        if entry.number < through:
+            assert not is_stub and name not in stubbed, f"{name}: notebook {entry.notebook} is past its deadline"
+        elif entry.stubbed_in(through):
+            assert is_stub and name in stubbed, f"{name}: its body should be a NotReleased stub"
+            assert f"released after the {entry.notebook} deadline" in ast.unparse(body[-1])
+        else:
+            assert name in manifest["kept_although_not_due"], f"{name} kept without a reason in RELEASE.json"
+    # The repository's own package is untouched.
+    assert "NotReleased" not in (ROOT / "cs285lab" / "algos" / "actor_critic.py").read_text()
+
+
+RUN_CHECK = """
+import importlib.util, sys
+from cs285lab.checks.core import CheckFailed
+
+def repo_check(module: str):
+    # The repository's check module (a not-yet-released notebook's check is not in the handout).
+    spec = importlib.util.spec_from_file_location(f"repo_{module}", "__ROOT__/cs285lab/checks/" + module + ".py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+def outcome(check, *args):
+    try:
+        check(*args)
+    except CheckFailed as exc:
+        return "failed: " + str(exc)
+    return "passed"
+"""
+
+
+def test_reference_code_of_an_exercise_not_yet_due_cannot_pass_its_check(handouts):
+    code = RUN_CHECK.replace("__ROOT__", str(ROOT)) + """
+from cs285lab.checks import load
+import cs285lab.algos.actor_critic as ac
+print("LOSS", outcome(load("nb01").actor_critic_loss, ac.actor_critic_loss))
+print("ONLINE", outcome(load("nb01").online_update, ac.online_update))
+print("NB00", outcome(load("nb00").discounted_reward_to_go, lambda r, g: __import__("torch").zeros_like(r)))
+"""
+    result = _in_handout(handouts[1], code)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line[:1].isupper())
+    for key in ("LOSS", "ONLINE"):
+        assert lines[key].startswith("failed:") and "released after the nb01 deadline" in lines[key], lines[key]
+    # Control: the same check passes the same function in the repository, so the stub is what fails it.
+    control = subprocess.run([sys.executable, "-c", RUN_CHECK.replace("__ROOT__", str(ROOT)) + """
+from cs285lab.checks import load
+import cs285lab.algos.actor_critic as ac
+print(outcome(load("nb01").actor_critic_loss, ac.actor_critic_loss))
+"""], capture_output=True, text=True, timeout=600, env={**os.environ, "CS285LAB_PROFILE": "ci"}, cwd=ROOT)
+    assert control.stdout.strip().endswith("passed"), control.stdout + control.stderr
+
+
+def test_earlier_twins_stay_usable_and_later_ones_fail_their_checks(handouts):
+    code = RUN_CHECK.replace("__ROOT__", str(ROOT)) + """
+import numpy as np
+from cs285lab.checks import load
+import cs285lab.algos.actor_critic as ac, cs285lab.algos.parallel as par, cs285lab.algos.dyna as dyna
+import cs285lab.algos.models as models
+print("NB01", outcome(load("nb01").actor_critic_loss, ac.actor_critic_loss))
+print("NB02", outcome(load("nb02").take_batch, par.take_batch))
+print("NB04", outcome(repo_check("nb04").epsilon_greedy, dyna.epsilon_greedy))
+print("NB04Q", outcome(repo_check("nb04").q_learning_update, dyna.q_learning_update))
+print("NB05", outcome(repo_check("nb05").gaussian_nll, models.gaussian_nll))
+from cs285lab.buffers import ReplayBuffer   # needed by notebook 03's SAC: kept, and it works
+buf = ReplayBuffer(4, 2, 1)
+buf.add(np.zeros(2), np.zeros(1), 1.0, np.ones(2), False)
+print("BUFFER", len(buf))
+"""
+    result = _in_handout(handouts[3], code)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line[:1].isupper())
+    assert lines["NB01"] == "passed" and lines["NB02"] == "passed", lines
+    assert "released after the nb04 deadline" in lines["NB04"] and lines["NB04"].startswith("failed:")
+    assert "released after the nb04 deadline" in lines["NB04Q"]
+    assert "released after the nb05 deadline" in lines["NB05"]
+    assert lines["BUFFER"] == "1"
+
+
+def _run_to_first_error(path: Path, cwd: Path) -> tuple[int | None, nbformat.NotebookNode, dict | None]:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    try:
+        client.execute()
+    except CellExecutionError:
+        pass
+    for index, cell in enumerate(nb.cells):
+        err = next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+        if err is not None:
+            return index, nb, err
+    return None, nb, None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("through", [1, 3])
+def test_released_notebooks_run_to_their_first_stub(handouts, through, monkeypatch, tmp_path):
+    handout = handouts[through]
+    monkeypatch.setenv("PYTHONPATH", str(handout))
+    monkeypatch.setenv("CS285LAB_PROFILE", "ci")
+    for path in sorted((handout / "notebooks").glob("*.ipynb")):
+        work = tmp_path / path.stem
+        work.mkdir()
+        index, nb, err = _run_to_first_error(path, work)
+        assert index is not None, f"{path.name} ran without reaching a stub"
+        meta = cell_meta(nb.cells[index]) or {}
+        assert err["ename"] == "NotImplementedError", (
+            f"{path.name} cell {index} ({meta.get('id')}) raised {err['ename']}: {err['evalue']} before its first "
+            "stub: the handout must run up to the student's first exercise")
+        assert meta.get("kind") in ("solution", "check"), f"{path.name}: first error in cell {index} ({meta})"
+
+
+@pytest.mark.slow
+def test_a_released_notebook_runs_with_earlier_reference_code(handouts, monkeypatch, tmp_path):
+    """Notebook 03, completed, runs on the --through 03 handout: it needs notebook 01-02's twins and the
+    replay buffer that the package's SAC uses, and its checks pass."""
+    monkeypatch.setenv("PYTHONPATH", str(handouts[3]))
+    monkeypatch.setenv("CS285LAB_PROFILE", "ci")
+    index, nb, err = _run_to_first_error(ROOT / "solutions" / "03_off_policy_actor_critic.ipynb", tmp_path)
+    assert index is None, f"cell {index} ({cell_meta(nb.cells[index])}) raised {err['ename']}: {err['evalue']}"
+
+
+def test_stub_keeps_signature_docstring_and_decorators():
+    source = textwrap.dedent('''\
+        import x
+
+        @twin("nb09", "nb09-f")
+        def f(a: int,
+              b: int = 2) -> int:
+            """Docstring stays."""
+            # a hint that must go
+            return a + b  # the answer
+
+
+        class C:
+            """Kept."""
+
+            def g(self):
+                return 42
+
+
+        def h():
+            # no docstring
+            return 1
+        ''')
+    entries = [Twin("nb09", "nb09-f", "m", name) for name in ("f", "C", "h")]
+    out = stub_twins(source, entries, "m.py")
+    tree = ast.parse(out)
+    assert "the answer" not in out and "a hint" not in out and "42" not in out and "return 1" not in out
+    assert '"""Docstring stays."""' in out and '"""Kept."""' in out and '@twin("nb09", "nb09-f")' in out
+    namespace = {"twin": lambda *a: (lambda obj: obj), "__name__": "m"}
+    exec(compile(out.replace("import x\n", ""), "m.py", "exec"), namespace)
+    for call in (lambda: namespace["f"](1), lambda: namespace["C"](), namespace["h"]):
+        with pytest.raises(NotReleased, match="released after the nb09 deadline"):
+            call()
+    assert namespace["f"].__doc__ == "Docstring stays."
+    assert [n.name for n in tree.body if hasattr(n, "name")] == ["f", "C", "h"]
+    with pytest.raises(AuthoringError, match="not top-level"):
+        stub_twins(source, [Twin("nb09", "nb09-f", "m", "missing")], "m.py")
+
+
+def test_release_refuses_to_overwrite(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(AuthoringError, match="not empty"):
+        build_release(ROOT, 1, tmp_path / "out")
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+    with pytest.raises(AuthoringError, match="no notebook 42"):
+        build_release(ROOT, 42, tmp_path / "new")
+
+
+def test_release_command(tmp_path):
+    from cs285lab.cli import main
+
+    assert main(["release", "--through", "01", "--out", str(tmp_path / "h"), "--root", str(ROOT)]) == 0
+    assert (tmp_path / "h" / "notebooks" / "01_actor_critic_architectures.ipynb").is_file()
+    assert main(["release", "--through", "01", "--out", str(tmp_path / "h"), "--root", str(ROOT)]) == 2
