@@ -133,6 +133,11 @@ def _normalized(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip()
 
 
+def normalized_source(source: str) -> str:
+    """A cell's source without trailing spaces and blank edges: what "changed" compares."""
+    return _normalized(source)
+
+
 def loader_cell(loader_name: str, nonce: str, checks_dir: Path) -> str:
     """Source of the grader's first cell: a private, fresh checks loader bound to a random name.
 

@@ -15,13 +15,19 @@ from typing import TextIO
 import cs285lab
 import cs285lab.checks
 from cs285lab.authoring.student import write_atomic
-from cs285lab.grading.assemble import Reference, SubmissionError, assemble, match_reference, read_submission
-from cs285lab.grading.discover import Submission
+import nbformat
+
+from cs285lab.authoring.student import cell_meta
+from cs285lab.grading.assemble import (Reference, SubmissionError, assemble, match_reference, normalized_source,
+                                       read_submission)
+from cs285lab.grading.discover import Submission, safe_name
 from cs285lab.grading.report import write_feedback, write_tables
 from cs285lab.grading.run import Limits, run_notebook, stop_all
+from cs285lab.grading.sandbox import Sandbox
+from cs285lab.grading.scrub import hidden_fragments, scrub
 from cs285lab.grading.verdict import Row, grade_rows, notebook_rows
 
-GRADER_VERSION = "1"  # bump when grading logic changes: it invalidates every cached result
+GRADER_VERSION = "2"  # bump when grading logic changes: it invalidates every cached result
 TABLE_INTERVAL = 5.0  # seconds between rewrites of grades.csv / summary.csv during a run
 
 
@@ -34,6 +40,8 @@ class Job:
     path: Path | None
     ref: Reference | None
     note: str = ""  # why no run is needed (missing, duplicate, unmatched)
+    notices: list[str] = field(default_factory=list)  # what student and instructor should know (which copy was graded)
+    student_path: Path | None = None  # the student's folder or file, as found
 
 
 @dataclass
@@ -55,37 +63,93 @@ class Settings:
     jobs: int = 1
     keep_scratch: Path | None = None
     regrade: bool = False  # ignore cached results (they are still refreshed)
+    sandbox: Sandbox | None = None  # None: run unsandboxed (--sandbox off, or already inside a container)
+
+
+DUPLICATE_RULE = ("the copy with the most solution cells changed from the handout is graded; "
+                  "a tie goes to the most recently modified file")
+
+
+def filled_cells(nb: nbformat.NotebookNode | None, ref: Reference) -> int:
+    """How many of `ref`'s solution cells `nb` changed from the handout (the stubs)."""
+    if nb is None:
+        return -1
+    stubs = {m["id"]: normalized_source(c.source) for c in ref.student.cells
+             if (m := cell_meta(c)) and m.get("kind") == "solution"}
+    done = set()
+    for cell in nb.cells:
+        meta = cell_meta(cell)
+        cid = meta.get("id") if isinstance(meta, dict) else None
+        if cid in stubs and cid not in done and normalized_source(cell.source) != stubs[cid]:
+            done.add(cid)
+    return len(done)
+
+
+def _describe(found: list[str]) -> str:
+    if not found:
+        return "the folder is empty"
+    shown = ", ".join(f"`{name}`" for name in found[:8])
+    return f"it holds {shown}" + (f" and {len(found) - 8} more file(s)" if len(found) > 8 else "")
 
 
 def plan(submissions: list[Submission], refs: dict[str, Reference]) -> list[Job]:
-    """One job per (submission, notebook); a student folder also lists its missing notebooks."""
+    """One job per (submission, notebook); a student folder also lists its missing notebooks.
+
+    Two files answering one notebook: `DUPLICATE_RULE` picks the graded one; the other gets an
+    `ignored` row, and both say so.
+    """
     jobs = []
     for submission in submissions:
-        taken: dict[str, Path] = {}
+        candidates: dict[str, list[tuple[Path, nbformat.NotebookNode | None]]] = {}
         extra = []
         for path in submission.notebooks:
+            problem = ""
             try:
                 nb = read_submission(path)
-            except SubmissionError:
-                nb = None
+            except SubmissionError as exc:
+                nb, problem = None, str(exc)
             name = match_reference(path, nb, refs)
             if name is None:
-                extra.append(Job(submission.name, path.name, path, None,
-                                 "not a course notebook: no reference notebook matches its name or cells"))
-            elif name in taken:
-                # Two files answer the same notebook: the one named like the reference wins.
-                first = taken[name]
-                keep, drop = (path, first) if path.name == name and first.name != name else (first, path)
-                taken[name] = keep
-                extra.append(Job(submission.name, drop.name, drop, None, f"ignored: another file ({keep.name}) "
-                                 f"already answers {name}"))
+                note = (f"{problem}; its name matches no course notebook either" if problem else
+                        "not a course notebook: no reference notebook matches its name or cells")
+                extra.append(Job(submission.name, path.name, path, None, note, list(submission.notes),
+                                 submission.path))
             else:
-                taken[name] = path
+                candidates.setdefault(name, []).append((path, nb))
+        taken: dict[str, tuple[Path, str]] = {}
+        for name, copies in candidates.items():
+            if len(copies) == 1:
+                taken[name] = (copies[0][0], "")
+                continue
+            ref = refs[name]
+            scored = sorted(((filled_cells(nb, ref), path.stat().st_mtime, path.name, path) for path, nb in copies),
+                            reverse=True)
+            keep = scored[0][3]
+            total = sum(1 for c in ref.student.cells if (m := cell_meta(c)) and m.get("kind") == "solution")
+
+            def label(entry: tuple) -> str:
+                filled = "unreadable" if entry[0] < 0 else f"{entry[0]} of {total} solution cells filled in"
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry[1]))
+                return f"`{entry[3].name}` ({filled}, modified {when})"
+
+            summary = (f"{len(copies)} files answer {name}: " + "; ".join(label(e) for e in scored)
+                       + f". Rule: {DUPLICATE_RULE}.")
+            taken[name] = (keep, f"graded {keep.name}. {summary}")
+            for entry in scored[1:]:
+                extra.append(Job(submission.name, entry[3].name, entry[3], None,
+                                 f"ignored: {keep.name} was graded for {name} instead. {summary}",
+                                 list(submission.notes), submission.path))
         for name, ref in refs.items():
             if name in taken:
-                jobs.append(Job(submission.name, name, taken[name], ref))
+                path, notice = taken[name]
+                jobs.append(Job(submission.name, name, path, ref, notices=[*submission.notes, *[notice] * bool(notice)],
+                                student_path=submission.path))
             elif submission.whole_course:
-                jobs.append(Job(submission.name, name, None, ref, "notebook not submitted"))
+                note = "notebook not submitted"
+                if not submission.notebooks:
+                    note = (f"no notebook found in {submission.path.name if submission.path else 'the submission'}: "
+                            f"{_describe(submission.other_files)}; hand in the .ipynb files Jupyter saves")
+                jobs.append(Job(submission.name, name, None, ref, note, list(submission.notes), submission.path))
         jobs += extra
     return jobs
 
@@ -122,7 +186,8 @@ def cache_key(job: Job, settings: Settings, reference: bytes) -> str:
     """Content hash of what decides this job's grade: submission, reference digest, limits, policy."""
     limits = settings.limits
     options = json.dumps([job.submission, job.notebook, limits.profile, limits.cell_timeout,
-                          limits.notebook_timeout, limits.memory_mb, limits.file_mb, settings.tampered_policy])
+                          limits.notebook_timeout, limits.memory_mb, limits.file_mb, settings.tampered_policy,
+                          "sandboxed" if settings.sandbox is not None else "unsandboxed"])
     return _digest(options.encode(), job.path.read_bytes(), reference)
 
 
@@ -130,7 +195,8 @@ def run_job(job: Job, settings: Settings) -> JobResult:
     """Grade one notebook: read it, merge it with its reference, run it, judge each check cell."""
     start = time.monotonic()
     if job.ref is None:
-        return JobResult([Row(job.submission, job.notebook, "", 0.0, 0.0, "error", job.note)])
+        status = "ignored" if job.note.startswith("ignored:") else "error"
+        return JobResult([Row(job.submission, job.notebook, "", 0.0, 0.0, status, job.note)])
     if job.path is None:
         return JobResult(notebook_rows(job.submission, job.ref, "missing", job.note))
     try:
@@ -139,9 +205,13 @@ def run_job(job: Job, settings: Settings) -> JobResult:
         return JobResult(notebook_rows(job.submission, job.ref, "error", str(exc)))
     try:
         assembled = assemble(submitted, job.ref, Path(cs285lab.checks.__file__).resolve().parent)
-        keep = settings.keep_scratch / job.submission / Path(job.notebook).stem if settings.keep_scratch else None
-        result = run_notebook(assembled, job.ref.name, settings.limits, keep=keep)
+        keep = settings.keep_scratch / safe_name(job.submission) / Path(job.notebook).stem if settings.keep_scratch else None
+        result = run_notebook(assembled, job.ref.name, settings.limits, keep=keep, student=job.submission,
+                              sandbox=settings.sandbox)
         rows = grade_rows(job.submission, job.ref, assembled, result, settings.limits, settings.tampered_policy)
+        fragments = hidden_fragments(job.ref.solution)
+        for row in rows:  # nothing a student reads may quote the hidden tests
+            row.message = scrub(row.message, fragments)
     except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the batch; it is reported
         message = f"internal grader error ({type(exc).__name__}: {exc}); please report it to the course staff"
         return JobResult(notebook_rows(job.submission, job.ref, "error", message), internal_error=message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,8 @@ Each SUBMISSION is a notebook, one student's folder, or a class folder (one subf
 or notebooks side by side). Writes DIR/grades.csv (one row per check cell), DIR/summary.csv (one
 row per submission and notebook), DIR/feedback/<submission>.md, and caches results in DIR/cache/
 (re-running re-grades only what changed). Exit status 0 when grading completed, whatever the grades.
-See docs/grading.md.
+Every notebook runs in a bubblewrap sandbox (read-only filesystem, no network, nothing outlives the
+run); where bubblewrap cannot run, the grader stops unless --no-sandbox is given. See docs/grading.md.
 """
 
 
@@ -47,17 +49,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regrade", action="store_true",
                    help="ignore cached results (e.g. after changing package code the notebooks import)")
     p.add_argument("--keep-scratch", type=Path, metavar="DIR", help="keep each run's scratch folder (debugging)")
+    p.add_argument("--sandbox", choices=("on", "auto", "off"), default=None,
+                   help="run each notebook under bubblewrap: on (default; stop if it cannot run), auto (use it "
+                        "when it can run, e.g. inside Gradescope's container), off; the CS285LAB_GRADE_SANDBOX "
+                        "setting gives the default")
+    p.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
+                   help="same as --sandbox off: run submissions with your user's rights (trusted code, or "
+                        "inside a container that is the sandbox)")
     return p
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM and SIGHUP take the Ctrl-C path: running notebooks are killed, scratch folders removed,
+    # finished results kept.
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str]) -> int:
     """Run the grader; return the process exit status."""
     args = build_parser().parse_args(argv)
+    previous = {}
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, _terminate)
+    except ValueError:
+        previous = {}  # not the main thread: signals stay as they are
     try:
         return _grade(args)
     except GradingFailure as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class GradingFailure(RuntimeError):
@@ -70,6 +94,7 @@ def _grade(args: argparse.Namespace) -> int:
     from cs285lab.grading.discover import GradingError, discover, parse_shard, shard
     from cs285lab.grading.report import write_gradescope
     from cs285lab.grading.run import Limits
+    from cs285lab.grading.sandbox import Sandbox, remove_stale_scratch, resolve_mode, unavailable_reason
 
     start = time.monotonic()
     if args.notebook_timeout is None:
@@ -105,11 +130,41 @@ def _grade(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise GradingFailure(f"--out {args.out}: exists and is not a folder")
 
+    try:
+        mode = resolve_mode(args.sandbox)
+    except ValueError as exc:
+        raise GradingFailure(str(exc)) from None
+    sandbox = None
+    if mode != "off":
+        reason = unavailable_reason()
+        if reason is None:
+            args.out.mkdir(parents=True, exist_ok=True)  # hidden from the runs: it must exist to be covered
+            sandbox = Sandbox.for_run([args.solutions, args.out, *args.submissions])
+        elif mode == "on":
+            raise GradingFailure(
+                f"cannot sandbox the submissions: {reason}. Install bubblewrap (Debian/Ubuntu: "
+                "apt-get install bubblewrap) or allow user namespaces. To grade without a sandbox (trusted "
+                "submissions, or inside a container such as Gradescope's), pass --no-sandbox or set "
+                "CS285LAB_GRADE_SANDBOX=off; see docs/grading.md")
+        else:
+            print(f"note: no sandbox ({reason}); --sandbox auto runs submissions with your user's rights",
+                  file=sys.stderr)
+    stale = remove_stale_scratch()
+    if stale:
+        print(f"removed {len(stale)} scratch folder(s) left by a grader that was killed", file=sys.stderr)
+
     limits = Limits(args.profile, args.cell_timeout, args.notebook_timeout, args.memory_mb, args.file_mb)
-    settings = Settings(limits, args.tampered, args.jobs, args.keep_scratch, args.regrade)
+    settings = Settings(limits, args.tampered, args.jobs, args.keep_scratch, args.regrade, sandbox)
     jobs = plan(submissions, refs)
+    warnings = []  # duplicates and empty folders, said once each before the long run starts
+    for job in jobs:
+        warnings += [n if n.startswith("the same student") else f"{job.submission}: {n}" for n in job.notices]
+        if job.path is None and job.note.startswith("no notebook found"):
+            warnings.append(f"{job.submission}: {job.note}")
+    for warning in dict.fromkeys(warnings):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"grading {len(submissions)} submission(s), {len(jobs)} notebook(s), profile {args.profile}, "
-          f"-j {args.jobs}", file=sys.stderr)
+          f"-j {args.jobs}, {'sandboxed (bubblewrap)' if sandbox else 'NOT sandboxed'}", file=sys.stderr)
     try:
         results = grade_batch(jobs, args.out, settings)
     except KeyboardInterrupt:

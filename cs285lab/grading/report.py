@@ -16,8 +16,9 @@ from cs285lab.grading.verdict import STATUSES, Row
 if TYPE_CHECKING:
     from cs285lab.grading.batch import Job, JobResult
 
-GRADE_COLUMNS = ["submission", "notebook", "exercise", "points", "max_points", "status", "message"]
-SUMMARY_COLUMNS = ["submission", "notebook", "points", "max_points", *STATUSES, "cached", "seconds"]
+GRADE_COLUMNS = ["submission", "notebook", "exercise", "points", "max_points", "status", "message", "path"]
+SUMMARY_COLUMNS = ["submission", "notebook", "points", "max_points", *STATUSES, "cached", "seconds",
+                   "path", "feedback", "notes"]
 
 
 def _csv(columns: list[str], rows: list[dict]) -> str:
@@ -38,8 +39,11 @@ def write_tables(out: Path, jobs: list[Job], results: dict[int, JobResult]) -> N
     grades, summary = [], []
     for index in order:
         job, result = jobs[index], results[index]
+        # path: the file graded, or the student's folder when no file was (missing notebooks)
+        path = str(job.path if job.path is not None else (job.student_path or ""))
         for row in result.rows:
-            grades.append({**row.as_dict(), "points": _number(row.points), "max_points": _number(row.max_points)})
+            grades.append({**row.as_dict(), "points": _number(row.points), "max_points": _number(row.max_points),
+                           "path": path})
         counts = Counter(row.status for row in result.rows)
         summary.append({
             "submission": job.submission, "notebook": job.notebook,
@@ -47,6 +51,7 @@ def write_tables(out: Path, jobs: list[Job], results: dict[int, JobResult]) -> N
             "max_points": _number(sum(r.max_points for r in result.rows)),
             **{status: counts.get(status, 0) for status in STATUSES},
             "cached": "yes" if result.cached else "no", "seconds": f"{result.seconds:.1f}",
+            "path": path, "feedback": f"feedback/{safe_name(job.submission)}.md", "notes": " | ".join(job.notices),
         })
     write_atomic(out / "grades.csv", _csv(GRADE_COLUMNS, grades))
     write_atomic(out / "summary.csv", _csv(SUMMARY_COLUMNS, summary))
@@ -57,18 +62,26 @@ def write_feedback(out: Path, student: str, indices: list[int], jobs: list[Job],
     """Write `student`'s feedback page (their jobs: `indices`) once all are graded; return whether it was."""
     if not all(i in results for i in indices):
         return False
-    rows = [row for i in sorted(indices, key=lambda i: jobs[i].notebook) for row in results[i].rows]
-    write_atomic(out / "feedback" / f"{safe_name(student)}.md", feedback(student, rows))
+    ordered = sorted(indices, key=lambda i: jobs[i].notebook)
+    rows = [row for i in ordered for row in results[i].rows]
+    notices = list(dict.fromkeys(n for i in ordered for n in jobs[i].notices))
+    where = next((jobs[i].student_path for i in ordered if jobs[i].student_path is not None), None)
+    write_atomic(out / "feedback" / f"{safe_name(student)}.md", feedback(student, rows, notices, where))
     return True
 
 
 _ICONS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "tampered": "⚠", "missing": "?"}
 
 
-def feedback(student: str, rows: list[Row]) -> str:
-    """A student's feedback page: totals, then every check with its message."""
+def feedback(student: str, rows: list[Row], notices: list[str] | None = None, path: Path | None = None) -> str:
+    """A student's feedback page: totals, what the grader noticed about the files, then every check."""
     total, possible = sum(r.points for r in rows), sum(r.max_points for r in rows)
-    lines = [f"# Feedback for {student}", "", f"**Total: {_number(total)} / {_number(possible)} points**", ""]
+    lines = [f"# Feedback for {student}", ""]
+    if path is not None:
+        lines += [f"Graded from `{path.name}`.", ""]
+    lines += [f"**Total: {_number(total)} / {_number(possible)} points**", ""]
+    if notices:
+        lines += ["Notes from the grader:", "", *(f"- {n}" for n in notices), ""]
     notebooks: dict[str, list[Row]] = {}
     for row in rows:
         notebooks.setdefault(row.notebook, []).append(row)
@@ -88,7 +101,8 @@ def feedback(student: str, rows: list[Row]) -> str:
               "the message names the mistake), **error** (the notebook crashed before a verdict: kernel death, "
               "memory, an unreadable file), **timeout** (a time limit stopped it), **tampered** (a check or locked "
               "cell was changed or moved; the grader ran the original), **missing** (a notebook or check cell was "
-              "not in your submission).", ""]
+              "not in your submission), **ignored** (a second copy of a notebook; the notes say which copy was "
+              "graded and why).", ""]
     return "\n".join(lines)
 
 

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 import nbformat
 
 from cs285lab.grading.assemble import MARKER_PREFIX, Assembled, marker
+from cs285lab.grading.sandbox import SCRATCH_ENV, Sandbox, new_scratch, sandbox_environment
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
 LOG_CAP = 4000  # characters of pytest's own output kept for the grader's error messages
@@ -46,14 +46,22 @@ class RunResult:
 
 
 # Limits are set by a tiny exec wrapper rather than a preexec_fn: preexec_fn is unsafe when the
-# grader runs several jobs from threads (-j N). The kernel nbval starts inherits the limits.
+# grader runs several jobs from threads (-j N). The kernel nbval starts inherits the limits. The
+# wrapper also asks Linux to kill it when the grader dies (PR_SET_PDEATHSIG survives the exec).
 _LIMITED_EXEC = (
     "import os, resource, sys\n"
     "memory, files = int(sys.argv[1]), int(sys.argv[2])\n"
     "resource.setrlimit(resource.RLIMIT_AS, (memory, memory))\n"
     "resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))\n"
     "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"
-    "os.execv(sys.argv[3], sys.argv[3:])\n"
+    "try:\n"
+    "    import ctypes\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, SIGKILL
+    "except (OSError, AttributeError):\n"
+    "    pass\n"
+    "if os.getppid() != int(sys.argv[3]):\n"
+    "    raise SystemExit(70)\n"  # the grader died before the line above ran
+    "os.execv(sys.argv[4], sys.argv[4:])\n"
 )
 
 
@@ -69,19 +77,23 @@ _PYTEST_WITH_RECORDER = (
 
 def _limited(command: list[str], limits: Limits) -> list[str]:
     return [sys.executable, "-c", _LIMITED_EXEC, str(limits.memory_mb * 2**20), str(limits.file_mb * 2**20),
-            *command]
+            str(os.getpid()), *command]
 
 
-def _environment(limits: Limits, job_dir: Path) -> dict[str, str]:
+def _environment(limits: Limits, job_dir: Path, box: Path, student: str, sandbox: Sandbox | None) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("PYTEST_ADDOPTS", None)
+    if sandbox is not None:
+        env = sandbox_environment(env, box)
     env.update({
         "CS285LAB_PROFILE": limits.profile,
+        "CS285LAB_STUDENT": student,  # the submission's key as given (nb03 picks its bug variant from it)
+        SCRATCH_ENV: str(job_dir),
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
         "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONDONTWRITEBYTECODE": "1",
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only nbval and our recorder, whatever else is installed
-        "IPYTHONDIR": str(job_dir / "ipython"),  # no instructor startup files, no shared history database
+        "IPYTHONDIR": str(box / "ipython"),  # no instructor startup files, no shared history database
     })
-    env.pop("PYTEST_ADDOPTS", None)
     return env
 
 
@@ -127,24 +139,34 @@ def _parse_records(data: bytes) -> tuple[dict[int, dict], int | None]:
     return records, kernel_pid
 
 
-def run_notebook(assembled: Assembled, name: str, limits: Limits, keep: Path | None = None) -> RunResult:
-    """Execute `assembled` with nbval in a scratch folder; return each code cell's record."""
-    job_dir = Path(tempfile.mkdtemp(prefix="cs285lab-grade-"))
-    work = job_dir / "work"  # the kernel's cwd: whatever the notebook writes lands here
-    work.mkdir()
+def run_notebook(assembled: Assembled, name: str, limits: Limits, keep: Path | None = None,
+                 student: str = "", sandbox: Sandbox | None = None) -> RunResult:
+    """Execute `assembled` with nbval in a scratch folder (inside `sandbox` when given); return each cell's record.
+
+    The scratch folder holds `pytest.log` (written through an inherited file descriptor, never
+    visible to the run) and `box/`, the only folder the run can write: the merged notebook (deleted
+    once nbval has read it, before the kernel starts), the job file (deleted likewise), a private
+    home and `work/`, the kernel's working folder.
+    """
+    job_dir = new_scratch()
+    box = job_dir / "box"
+    work = box / "work"  # the kernel's cwd (nbval uses the notebook's folder): whatever the notebook writes lands here
+    work.mkdir(parents=True)
     notebook_path = work / name
     nbformat.write(assembled.notebook, notebook_path)
-    job = {"cells": assembled.cells,
-           "marker": marker(assembled.nonce), "marker_prefix": MARKER_PREFIX}
-    (job_dir / "job.json").write_text(json.dumps(job))
-    (job_dir / "pytest.ini").write_text("[pytest]\n")
+    job = {"cells": assembled.cells, "marker": marker(assembled.nonce), "marker_prefix": MARKER_PREFIX,
+           "delete_notebook": True}
+    (box / "job.json").write_text(json.dumps(job))
+    (box / "pytest.ini").write_text("[pytest]\n")
     read_end, write_end = os.pipe()  # per-cell records: the kernel does not inherit it
     command = [sys.executable, "-c", _PYTEST_WITH_RECORDER, str(PLUGIN_DIR), str(notebook_path),
-               "-c", str(job_dir / "pytest.ini"), "--rootdir", str(job_dir), "--noconftest",
+               "-c", str(box / "pytest.ini"), "--rootdir", str(box), "--noconftest",
                "-p", "no:cacheprovider", "-p", "nbval", "-p", "cs285lab_nbval_recorder",
-               f"--cs285lab-job={job_dir / 'job.json'}", f"--cs285lab-fd={write_end}",
+               f"--cs285lab-job={box / 'job.json'}", f"--cs285lab-fd={write_end}",
                "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={limits.cell_timeout:g}",
                "-q", "--tb=no", "-rN", "-W", "ignore"]
+    if sandbox is not None:
+        command = sandbox.wrap(command, box, work)
     result = RunResult()
     start = time.monotonic()
     log_path = job_dir / "pytest.log"
@@ -157,9 +179,9 @@ def run_notebook(assembled: Assembled, name: str, limits: Limits, keep: Path | N
                     if _STOPPING.is_set():
                         raise InterruptedError("grading was interrupted")
                     process = subprocess.Popen(_limited(command, limits), cwd=work, stdout=log,
-                                               env=_environment(limits, job_dir), stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL, start_new_session=True,
-                                               pass_fds=(write_end,))
+                                               env=_environment(limits, job_dir, box, student, sandbox),
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                               start_new_session=True, pass_fds=(write_end,))
                     _RUNNING.add(process)
             finally:
                 os.close(write_end)
@@ -176,7 +198,10 @@ def run_notebook(assembled: Assembled, name: str, limits: Limits, keep: Path | N
         reader.join(timeout=10)
         result.seconds = time.monotonic() - start
         result.records, kernel_pid = _parse_records(b"".join(chunks))
-        _kill_group(kernel_pid)  # the kernel runs in its own session; stop it and anything it started
+        if sandbox is None:
+            # The kernel runs in its own session; stop it and anything it started. (In the sandbox,
+            # its PID namespace ended with the run, and the pid it reported means nothing out here.)
+            _kill_group(kernel_pid)
         with open(log_path, "rb") as log:
             log.seek(max(0, log_path.stat().st_size - LOG_CAP))
             result.log_tail = log.read().decode("utf-8", errors="replace")

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from cs285lab.grading.assemble import Assembled, Reference
 from cs285lab.grading.run import Limits, RunResult
 
-STATUSES = ("passed", "failed", "error", "timeout", "tampered", "missing")
+STATUSES = ("passed", "failed", "error", "timeout", "tampered", "missing", "ignored")
 MEMORY_HINTS = ("MemoryError", "can't allocate memory", "Cannot allocate memory", "out of memory")
 
 

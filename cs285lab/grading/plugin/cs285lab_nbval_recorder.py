@@ -3,7 +3,8 @@
 It runs in the grading subprocess (never in the student's kernel). For every notebook cell nbval
 runs, it writes one JSON line to a pipe the grader reads, so the grader keeps what finished even
 when the process is killed at the notebook time limit. The kernel does not inherit the pipe, and
-the job file (with the run's nonce) is deleted before the kernel starts. It also makes nbval
+the job file (with the run's nonce) and the merged notebook (with the hidden tests) are deleted
+once read, before the kernel starts. It also makes nbval
 notice a dead kernel (os._exit, a crash) at once instead of waiting for the cell timeout.
 
 It lives outside the `cs285lab` package on purpose: importing it must not import torch.
@@ -56,6 +57,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     out = getattr(config, "_cs285lab_out", None)
     if out is not None:
         out.close()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Delete the merged notebook once nbval has read it: the student's kernel never sees the hidden tests."""
+    job = getattr(session.config, "_cs285lab_job", None)
+    if not job or not job.get("delete_notebook"):
+        return
+    for path in {str(getattr(item, "fspath", "")) for item in session.items} - {""}:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def _watch_for_dead_kernels() -> None:
