@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-KINDS = ("solution", "check", "locked")
+KINDS = ("solution", "check", "locked", "written")  # written: a markdown answer graded by hand
 CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
@@ -117,9 +117,14 @@ def validate(nb: nbformat.NotebookNode, name: str) -> None:
             if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
                 raise AuthoringError(f"{where}: a check cell needs 'points' > 0, got {points!r}")
             find_regions(lines, HIDDEN_BEGIN, HIDDEN_END, where)
+        elif kind == "written":
+            if cell.cell_type != "markdown":
+                raise AuthoringError(f"{where}: a written answer cell must be a markdown cell")
+            if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
+                raise AuthoringError(f"{where}: a written answer cell needs 'points' > 0, got {points!r}")
         elif points is not None:
-            raise AuthoringError(f"{where}: only check cells carry points (this is a {kind} cell)")
-        if kind == "solution":
+            raise AuthoringError(f"{where}: only check and written cells carry points (this is a {kind} cell)")
+        if kind in ("solution", "written"):
             begin, end = (CODE_BEGIN, CODE_END) if cell.cell_type == "code" else (MD_BEGIN, MD_END)
             if not find_regions(lines, begin, end, where):
                 raise AuthoringError(f"{where}: a solution cell needs a '{begin}' ... '{end}' region")

@@ -232,7 +232,7 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
             found[cid], anchor = cell, cid
             order.append(cid)
             attached.setdefault(cid, [])
-        elif isinstance(cid, str) and cid in ref_cells and kinds[cid] != "solution":
+        elif isinstance(cid, str) and cid in ref_cells and kinds[cid] not in ("solution", "written"):
             continue  # a copy of a check or locked cell: the reference version runs once, in place
         else:
             attached.setdefault(anchor, []).append(cell)
@@ -244,7 +244,7 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
     in_place = {present[b.a + k] for b in matcher.get_matching_blocks() for k in range(b.size)}
     protected: dict[str, tuple[str, str]] = {}
     for cid in ref.ids:
-        if kinds[cid] == "solution":
+        if kinds[cid] in ("solution", "written"):  # the student's own answer
             continue
         what = "check" if kinds[cid] == "check" else "locked"
         if cid not in found:
