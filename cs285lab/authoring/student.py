@@ -123,7 +123,7 @@ def validate(nb: nbformat.NotebookNode, name: str) -> None:
             if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
                 raise AuthoringError(f"{where}: a written answer cell needs 'points' > 0, got {points!r}")
         elif points is not None:
-            raise AuthoringError(f"{where}: only check and written cells carry points (this is a {kind} cell)")
+            raise AuthoringError(f"{where}: only check cells carry points (and written answers; this is a {kind} cell)")
         if kind in ("solution", "written"):
             begin, end = (CODE_BEGIN, CODE_END) if cell.cell_type == "code" else (MD_BEGIN, MD_END)
             if not find_regions(lines, begin, end, where):
