@@ -108,7 +108,7 @@ def make_loss(*, mask_terminal=True, use_mask=True, detach_adv=True, detach_targ
     return loss_fn
 
 
-def make_online(loss_fn=None, zero_grad=True, step=True):
+def make_online(loss_fn=None, zero_grad=True, step=True, zero_before_step=False):
     loss_fn = loss_fn or make_loss()
 
     def update(model, optimizer, obs, action, reward, next_obs, terminated, gamma, value_coef=0.5):
@@ -119,6 +119,8 @@ def make_online(loss_fn=None, zero_grad=True, step=True):
         if zero_grad:
             optimizer.zero_grad()
         loss.backward()
+        if zero_before_step:
+            optimizer.zero_grad()  # erases the gradients step() needs
         if step:
             optimizer.step()
         return stats
@@ -168,7 +170,9 @@ def test_td_target_accepts_correct_and_package_version(capsys):
     (lambda r, v, d, g: (g * (r + v * (1 - d))).detach(), r"gamma multiplies the reward"),
     (lambda r, v, d, g: r + g * v * (1 - d), r"target carries gradient"),
     (lambda r, v, d, g: (r + g * v[:, None] * (1 - d)).detach(), r"\[B,1\] and \[B\] tensors broadcast"),
-    (lambda r, v, d, g: (r + 0.9 * v * (1 - d)).detach(), r"gamma=1"),
+    (lambda r, v, d, g: (r + 0.9 * v * (1 - d)).detach(), r"same output for gamma=0.9 and gamma=0.5: it ignores"),
+    (lambda r, v, d, g: (r + 0.99 * v * (1 - d)).detach(), r"ignores its gamma argument"),
+    (lambda r, v, d, g: (r + g * v * (1 - d)).detach() + (g == 1.0) * 0.1, r"td_target with gamma=1 and no terminal"),
     (lambda r, v, d, g: (r + g * v * (1 - d)).detach().numpy(), r"numpy array"),
 ])
 def test_td_target_names_mistakes(broken, match):
@@ -194,7 +198,11 @@ def test_policy_distribution_accepts_correct(capsys):
 @pytest.mark.parametrize("broken, match", [
     (lambda h, s=None: Categorical(probs=h) if s is None else dist_ok(h, s), "passed the network output as probs"),
     (lambda h, s=None: dist_ok(h) if s is None else Normal(h, s.exp()), r"Independent\(Normal"),
-    (lambda h, s=None: dist_ok(h) if s is None else Independent(Normal(h, s.abs()), 1), "log_std as the standard"),
+    (lambda h, s=None: dist_ok(h) if s is None else Independent(Normal(h, s.abs()), 1), "std is log_std itself"),
+    # used as the std directly: torch would refuse a negative scale, but the positive probe comes first
+    (lambda h, s=None: dist_ok(h) if s is None else Independent(Normal(h, s), 1), "std is log_std itself"),
+    (lambda h, s=None: dist_ok(h, s) if s is None or (s > 0).all() else Independent(Normal(h, s), 1),
+     "with a negative log_std"),
     (lambda h, s=None: dist_ok(h) if s is None else Independent(Normal(h, (2 * s).exp()), 1), "the variance"),
     (lambda h, s=None: dist_ok(h.detach(), s), "no gradient"),
     (lambda h, s=None: Normal(h, 1.0) if s is None else dist_ok(h, s), "Categorical"),
@@ -311,7 +319,8 @@ def test_online_update_accepts_correct_and_package_version(capsys):
 
 
 @pytest.mark.parametrize("update, match", [
-    (make_online(step=False), "did not change"),
+    (make_online(step=False), "gradients are set: optimizer.step\\(\\) was not called"),
+    (make_online(zero_before_step=True), "every gradient is zero or None: zero_grad\\(\\) ran after backward"),
     (make_online(zero_grad=False), "did not zero the gradients"),
     (make_online(make_loss(sign=-1.0)), "wrong sign"),
     (make_online(make_loss(detach_adv=False)), "advantage carries gradient"),

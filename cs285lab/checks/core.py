@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
+import linecache
+import os
+import sys
+import sysconfig
+import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -18,12 +27,75 @@ class CheckFailed(AssertionError):
         return [f"\x1b[31mCheckFailed\x1b[0m: {self}"]
 
 
+class NotImplementedYet(NotImplementedError):
+    """The student's function still raises the stub's NotImplementedError; a short message names it."""
+
+    def _render_traceback_(self) -> list[str]:
+        # a stub is not a bug: no traceback through the check code (and its catalogue of mistakes)
+        return [f"\x1b[33mNotImplementedError\x1b[0m: {self}"]
+
+
+# Jupyter reports an error by its class name: keep the one students, graders and tests know
+NotImplementedYet.__name__ = NotImplementedYet.__qualname__ = "NotImplementedError"
+
+
+# Frames in these folders are not the student's: the package, the standard library, installed libraries.
+_LIBRARY_DIRS = tuple(sorted({str(Path(p).resolve()) + os.sep for p in (
+    Path(__file__).resolve().parent.parent, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+    sysconfig.get_paths()["platlib"]) if p}))
+
+
+def _is_student_file(filename: str) -> bool:
+    if filename.startswith("<") and not filename.startswith("<ipython-input"):
+        return False  # <frozen ...>, <string>: not a cell the student can open
+    try:
+        resolved = str(Path(filename).resolve())
+    except (OSError, RuntimeError):
+        return True
+    return not resolved.startswith(_LIBRARY_DIRS)
+
+
+def _place(filename: str, lineno: int | None) -> str:
+    """'Cell In[7], line 9' for a notebook cell (IPython's own label), else 'file.py, line 9'."""
+    label = None
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None and hasattr(shell, "compile"):
+            named = shell.compile.format_code_name(filename)
+            if named:
+                label = f"{named[0]} {named[1]}"
+    except Exception:  # noqa: BLE001 - a label is a nicety, never a reason to fail
+        label = None
+    return f"{label or Path(filename).name}, line {lineno}"
+
+
+def student_line(tb: TracebackType | None) -> str | None:
+    """Where the student's code was when it raised: the deepest frame in their own code, with its source line."""
+    frames = [f for f in traceback.extract_tb(tb) if _is_student_file(f.filename)]
+    if not frames:
+        return None
+    frame = frames[-1]
+    source = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+    return _place(frame.filename, frame.lineno) + (f": {source}" if source else "")
+
+
+def _name_of(fn: Any) -> str:
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    name = name.rpartition("<locals>.")[2]  # a function defined inside another: its own name
+    return "a lambda" if name == "<lambda>" else name
+
+
 class Exercise:
     """One exercise's checks: counts what passed and raises CheckFailed with a named mistake."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.passed = 0
+        self._calls: list[tuple[Any, str]] = []   # (result, "fn(arg=..., ...)") of recent student calls
+        self._progress_width = 0
+        self._progress_at = 0.0
 
     def fail(self, message: str) -> None:
         """Stop the check with `message` (prefixed with the exercise name)."""
@@ -40,16 +112,23 @@ class Exercise:
         # Give the student fresh copies so their code cannot corrupt our reference inputs.
         args = tuple(_copy(a) for a in args)
         kwargs = {k: _copy(v) for k, v in kwargs.items()}
+        shown = _describe_call(fn, args, kwargs)  # before the call: the student's code may change its inputs
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except NotImplementedError as exc:
-            raise NotImplementedError(
-                f"{self.name}: not implemented yet: replace the `raise NotImplementedError` in your cell ({exc})"
-            ) from None
+            where = student_line(exc.__traceback__)
+            hint = f" ({exc})" if str(exc) else ""
+            raise NotImplementedYet(
+                f"{self.name}: not implemented yet: replace the `raise NotImplementedError` in the cell that "
+                f"defines {_name_of(fn)}{hint}" + (f"\n  at {where}" if where else "")) from None
         except CheckFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - any student error becomes a named failure
-            self.fail(f"your code raised {type(exc).__name__}: {exc}")
+            where = student_line(exc.__traceback__)
+            self.fail(f"your code raised {type(exc).__name__}: {exc}" + (f"\n  at {where}" if where else "")
+                      + (f"\n  called as {shown}" if shown else ""))
+        self._calls = [*self._calls[-7:], (result, shown)]
+        return result
 
     def expect(self, condition: bool, message: str) -> None:
         """Fail with `message` unless `condition` holds."""
@@ -79,8 +158,12 @@ class Exercise:
 
     def diagnose(self, got: torch.Tensor | np.ndarray, expected: torch.Tensor | np.ndarray,
                  mistakes: Mapping[str, torch.Tensor | np.ndarray], what: str = "the result",
-                 atol: float = 1e-5, rtol: float = 1e-4) -> None:
-        """Pass if `got` matches `expected`; else name the first mistake whose output `got` matches."""
+                 atol: float = 1e-5, rtol: float = 1e-4, inputs: str | None = None) -> None:
+        """Pass if `got` matches `expected`; else name the first mistake whose output `got` matches.
+
+        With no named mistake matching, the message is a worked case: the call (`inputs`, or the
+        student call that returned `got`), expected, got, and where they first differ.
+        """
         got_t, expected_t = _as_tensor(got), _as_tensor(expected)
         if got_t.shape == expected_t.shape and torch.allclose(got_t, expected_t, atol=atol, rtol=rtol):
             self.ok()
@@ -89,12 +172,48 @@ class Exercise:
             wrong_t = _as_tensor(wrong)
             if got_t.shape == wrong_t.shape and torch.allclose(got_t, wrong_t, atol=atol, rtol=rtol):
                 self.fail(message)
-        diff = (got_t.float() - expected_t.float()).abs().max().item() if got_t.shape == expected_t.shape else None
-        detail = f"largest difference {diff:.3g}" if diff is not None else f"shape {tuple(got_t.shape)}"
-        self.fail(f"{what} is wrong ({detail}); it matches none of the usual mistakes, re-read the formula")
+        if inputs is None:
+            inputs = next((shown for result, shown in reversed(self._calls) if result is got), None)
+        lines = [f"{what} is wrong and matches none of the usual mistakes. A case to reproduce:"]
+        if inputs:
+            lines.append(f"  call:     {inputs}")
+        lines += [f"  expected: {_short(expected_t)}", f"  got:      {_short(got_t)}"]
+        if got_t.shape != expected_t.shape:
+            lines.append(f"  the shapes differ: got {tuple(got_t.shape)}, expected {tuple(expected_t.shape)}")
+        else:
+            close = torch.isclose(got_t.double(), expected_t.double(), atol=atol, rtol=rtol)
+            first = tuple(int(i) for i in torch.nonzero(~close)[0].tolist()) if got_t.dim() else ()
+            index = "".join(f"[{i}]" for i in first) or "the value"
+            lines.append(f"  first difference at {index}: expected {float(expected_t[first]):.6g}, "
+                         f"got {float(got_t[first]):.6g} ({int((~close).sum())} of {close.numel()} entries differ)")
+        self.fail("\n".join(lines))
+
+    def progress(self, message: str, every: float = 0.5) -> None:
+        """Show `message` on one line that the next call overwrites (a slow check is not silent); at most every `every` s."""
+        now = time.perf_counter()
+        if now - self._progress_at < every:
+            return
+        self._progress_at = now
+        text = f"\u23f3 {self.name}: {message}"
+        # the carriage return overwrites the line; nbval drops everything before a final \r, so outputs stay stable
+        sys.stdout.write("\r" + text.ljust(self._progress_width))
+        sys.stdout.flush()
+        self._progress_width = max(self._progress_width, len(text))
+
+    def progress_logger(self, what: str, total_steps: int) -> Any:
+        """A logger for a training call inside a check: shows "<what>: step k / total" as the training runs."""
+        return _ProgressLogger(self, what, total_steps)
+
+    def clear_progress(self) -> None:
+        """Erase the progress line, if one is shown."""
+        if self._progress_width:
+            sys.stdout.write("\r" + " " * self._progress_width + "\r")
+            sys.stdout.flush()
+            self._progress_width = 0
 
     def done(self) -> None:
         """Print the stable one-line pass message."""
+        self.clear_progress()
         print(f"\u2713 {self.name}: all {self.passed} checks passed")
 
 
@@ -102,8 +221,62 @@ class Exercise:
 def exercise(name: str) -> Iterator[Exercise]:
     """Run an exercise's checks; prints one stable line when all of them pass."""
     ex = Exercise(name)
-    yield ex
+    try:
+        yield ex
+    except BaseException:
+        ex.clear_progress()
+        raise
     ex.done()
+
+
+class _ProgressLogger:
+    """Feeds a check's training progress to Exercise.progress (the Logger protocol of cs285lab.runs)."""
+
+    def __init__(self, ex: Exercise, what: str, total_steps: int) -> None:
+        self.ex, self.what, self.total = ex, what, int(total_steps)
+
+    def log(self, step: int, **scalars: float) -> None:
+        """Show the step count (and the latest return) on the progress line."""
+        ret = next((v for k, v in scalars.items() if "return" in k and v is not None), None)
+        self.ex.progress(f"{self.what}: step {int(step):,} / {self.total:,}"
+                         + (f", return {float(ret):.0f}" if ret is not None else ""))
+
+
+def _short(value: Any, limit: int = 12) -> str:
+    """A compact, reproducible text of a value: tensors and arrays in full when small, else shape and head."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        t = _as_tensor(value)
+        kind = "tensor" if isinstance(value, torch.Tensor) else "np.array"
+        if t.numel() <= limit:
+            values = t.tolist() if not t.dtype.is_floating_point else \
+                np.round(t.double().numpy(), 4).tolist()
+            extra = "" if t.dtype in (torch.float32, torch.int64) else f", dtype={t.dtype}"
+            return f"{kind}({values}{extra})"
+        head = np.round(t.double().flatten()[:4].numpy(), 4).tolist()
+        return f"{kind} of shape {tuple(t.shape)} (first values {head} ...)"
+    if isinstance(value, torch.nn.Module):
+        return f"a {type(value).__name__} network"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (int, bool, str, type(None))):
+        return repr(value)
+    if isinstance(value, (list, tuple)) and len(value) <= limit:
+        inner = ", ".join(_short(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    return f"a {type(value).__name__}"
+
+
+def _describe_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The call as text, e.g. "td_target(rewards=tensor([1.0, 0.5]), gamma=0.9)"; None for a bare lambda."""
+    name = _name_of(fn)
+    if name == "a lambda":
+        return None
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+        parts = [f"{k}={_short(v)}" for k, v in bound.arguments.items()]
+    except (TypeError, ValueError):
+        parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
 
 
 def _copy(value: Any) -> Any:

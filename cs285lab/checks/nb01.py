@@ -17,7 +17,7 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from cs285lab.algos.actor_critic import Batch, SeparateActorCritic, train_a2c
-from cs285lab.checks.core import exercise
+from cs285lab.checks.core import CheckFailed, exercise
 from cs285lab.config import budget
 
 CARTPOLE_OBS = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
@@ -72,19 +72,28 @@ def td_target(fn: Callable[..., Any]) -> None:
     with exercise("td_target") as ex:
         out = ex.expect_tensor(ex.call(fn, rewards, next_values, terminated, gamma), shape=(6,),
                                what="td_target(...)")
-        ex.diagnose(out, rewards + gamma * v * (1 - terminated), {
+        # A hard-coded gamma shows before any comparison: the same output for two different gammas.
+        out1 = ex.expect_tensor(ex.call(fn, rewards, next_values, torch.zeros(6), 1.0), shape=(6,),
+                                what="td_target(..., gamma=1)")
+        same = ex.expect_tensor(ex.call(fn, rewards, next_values, terminated, 0.5), shape=(6,),
+                                what="td_target(..., gamma=0.5)")
+        mistakes = {
             "you bootstrap past terminal states: multiply gamma * V(s') by (1 - terminated)":
                 rewards + gamma * v,
             "the mask is inverted: use (1 - terminated), not terminated": rewards + gamma * v * terminated,
             "gamma is missing: the target is r + gamma * V(s') * (1 - terminated)": rewards + v * (1 - terminated),
             "gamma multiplies the reward too: only V(s') is discounted": gamma * (rewards + v * (1 - terminated)),
-        }, what="td_target(...)")
+        }
+        if torch.allclose(out.detach(), same.detach()):
+            for message, wrong in mistakes.items():
+                if torch.allclose(out.detach(), wrong):
+                    ex.fail(message)
+            ex.fail("td_target gives the same output for gamma=0.9 and gamma=0.5: it ignores its gamma argument "
+                    "(a hard-coded discount?); use the gamma passed in")
+        ex.diagnose(out, rewards + gamma * v * (1 - terminated), mistakes, what="td_target(...)")
         ex.expect(not out.requires_grad,
                   "the target carries gradient: the critic would also move its own target (compute it under "
                   "torch.no_grad() or .detach() next_values)")
-        # Same again with gamma = 1 and no terminal state: catches a hard-coded gamma.
-        out1 = ex.expect_tensor(ex.call(fn, rewards, next_values, torch.zeros(6), 1.0), shape=(6,),
-                                what="td_target(..., gamma=1)")
         ex.diagnose(out1, rewards + v, {}, what="td_target with gamma=1 and no terminal state")
 
 
@@ -108,9 +117,10 @@ def policy_distribution(fn: Callable[..., Any]) -> None:
             "use Categorical(logits=head_out)": Categorical(probs=logits.detach()).log_prob(actions),
         }, what="log_prob(actions)")
         ex.expect(logp.requires_grad, "log_prob carries no gradient: do not detach the network output")
-        # Continuous: positive log_std, so using it directly as std would run.
+        # Continuous: a positive log_std first, so using it directly as std runs and can be named
+        # (a negative one would make torch refuse the scale before we could say what happened).
         mean = torch.randn(5, 2, generator=g).requires_grad_(True)
-        log_std = torch.tensor([0.3, -0.5]).requires_grad_(True)
+        log_std = torch.tensor([0.3, 0.6]).requires_grad_(True)
         box_actions = torch.randn(5, 2, generator=g)
         dist = ex.call(fn, mean, log_std)
         ex.expect(isinstance(dist, Distribution), f"return a torch Distribution, got {type(dist).__name__}")
@@ -121,11 +131,20 @@ def policy_distribution(fn: Callable[..., Any]) -> None:
         logp = ex.expect_tensor(logp, shape=(5,), what="log_prob(actions)")
         m, s = mean.detach(), log_std.detach()
         ex.diagnose(logp, Independent(Normal(m, s.exp()), 1).log_prob(box_actions), {
-            "you used log_std as the standard deviation: std = log_std.exp()":
-                Independent(Normal(m, s.abs()), 1).log_prob(box_actions),
-            "the std should be log_std.exp(), not exp(2 * log_std) (that is the variance)":
-                Independent(Normal(m, (2 * s).exp()), 1).log_prob(box_actions),
+            "your log_prob equals that of a Normal whose std is log_std itself; the std is log_std.exp()":
+                Independent(Normal(m, s), 1).log_prob(box_actions),
+            "your log_prob equals that of a Normal with std exp(2 * log_std) (the variance); the std is "
+            "log_std.exp()": Independent(Normal(m, (2 * s).exp()), 1).log_prob(box_actions),
         }, what="log_prob(actions)")
+        # A negative log_std (a std below 1) must work too
+        neg = torch.tensor([-0.7, -0.2])
+        try:
+            neg_dist = ex.call(fn, mean.detach(), neg)
+        except CheckFailed as failure:
+            ex.fail(f"with a negative log_std ({neg.tolist()}) your code fails; a log-std can be any real number, "
+                    f"the std = log_std.exp() is always positive ({failure})")
+        ex.diagnose(ex.call(neg_dist.log_prob, box_actions), Independent(Normal(m, neg.exp()), 1).log_prob(box_actions),
+                    {}, what=f"log_prob(actions) with log_std = {neg.tolist()}")
         ent = ex.expect_tensor(ex.call(dist.entropy), shape=(5,), what="entropy()")
         ex.expect(logp.requires_grad and ent.requires_grad,
                   "log_prob/entropy carry no gradient: keep mean and log_std in the graph (no .detach())")
@@ -310,8 +329,14 @@ def online_update(fn: Callable[..., Any]) -> None:
                 p.grad = torch.full_like(p, 0.5)
             ex.call(fn, model, optimizer, obs, action, reward, next_obs, terminated, gamma)
             after = _flat_params(model)
-            ex.expect(not torch.equal(after, before),
-                      "the parameters did not change: call optimizer.step() after loss.backward()")
+            if torch.equal(after, before):
+                grads = [p.grad for p in model.parameters()]
+                if all(gr is None or not gr.any() for gr in grads):
+                    ex.fail("the parameters did not change, and after your update every gradient is zero or None: "
+                            "zero_grad() ran after backward() (before step() could use the gradients) or backward() "
+                            "never ran; the order is zero_grad(), backward(), step()")
+                ex.fail("the parameters did not change although the gradients are set: optimizer.step() was not "
+                        "called after loss.backward()")
             batch = Batch(obs=torch.as_tensor(obs)[None], actions=torch.as_tensor(action)[None],
                           rewards=torch.tensor([reward]), next_obs=torch.as_tensor(next_obs)[None],
                           terminated=torch.tensor([float(terminated)]))
@@ -359,7 +384,8 @@ def batched_ac_learns(loss_fn: Callable[..., Any], model_cls: type) -> None:
             env.close()
             _, history = train_a2c("CartPole-v1", cfg.check_envs, cfg.check_steps, seed, n_steps=cfg.check_n_steps,
                                    lr=cfg.check_lr, model=model, loss_fn=loss_fn, eval_episodes=cfg.check_eval_episodes,
-                                   eval_every=cfg.check_steps)
+                                   eval_every=cfg.check_steps,
+                                   logger=ex.progress_logger(f"training seed {seed + 1} of 2", cfg.check_steps))
             finals.append(history[-1]["eval_return"])
             ex.expect(all(math.isfinite(r.get("value_loss", 0.0)) for r in history),
                       "the value loss became NaN or inf: check the loss for divisions by mask.sum() == 0")

@@ -183,6 +183,7 @@ def dyna_q(fn, runs: int = 3, episodes: int = 12, seed: int = 0) -> None:
         for n in (0, N_PLANNING):
             curves = []
             for run in range(runs):
+                ex.progress(f"n = {n} planning steps, run {run + 1} of {runs}", every=0.0)
                 env = gym.make("cs285lab/DynaMaze-v0")
                 env.reset(seed=seed + run)
                 try:
