@@ -110,3 +110,24 @@ def test_dyna_q_plus_recovers_when_the_maze_blocks_the_path():
     assert (plus[:, -1] - plus[:, 1499]).min() > 20    # Dyna-Q+ found the new path in every run
     with pytest.raises(ValueError, match="layout"):
         dyna.changing_maze_runs(5, 10, layout="dyna")
+
+
+def test_expected_episode_length_matches_simulated_epsilon_greedy_episodes():
+    assert dyna.expected_episode_length("dyna", epsilon=0.0) == pytest.approx(14.0)   # the shortest path
+    exact = dyna.expected_episode_length("dyna", epsilon=0.1)
+    # Simulate epsilon-greedy on Q* (ties split evenly) and compare with the linear solve.
+    maze = dyna.make_maze("dyna")
+    next_state, _, terminated = maze.tables()
+    q_star = dyna.value_iteration(maze)
+    rng = np.random.default_rng(0)
+    lengths = []
+    for _ in range(4000):
+        s, steps, done = maze.start, 0, False
+        while not done:
+            best = np.flatnonzero(np.isclose(q_star[s], q_star[s].max()))
+            a = rng.integers(4) if rng.random() < 0.1 else rng.choice(best)
+            done, s, steps = bool(terminated[s, a]), next_state[s, a], steps + 1
+        lengths.append(steps)
+    assert exact == pytest.approx(np.mean(lengths), abs=0.15)
+    with pytest.raises(ValueError, match="epsilon"):
+        dyna.expected_episode_length("dyna", epsilon=1.0)

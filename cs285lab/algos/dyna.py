@@ -268,6 +268,23 @@ def value_iteration(maze: str | Maze = "dyna", slip: float = 0.0, gamma: float =
         Q = new
 
 
+def expected_episode_length(maze: str | Maze = "dyna", epsilon: float = 0.1, gamma: float = 0.95) -> float:
+    """Expected steps from S to G of the epsilon-greedy policy on Q* (ties split evenly), deterministic maze."""
+    if not 0.0 <= epsilon < 1.0:
+        raise ValueError(f"epsilon must be in [0, 1), got {epsilon}")
+    maze = make_maze(maze) if not isinstance(maze, Maze) else maze
+    next_state, _, terminated = maze.tables()
+    S, A = next_state.shape
+    q_star = value_iteration(maze, 0.0, gamma)
+    greedy = np.isclose(q_star, q_star.max(1, keepdims=True))
+    pi = epsilon / A + (1 - epsilon) * greedy / greedy.sum(1, keepdims=True)     # [S, A]
+    # T(s) = 1 + sum_a pi(a|s) T(s') (1 - terminated): one linear solve instead of simulated episodes
+    transition = np.zeros((S, S))
+    np.add.at(transition, (np.repeat(np.arange(S), A), next_state.reshape(-1)), (pi * ~terminated).reshape(-1))
+    steps = np.linalg.solve(np.eye(S) - transition, np.ones(S))
+    return float(steps[maze.start])
+
+
 def offline_planning(model: str, slip: float = 0.3, data_steps: int = 3000, sweeps: int = 300,
                      maze: str | Maze = "dyna", alpha: float = 0.1, gamma: float = 0.95,
                      seed: int = 0) -> np.ndarray:
