@@ -1,0 +1,197 @@
+"""The naive off-policy actor-critic with each lecture fix switched on or off: the ablation of notebook 03.
+
+`AblationAC(fix_critic, fix_actor)` changes one thing at a time relative to the naive algorithm
+(`cs285lab.algos.naive_offpolicy`), with the same networks, optimizer, loop and buffer:
+
+- critic, unfixed: a value function fit on buffer transitions, V(s) <- r + gamma V(s');
+  fixed: Q(s, a) <- r + gamma Q(s', a'), a' ~ pi_theta(s') sampled fresh (the target is a fixed label).
+- actor, unfixed: the score-function gradient at the buffer's actions, weighted by an advantage;
+  fixed: K actions a ~ pi_theta(s) sampled fresh at each buffer state, weighted by Q(s, a).
+
+With both switches off it is the naive algorithm; with both on, the lecture's minimal off-policy
+actor-critic (no entropy, no twin Q, no target networks, no reparameterization). The two pieces
+that differ are plain functions (`q_target`, `score_function_loss`) so a notebook can plug in a
+student's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from cs285lab.algos.sac import SquashedGaussianActor, make_env, run_off_policy
+from cs285lab.buffers import Batch
+from cs285lab.nets import mlp
+from cs285lab.runs import Logger
+from cs285lab.twins import twin
+
+ARMS = {  # name -> (fix_critic, fix_actor): the four cells of the 2 x 2 ablation
+    "naive": (False, False),
+    "critic fixed": (True, False),
+    "policy gradient fixed": (False, True),
+    "both fixed": (True, True),
+}
+
+
+@dataclass
+class AblationConfig:
+    """Hyperparameters shared by every arm (the naive algorithm's, plus the fixes' switches)."""
+
+    fix_critic: bool = False
+    fix_actor: bool = False
+    num_samples: int = 4                 # K fresh actions per buffer state (fixed actor only)
+    baseline: bool = True                # fixed actor: weight by Q minus the mean Q of the state's K samples
+    hidden: tuple[int, ...] = (64, 64)
+    lr: float = 3e-3
+    gamma: float = 0.99
+    batch_size: int = 128
+    learning_starts: int = 500
+    buffer_size: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if self.baseline and self.num_samples < 2:
+            raise ValueError("AblationConfig: the K-sample baseline needs num_samples >= 2")
+        if self.num_samples < 1 or self.batch_size < 1 or self.buffer_size < 1:
+            raise ValueError("AblationConfig: num_samples, batch_size and buffer_size must be positive")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"AblationConfig.gamma must be in [0, 1], got {self.gamma}")
+
+
+@twin("nb03", "nb03-q-target", needed_by=("nb03",))  # the ablation cells run it
+def q_target(batch: Batch, sample_actions: Callable, target_q: Callable, gamma: float,
+             alpha: float = 0.0) -> Tensor:
+    """y = r + gamma * (Q(s', a') - alpha log pi(a'|s')) * (1 - terminated), a' ~ pi(s') fresh; [B], no gradient."""
+    with torch.no_grad():
+        next_actions, next_log_prob = sample_actions(batch.next_obs)
+        next_value = target_q(batch.next_obs, next_actions) - alpha * next_log_prob
+        return batch.rewards + gamma * (1.0 - batch.terminated) * next_value
+
+
+@twin("nb03", "nb03-score-loss", needed_by=("nb03",))
+def score_function_loss(batch: Batch, policy, critic: Callable, num_samples: int) -> Tensor:
+    """-mean over K fresh samples a ~ pi(.|s) and states of log pi(a|s) * Q(s, a) (Q as a fixed weight)."""
+    actions = policy.sample(batch.obs, num_samples)
+    with torch.no_grad():
+        q = critic(batch.obs, actions)
+    return -(policy.log_prob(batch.obs, actions) * q).mean()
+
+
+class _Policy:
+    """The actor as the exercises see it: sample(obs, K) -> [K, B, act_dim] (no grad), log_prob(obs, a) -> [K, B]."""
+
+    def __init__(self, actor: SquashedGaussianActor) -> None:
+        self.actor = actor
+
+    def sample(self, obs: Tensor, num_samples: int) -> Tensor:
+        """K actions per state from the current policy, without gradient."""
+        with torch.no_grad():
+            return self.actor(obs.expand(num_samples, *obs.shape))[0]
+
+    def log_prob(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """log pi(a|s) for actions of any leading shape [..., B, act_dim]."""
+        return self.actor.log_prob(obs.expand(*actions.shape[:-1], obs.shape[-1]), actions)
+
+
+class AblationAC:
+    """The naive off-policy actor-critic with the critic fix and the policy-gradient fix as switches."""
+
+    def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray, action_high: np.ndarray,
+                 config: AblationConfig | None = None, seed: int = 0, *,
+                 q_target_fn: Callable = q_target, actor_loss_fn: Callable = score_function_loss) -> None:
+        self.config = config = config or AblationConfig()
+        self.obs_dim = int(obs_dim)
+        self.q_target_fn, self.actor_loss_fn = q_target_fn, actor_loss_fn
+        torch.manual_seed(seed)
+        self.actor = SquashedGaussianActor(obs_dim, act_dim, config.hidden, np.asarray(action_low, np.float32),
+                                           np.asarray(action_high, np.float32))
+        self.policy = _Policy(self.actor)
+        # V(s) for the unfixed critic; Q(s, a) whenever something needs Q. An unfixed critic with a
+        # fixed actor fits Q to r + gamma V(s'): the value of the old policies that filled the buffer.
+        self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU) if not config.fix_critic else None
+        needs_q = config.fix_critic or config.fix_actor
+        self.q = mlp(obs_dim + act_dim, 1, config.hidden, activation=nn.ReLU) if needs_q else None
+        critic_params = [p for net in (self.value, self.q) if net is not None for p in net.parameters()]
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
+        self.critic_opt = torch.optim.Adam(critic_params, lr=config.lr)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """One action for obs [obs_dim] or a batch [N, obs_dim]."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
+            raise ValueError(f"act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
+        return self.actor(x, deterministic=deterministic)[0].numpy()
+
+    def q_value(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """Q(s, a) for actions of any leading shape [..., B, act_dim] -> [..., B]."""
+        lead = actions.shape[:-1]
+        x = torch.cat([obs.expand(*lead, obs.shape[-1]), actions], dim=-1)
+        return self.q(x).squeeze(-1)
+
+    def centered_q(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """Q(s, a_k) minus the mean over the K samples of the same state: a baseline that costs nothing."""
+        q = self.q_value(obs, actions)
+        return q - q.mean(0, keepdim=True) if q.dim() > 1 else q
+
+    def _sample_next(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        return self.actor(obs)
+
+    def critic_loss(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The critic's regression loss, and the advantage of the buffer actions (for the unfixed actor)."""
+        gamma, alive = self.config.gamma, 1.0 - batch.terminated
+        if self.config.fix_critic:
+            y = self.q_target_fn(batch, self._sample_next, self.q_value, gamma, 0.0)
+            q = self.q_value(batch.obs, batch.actions)
+            with torch.no_grad():  # line 4 with a Q critic: Q(s, a_i) minus the policy's mean Q at s
+                baseline = self.q_value(batch.obs, self.policy.sample(batch.obs, self.config.num_samples)).mean(0)
+                advantage = q - baseline
+            return ((q - y) ** 2).mean(), advantage
+        v = self.value(batch.obs).squeeze(-1)
+        with torch.no_grad():
+            y = batch.rewards + gamma * alive * self.value(batch.next_obs).squeeze(-1)
+        loss = ((v - y) ** 2).mean()
+        if self.q is not None:  # Q of the behaviour policies: r + gamma V(s')
+            loss = loss + ((self.q_value(batch.obs, batch.actions) - y) ** 2).mean()
+        return loss, (y - v).detach()
+
+    def actor_loss(self, batch: Batch, advantage: Tensor) -> Tensor:
+        """The policy-gradient surrogate: fresh actions weighted by Q, or the buffer's weighted by the advantage."""
+        if self.config.fix_actor:
+            critic = self.centered_q if self.config.baseline else self.q_value
+            return self.actor_loss_fn(batch, self.policy, critic, self.config.num_samples)
+        return -(self.actor.log_prob(batch.obs, batch.actions) * advantage).mean()
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One critic step, then one actor step, on a batch from the buffer."""
+        critic_loss, advantage = self.critic_loss(batch)
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        actor_loss = self.actor_loss(batch, advantage)
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_opt.step()
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item()}
+
+
+def train_ablation(env_id: str, total_steps: int, seed: int, config: AblationConfig | None = None, *,
+                   logger: Logger | None = None, eval_every: int = 1000, eval_episodes: int = 10,
+                   q_target_fn: Callable = q_target,
+                   actor_loss_fn: Callable = score_function_loss) -> tuple[AblationAC, list[dict]]:
+    """Train one arm of the ablation with the off-policy loop of train_sac; return the agent and its history."""
+    config = config or AblationConfig()
+    env = make_env(env_id, who="the off-policy actor-critic ablation")
+    agent = AblationAC(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
+                       env.action_space.high, config, seed=seed, q_target_fn=q_target_fn, actor_loss_fn=actor_loss_fn)
+    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.batch_size,
+                             learning_starts=config.learning_starts, buffer_size=config.buffer_size,
+                             logger=logger, eval_every=eval_every, eval_episodes=eval_episodes)
+    return agent, history
+
+
+__all__ = ["ARMS", "AblationAC", "AblationConfig", "q_target", "score_function_loss", "train_ablation"]
