@@ -171,7 +171,9 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"\ninterrupted after {_duration(time.monotonic() - start)}: finished notebooks are kept in "
               f"{args.out}/ (re-run the same command to grade the rest)", file=sys.stderr)
         return 130
+    from cs285lab.grading.manual import after_batch  # reuse flags, written answers, report.html (docs/grading.md)
 
+    after_batch(args.out, jobs, results)
     elapsed = time.monotonic() - start
     cached = sum(r.cached for r in results.values())
     broken = [r.internal_error for r in results.values() if r.internal_error]

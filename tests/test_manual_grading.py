@@ -1,0 +1,130 @@
+"""Written answers graded by hand: one sheet per question, merged everywhere, the instructor's file never touched."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import tinyclass
+from cs285lab.grading.manual import answer_id
+
+pytestmark = pytest.mark.slow
+
+SHEET = f"manual/{Path(tinyclass.NOTEBOOK).stem}-{tinyclass.QUESTION}.csv"
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _answer_row(out: Path, student: str) -> dict:
+    return next(r for r in _rows(out / "grades.csv") if r["submission"] == student
+                and r["exercise"] == tinyclass.QUESTION)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    solutions, klass = tinyclass.build(root)
+    out = root / "out"
+    result = tinyclass.grade(solutions, klass, out)
+    assert result.returncode == 0, result.stderr
+    return solutions, klass, out
+
+
+def test_first_grading_writes_one_sheet_and_page_per_question(graded):
+    _, _, out = graded
+    sheet = _rows(out / SHEET)
+    assert [r["submission"] for r in sheet] == ["alice", "bob", "dave"], "carol left the answer blank"
+    assert all(r["points"] == "" and r["max_points"] == "2" for r in sheet)
+    alice = tinyclass.CLASS["alice"][2]
+    assert sheet[0]["answer"] == alice and sheet[0]["answer_id"] == answer_id(alice)
+    page = (out / SHEET).with_suffix(".html").read_text()
+    assert "argmax always picks the first action" in page, "the reference answer"
+    assert "names the all-zero start" in page, "the rubric"
+    for student in ("alice", "bob", "dave"):
+        assert student in page
+    assert _answer_row(out, "alice")["status"] == "pending"
+    assert _answer_row(out, "carol")["status"] == "missing"
+
+
+def test_filled_sheet_is_merged_everywhere_and_left_untouched(graded, tmp_path):
+    solutions, klass, out = graded
+    sheet = _rows(out / SHEET)
+    scores = {"alice": ("2", "names both reasons"), "bob": ("0.5", "vague"), "dave": ("", "")}
+    for row in sheet:
+        row["points"], row["comment"] = scores[row["submission"]]
+    with open(out / SHEET, "w", newline="", encoding="utf-8") as handle:  # what a spreadsheet would save
+        writer = csv.DictWriter(handle, fieldnames=list(sheet[0]))
+        writer.writeheader()
+        writer.writerows(sheet)
+    typed = (out / SHEET).read_bytes()
+
+    result = tinyclass.grade(solutions, klass, out)
+    assert result.returncode == 0, result.stderr
+    assert (out / SHEET).read_bytes() == typed, "the instructor's sheet was rewritten"
+    assert sorted(p.name for p in (out / "manual").glob("*.csv")) == [Path(SHEET).name], "no new sheet needed"
+
+    alice, bob, dave = (_answer_row(out, s) for s in ("alice", "bob", "dave"))
+    assert (alice["status"], alice["points"], alice["message"]) == ("graded", "2", "names both reasons")
+    assert (bob["status"], bob["points"]) == ("graded", "0.5")
+    assert dave["status"] == "pending"
+    summary = {r["submission"]: r for r in _rows(out / "summary.csv")}
+    assert summary["alice"]["points"] == "6" and summary["alice"]["max_points"] == "6"
+    assert summary["bob"]["points"] == "0.5"
+    feedback = (out / "feedback" / "alice.md").read_text()
+    assert tinyclass.QUESTION in feedback and "names both reasons" in feedback and "6 / 6" in feedback
+    page = (out / SHEET).with_suffix(".html").read_text()
+    assert "2 / 2" in page and "pending" in page
+
+    # Gradescope's results for one student carry the hand-graded points too.
+    gs_out = tmp_path / "gs"
+    shutil.copytree(out, gs_out)
+    gs = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "cs285lab", "grade", str(klass / "alice"), "--out", str(gs_out),
+                           "--solutions", str(solutions), "--layout", "student", "--sandbox", "auto",
+                           "--gradescope", str(gs)], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "CS285LAB_PROFILE": "ci"})
+    assert done.returncode == 0, done.stderr
+    results = json.loads(gs.read_text())
+    written = next(t for t in results["tests"] if tinyclass.QUESTION in t["name"])
+    assert written["score"] == 2 and written["max_score"] == 2
+    assert results["score"] == 6
+
+
+def test_changed_answer_and_bad_score_stay_pending_and_go_to_a_new_sheet(graded):
+    solutions, klass, out = graded
+    rows = _rows(out / SHEET)
+    for row in rows:
+        if row["submission"] == "dave":
+            row["points"] = "7"  # above the question's 2 points
+    with open(out / SHEET, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    typed = (out / SHEET).read_bytes()
+    path = klass / "bob" / tinyclass.NOTEBOOK
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if (c.metadata.get("cs285lab") or {}).get("id") == tinyclass.QUESTION)
+    cell.source = "Because all Q values start at 0 and argmax picks the first."
+    nbformat.write(nb, path)
+
+    result = tinyclass.grade(solutions, klass, out)
+    assert result.returncode == 0, result.stderr
+    assert (out / SHEET).read_bytes() == typed
+    assert f"{Path(SHEET).name}:4: points '7' is not a number from 0 to 2" in result.stderr, result.stderr
+    assert _answer_row(out, "bob")["status"] == "pending", "a score belongs to the answer it was given to"
+    assert _answer_row(out, "dave")["status"] == "pending"
+    assert _answer_row(out, "alice")["status"] == "graded"
+    second = out / SHEET.replace(".csv", ".2.csv")
+    assert [r["submission"] for r in _rows(second)] == ["bob"]
+    assert _rows(second)[0]["answer"].startswith("Because all Q values")
