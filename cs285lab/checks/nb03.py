@@ -1,4 +1,4 @@
-"""Checks for notebook 03: replay buffer, "find the bugs", Q target, policy gradients, SAC.
+"""Checks for notebook 03: replay buffer, the fixed off-policy actor-critic, silent bugs, policy gradients, SAC.
 
 Every mistake named here is proved by a test in tests/test_checks_nb03.py that feeds a broken
 implementation and asserts the message.
@@ -6,7 +6,7 @@ implementation and asserts the message.
 
 from __future__ import annotations
 
-import hashlib
+import inspect
 import math
 from collections.abc import Callable, Mapping
 
@@ -135,37 +135,8 @@ def replay_buffer(cls: type) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 2. Find the bugs (the expected answer is stored only as salted hashes)
+# 2. Find the bugs: the line-by-line explanations, shown after the graded fix
 # --------------------------------------------------------------------------------------------
-_SALT = "cs285lab/nb03/naive-off-policy-ac/v1"
-_ACCEPTED = {
-    "d7f156c2c973a5deb664a467123d06a7881817c0191a74a38ebde4e3eb894a0f",
-    "d1b74a0750e4d46f63c93ceeaed218b0e5d3f65265d6c4373930e67e488b3706",
-}
-NUM_LINES = 6
-
-
-def _answer_hash(lines: set[int]) -> str:
-    return hashlib.sha256(f"{_SALT}:{','.join(str(i) for i in sorted(lines))}".encode()).hexdigest()
-
-
-def find_the_bugs(buggy_lines: object) -> None:
-    """Check the set of pseudocode lines marked as wrong (the answer is not stored in clear)."""
-    with exercise("find_the_bugs") as ex:
-        if buggy_lines is ...:
-            raise NotImplementedError("find_the_bugs: set buggy_lines to the set of line numbers you think are wrong")
-        if not isinstance(buggy_lines, (set, frozenset, list, tuple)):
-            ex.fail(f"buggy_lines should be a set of line numbers like {{1, 2}}, got {type(buggy_lines).__name__}")
-        lines = set(buggy_lines)
-        bad = [x for x in lines if isinstance(x, bool) or not isinstance(x, (int, np.integer))
-               or not 1 <= x <= NUM_LINES]
-        ex.expect(not bad, f"buggy_lines holds {bad!r}: use the line numbers 1..{NUM_LINES} of the pseudocode")
-        ex.expect(bool(lines), "buggy_lines is empty: the naive algorithm does not work, so some step is wrong")
-        ex.expect(_answer_hash({int(x) for x in lines}) in _ACCEPTED,
-                  f"not quite ({len(lines)} line(s) marked). For each step ask: which policy chose the action "
-                  "this step uses, and does the quantity this step estimates depend on that policy?")
-
-
 # The quiz's explanations give the answer away, so they are stored encoded, not in clear.
 _QUIZ = (
     "eyJsaW5lcyI6IHsiMSI6ICJUYWtlIGEgfiDPgM64KGF8cykgaW4gdGhlIGVudmlyb25tZW50LCBvYnNlcnZlIChzLCBhLCByLCBz"
@@ -409,6 +380,17 @@ def squashed_gaussian(fn: Callable) -> None:
             "subtract sum log(1 - tanh(u)^2)": (gauss.log_prob(torch.tanh(u)) - correction).sum(-1),
         }
     with exercise("squashed_gaussian") as ex:
+        # A negative log_std used as a scale makes torch.distributions raise before our comparison can name
+        # the mistake, so first probe with a positive log_std, where that mistake gives a distinct action.
+        pos_log_std = log_std.detach().abs() + 0.2
+        probe = ex.call(lambda: fn(mean.detach().clone(), pos_log_std.clone(), noise.clone()))
+        if isinstance(probe, tuple) and len(probe) == 2 and isinstance(probe[0], torch.Tensor) \
+                and probe[0].shape == (B, A):
+            with torch.no_grad():
+                as_std = torch.tanh(mean + pos_log_std * noise)
+                right = torch.tanh(mean + pos_log_std.exp() * noise)
+            if torch.allclose(probe[0].detach(), as_std, atol=1e-4) and not torch.allclose(as_std, right, atol=1e-4):
+                ex.fail("std is exp(log_std), not log_std: u = mean + exp(log_std) * noise")
         leaf_mean = mean.detach().clone().requires_grad_()  # our own leaf, to measure d action / d mean
         result = ex.call(lambda: fn(leaf_mean, log_std.detach().clone().requires_grad_(), noise.clone()))
         if not isinstance(result, tuple) or len(result) != 2:
@@ -522,8 +504,50 @@ def sac_actor_loss(fn: Callable) -> None:
 # --------------------------------------------------------------------------------------------
 # 7. Measurements and learning
 # --------------------------------------------------------------------------------------------
-def gradient_variance(variances: Mapping[str, Mapping[int, float]]) -> None:
-    """Check measured gradient variances: {"score": {K: var}, "reparam": {K: var}} over K samples per state."""
+def _recomputed_variances(score_fn: Callable, actor_fn: Callable, agent, states: Batch, ks: list[int],
+                          reps: int) -> tuple[dict[int, float], dict[int, float]]:
+    """The notebook's measurement, redone here with the student's own loss functions (fixed seed)."""
+    actor, critic = agent.actor, agent.critic
+    params = list(actor.parameters())
+
+    class Sampled:
+        def sample(self, obs, k):
+            with torch.no_grad():
+                return actor(obs.expand(k, *obs.shape))[0]
+
+        def log_prob(self, obs, actions):
+            return actor.log_prob(obs.expand(*actions.shape[:-1], obs.shape[-1]), actions)
+
+    def min_q(obs, actions):
+        lead = actions.shape[:-1]
+        flat = obs.expand(*lead, obs.shape[-1]).reshape(-1, obs.shape[-1])
+        return critic(flat, actions.reshape(-1, actions.shape[-1])).min(0).values.reshape(lead)
+
+    def variance(loss_fn: Callable) -> float:
+        grads = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss_fn(), params)]) for _ in range(reps)]
+        return float(torch.stack(grads).var(0).sum())
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(31)
+    try:
+        score, reparam = {}, {}
+        for k in ks:
+            score[k] = variance(lambda: score_fn(states, Sampled(), min_q, k))
+            rep = Batch(states.obs.repeat(k, 1), states.actions.repeat(k, 1), states.rewards.repeat(k),
+                        states.next_obs.repeat(k, 1), states.terminated.repeat(k))
+            reparam[k] = variance(lambda: actor_fn(rep, agent.sample_actions, critic, 0.0))
+    finally:
+        torch.random.set_rng_state(state)
+    return score, reparam
+
+
+RECOMPUTE_REPS = 30       # the check's own repetitions per K (the estimate's relative sd is about 0.26)
+RECOMPUTE_FACTOR = 3.0    # a measured variance must lie within this factor of the check's recomputation
+
+
+def gradient_variance(variances: Mapping[str, Mapping[int, float]], score_fn: Callable | None = None,
+                      actor_fn: Callable | None = None, agent=None, states: Batch | None = None) -> None:
+    """Check measured gradient variances {"score": {K: var}, "reparam": {K: var}}, recomputing them when given the inputs."""
     with exercise("gradient_variance") as ex:
         if not isinstance(variances, Mapping) or not {"score", "reparam"} <= set(variances):
             ex.fail('pass a dict {"score": {K: variance, ...}, "reparam": {K: variance, ...}}')
@@ -543,13 +567,25 @@ def gradient_variance(variances: Mapping[str, Mapping[int, float]]) -> None:
         ex.expect(1 in reparam and 0 < float(reparam[1]) < vals[0],
                   "the reparameterized gradient should have a lower variance than the score-function one at K = 1 "
                   "on the same batch; check that you measure both on the same states")
+        if score_fn is None:
+            return
+        # Measured, not typed: redo the measurement with the student's own functions and compare.
+        redo_score, redo_reparam = _recomputed_variances(score_fn, actor_fn, agent, states, ks, RECOMPUTE_REPS)
+        for name, theirs, ours in (("score", score, redo_score), ("reparam", reparam, redo_reparam)):
+            for k in sorted(set(theirs) & set(ours)):
+                got, want = float(theirs[k]), ours[k]
+                ex.expect(want / RECOMPUTE_FACTOR <= got <= want * RECOMPUTE_FACTOR,
+                          f"your {name} variance at K = {k} is {got:.3g}, but measuring it again with your own "
+                          f"functions on the same agent and states gives {want:.3g}: these numbers were not "
+                          "measured by the cell above (typed in, or measured on something else). Re-run the "
+                          "measurement cells")
 
 
 LEARNING_THRESHOLD = {"ci": -600.0, "full": -300.0}
 
 
-def sac_learned(history: list[dict]) -> None:
-    """Check a SAC run learned Pendulum-v1: the last evaluation's return beats the profile's threshold."""
+def sac_learned(history: list[dict], agent=None) -> None:
+    """Check a SAC run learned Pendulum-v1: the last evaluation beats the threshold, re-measured on `agent`."""
     with exercise("sac_learned") as ex:
         if isinstance(history, list) and not history:
             raise NotImplementedError("sac_learned: no training history yet; the training cell above did not finish")
@@ -558,6 +594,22 @@ def sac_learned(history: list[dict]) -> None:
         threshold = LEARNING_THRESHOLD[profile()]
         final = float(history[-1]["eval_return"])
         ex.expect(math.isfinite(final), "the final evaluation return is not a number: the training diverged")
+        if agent is not None:
+            from cs285lab.config import budget
+            from cs285lab.envs import evaluate
+
+            ex.expect(type(agent).__name__ == "StudentSAC" and callable(getattr(agent, "act", None)),
+                      "pass the StudentSAC agent trained in the cell above (it runs your functions)")
+            # The same deterministic evaluation as train_sac's last row: it must give the same number.
+            again = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1",
+                             budget("nb03").eval_episodes, seed=10_000)
+            ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
+                      f"the history says the final evaluation return was {final:.0f}, but evaluating your agent "
+                      f"the same way gives {again:.0f}: this history does not come from this agent (typed in or "
+                      "edited?). Re-run the training cell")
+            fresh = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1", 3, seed=20_000)
+            ex.expect(fresh >= threshold, f"your agent scores {fresh:.0f} on three fresh evaluation episodes, "
+                      f"below {threshold:.0f}: it has not learned to swing up reliably")
         ex.expect(final >= threshold,
                   f"your SAC did not learn: final evaluation return {final:.0f} < {threshold:.0f} (a random policy "
                   "scores about -1200). Usual causes: an actor loss whose action is detached or sampled without "
@@ -565,5 +617,139 @@ def sac_learned(history: list[dict]) -> None:
                   "temperature loss; run the check of each part above first")
 
 
-__all__ = ["CheckFailed", "bugs_quiz", "find_the_bugs", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",
+# --------------------------------------------------------------------------------------------
+# 8. The silent-bug series: each student's variant, fixed (see cs285lab.variants)
+# --------------------------------------------------------------------------------------------
+def _silent_broadcast(ex: Exercise, fn: Callable, convention: str, family) -> None:
+    g = torch.Generator().manual_seed(17)
+    q = torch.randn(2, 6, generator=g)
+    y = torch.randn(6, generator=g)
+    expected = family.correct[convention](q, y)
+    mistakes = {}
+    for conv in (convention, "mean" if convention == "sum" else "sum"):
+        mistakes["q - y still broadcasts to [num_q, B, B]: every Q(s_i, a_i) is regressed toward every target "
+                 "y_j of the batch. Pair each prediction with its own target: q [num_q, B] minus y [B] (no "
+                 "unsqueeze, no column)" + ("" if conv == convention else " and keep the review's reduction over "
+                                            "the critics")] = family.buggy[conv][0](q, y)
+    other = "mean" if convention == "sum" else "sum"
+    mistakes[f"your loss {'averages' if other == 'mean' else 'sums'} over the critics, but the code under review "
+             f"{'sums' if convention == 'sum' else 'averages'} them: that is the fix of a different variant, not of "
+             "yours; fix the code you were given, keeping its reduction"] = family.correct[other](q, y)
+    q_in = q.clone().requires_grad_()
+    out = ex.expect_tensor(ex.call(lambda: fn(q_in, y.clone())), what="your critic_loss(q, y)")
+    ex.expect(out.dim() == 0, f"critic_loss should return a scalar, got shape {tuple(out.shape)}")
+    ex.diagnose(out, expected, mistakes, what="critic_loss(q, y)")
+    ex.expect(out.requires_grad, "the loss carries no gradient to q: do not detach the critics' predictions")
+
+
+def _probe_agent():
+    from cs285lab.algos.sac import SAC, SACConfig
+
+    agent = SAC(3, 1, [-2.0], [2.0], SACConfig(hidden=(16,), init_alpha=0.3), seed=5)
+    with torch.no_grad():  # a target critic visibly different from the online one
+        for p in agent.target_critic.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    g = torch.Generator().manual_seed(19)
+    batch = Batch(obs=torch.randn(8, 3, generator=g), actions=torch.rand(8, 1, generator=g) * 4 - 2,
+                  rewards=torch.randn(8, generator=g), next_obs=torch.randn(8, 3, generator=g),
+                  terminated=torch.tensor([0.0, 0, 1, 0, 0, 0, 1, 0]))
+    return agent, batch
+
+
+def _silent_target(ex: Exercise, fn: Callable, convention: str, family) -> None:
+    agent, batch = _probe_agent()
+
+    def run(f: Callable) -> torch.Tensor:
+        torch.manual_seed(23)  # the same a' ~ pi(s') for every candidate
+        return f(batch, agent)
+
+    expected = run(family.correct[convention])
+    online = {}
+    for conv in ("soft", "plain"):
+        for buggy in family.buggy[conv]:
+            online.setdefault(conv, run(buggy).detach())
+    other = "plain" if convention == "soft" else "soft"
+    mistakes = {
+        "your target still comes from the online critic (agent.critic): bootstrap from the slowly moving "
+        "agent.target_critic, or the regression chases its own moving output": online[convention],
+        f"your backup {'has no' if other == 'plain' else 'has an'} entropy term, but the code under review "
+        f"{'has one' if convention == 'soft' else 'has none'}: that is the fix of a different variant, not of yours; "
+        "fix the code you were given": run(family.correct[other]),
+        "your target comes from the online critic and drops the review's entropy convention: fix the code you "
+        "were given (agent.target_critic, same backup)": online[other],
+    }
+    out = ex.expect_tensor(ex.call(run, fn), shape=(8,), what="your q_backup(batch, agent)")
+    ex.diagnose(out, expected, mistakes, what="q_backup(batch, agent)")
+    ex.expect(not out.requires_grad, "the target keeps its gradient: it is a fixed regression label; compute all of "
+              "it (a', log pi(a'|s') and the target critic's value) under torch.no_grad()")
+
+
+def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family) -> None:
+    from cs285lab.algos.silent_bugs import CONVENTION_RATE
+
+    tau = 0.1
+    rate = CONVENTION_RATE[convention](tau)
+
+    def pair() -> tuple[nn.Module, nn.Module]:
+        torch.manual_seed(29)
+        return nn.Linear(3, 2), nn.Linear(3, 2)
+
+    def flat(m: nn.Module) -> torch.Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in m.parameters()])
+
+    def after(f: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+        target, online = pair()
+        f(target, online, rate)
+        return flat(target), flat(online)
+
+    t0, o0 = (flat(m) for m in pair())
+    want_t, _ = after(family.correct[convention])
+    other = "polyak" if convention == "tau" else "tau"
+    other_t, _ = after(family.correct[other])
+    got = ex.call(lambda: after(fn))
+    got_t, got_o = got
+    ex.expect(torch.allclose(got_o, o0), "soft_update changed the ONLINE critic: it drags the critic being "
+              "trained back toward the target. Only the target moves: target <- target + (fraction) * (online - target)")
+    ex.expect(not torch.allclose(got_t, t0), "soft_update did not change the target critic: update the target's "
+              "parameters in place (p.mul_/add_, or p.copy_), under torch.no_grad()")
+    conventions = {"tau": "`rate` is tau, the fraction taken from the online critic",
+                   "polyak": "`rate` is polyak, the fraction of the target kept"}
+    ex.diagnose(got_t, want_t, {
+        f"your update reads `rate` the other way round: in your variant {conventions[convention]}. That is the fix "
+        "of a different variant, not of yours; fix the code you were given": other_t},
+        what="the target critic after soft_update")
+
+
+_SILENT_CHECKS = {"broadcast": _silent_broadcast, "target": _silent_target, "polyak": _silent_polyak}
+
+
+def silent_fix(slot: int, fn: Callable, student_id: object) -> None:
+    """Check the fixed code of review `slot` (1, 2, 3) of this student's silent-bug variant."""
+    from cs285lab.algos.silent_bugs import FAMILIES
+    from cs285lab.variants import student_variant
+
+    variant = student_variant(student_id)
+    if not isinstance(slot, int) or not 1 <= slot <= len(variant.slots):
+        raise ValueError(f"slot must be 1..{len(variant.slots)}, got {slot!r}")
+    spec = variant.slots[slot - 1]
+    family = FAMILIES[spec.family]
+    with exercise(f"silent bug {slot}") as ex:
+        if fn is ... or fn is None:
+            raise NotImplementedError(f"silent bug {slot}: define fix_{slot}, the fixed version of review {slot}")
+        ex.expect(callable(fn), f"fix_{slot} should be a function: the fixed version of review {slot}'s "
+                  f"{family.signature}")
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = None
+        n_args = len(inspect.signature(family.correct[spec.convention]).parameters)
+        if params is not None and len(params) != n_args and not any(
+                p.kind in (p.VAR_POSITIONAL,) for p in params.values()):
+            ex.fail(f"review {slot} of your variant is {family.signature}; fix_{slot} takes {len(params)} "
+                    f"argument(s), not {n_args}. Did you fix another student's review? Yours is shown above "
+                    f"(variant of {variant.key!r})")
+        _SILENT_CHECKS[spec.family](ex, fn, spec.convention, family)
+
+
+__all__ = ["CheckFailed", "bugs_quiz", "silent_fix", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",
            "sac_learned", "score_function_loss", "squashed_gaussian"]

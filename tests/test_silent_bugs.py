@@ -1,0 +1,158 @@
+"""The silent-bug series of notebook 03: families, per-student variants, and their checks.
+
+Every check is fed the code under review (each placement), the correct code, and the fix of the other
+convention (another variant's answer); grading one student with another's fixes must give no points.
+"""
+
+from __future__ import annotations
+
+import itertools
+import unicodedata
+
+import numpy as np
+import pytest
+import torch
+
+import cs285lab.variants as variants
+from cs285lab.algos.silent_bugs import FAMILIES, fixed_sac, reference_fix, review_series
+from cs285lab.buffers import Batch
+from cs285lab.checks import CheckFailed, load
+
+checks = load("nb03")
+CASES = [(f, c) for f in FAMILIES for c in FAMILIES[f].correct]
+
+
+def _other(family: str, convention: str) -> str:
+    return next(c for c in FAMILIES[family].correct if c != convention)
+
+
+def _run(family: str, convention: str, fn) -> None:
+    checks._SILENT_CHECKS[family](checks.Exercise("review"), fn, convention, FAMILIES[family])
+
+
+@pytest.mark.parametrize("family, convention", CASES)
+def test_correct_code_passes(family, convention):
+    _run(family, convention, FAMILIES[family].correct[convention])
+
+
+@pytest.mark.parametrize("family, convention", CASES)
+@pytest.mark.parametrize("place", [0, 1])
+def test_code_under_review_fails_with_the_named_mistake(family, convention, place):
+    message = {"broadcast": "still broadcasts to \\[num_q, B, B\\]", "target": "online critic",
+               "polyak": "changed the ONLINE critic"}[family]
+    with pytest.raises(CheckFailed, match=message):
+        _run(family, convention, FAMILIES[family].buggy[convention][place])
+
+
+@pytest.mark.parametrize("family, convention", CASES)
+def test_the_other_conventions_fix_is_another_variants_answer(family, convention):
+    with pytest.raises(CheckFailed, match="fix of a different variant"):
+        _run(family, convention, FAMILIES[family].correct[_other(family, convention)])
+
+
+def test_other_broken_fixes_are_named():
+    def detached_loss(q, y):  # no gradient to the critics
+        return ((q.detach() - y) ** 2).mean(dim=1).sum()
+
+    def half_detached_target(batch, agent):  # the target critic, but the graph is kept
+        next_actions, next_log_prob = agent.sample_actions(batch.next_obs)
+        next_q = agent.target_critic(batch.next_obs, next_actions).min(dim=0).values
+        return batch.rewards + agent.config.gamma * (1.0 - batch.terminated) * (next_q - agent.alpha * next_log_prob)
+
+    def no_op(target, online, rate):
+        return None
+
+    def returns_new_tensors(target, online, rate):  # rebinding .data of a copy changes nothing in place
+        [t.detach().clone().lerp_(o, rate) for t, o in zip(target.parameters(), online.parameters())]
+
+    with pytest.raises(CheckFailed, match="no gradient to q"):
+        _run("broadcast", "sum", detached_loss)
+    with pytest.raises(CheckFailed, match="keeps its gradient"):
+        _run("target", "soft", half_detached_target)
+    with pytest.raises(CheckFailed, match="did not change the target"):
+        _run("polyak", "tau", no_op)
+    with pytest.raises(CheckFailed, match="did not change the target"):
+        _run("polyak", "polyak", returns_new_tensors)
+
+
+def _fully_different_pair() -> tuple[str, str]:
+    """Two student ids whose variants differ (family or convention) in every slot, under this term's salt."""
+    names = [f"student-{i}" for i in range(200)]
+    keys = {n: variants.variant_for(n).answer_key for n in names}
+    for a, b in itertools.combinations(names, 2):
+        if all(x != y for x, y in zip(keys[a], keys[b])):
+            return a, b
+    raise AssertionError("no two of 200 students have fully different variants")
+
+
+def test_another_students_fixes_earn_no_points():
+    alice, bob = _fully_different_pair()
+    va, vb = variants.variant_for(alice), variants.variant_for(bob)
+    for slot in (1, 2, 3):
+        checks.silent_fix(slot, reference_fix(va, slot), alice)  # alice's own fixes pass
+        with pytest.raises(CheckFailed):                          # ... and earn bob nothing, slot by slot
+            checks.silent_fix(slot, reference_fix(va, slot), bob)
+        checks.silent_fix(slot, reference_fix(vb, slot), bob)
+
+
+def test_under_the_grader_the_submission_name_chooses_the_variant(monkeypatch):
+    """CS285LAB_STUDENT (from the environment the kernel started with) wins over the notebook's STUDENT_ID."""
+    alice, bob = _fully_different_pair()
+    vb = variants.variant_for(bob)
+    monkeypatch.setattr(variants, "initial_environ", lambda: {variants.STUDENT_VAR: bob})
+    for slot in (1, 2, 3):  # bob's notebook claims to be alice; bob's own fixes still pass, alice's fail
+        checks.silent_fix(slot, reference_fix(vb, slot), alice)
+        with pytest.raises(CheckFailed):
+            checks.silent_fix(slot, reference_fix(variants.variant_for(alice), slot), alice)
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/environ").exists(), reason="Linux only")
+def test_changing_os_environ_in_the_kernel_does_not_switch_variants(monkeypatch):
+    monkeypatch.setenv(variants.STUDENT_VAR, "someone-else")
+    assert variants.student_key("Alice") == "alice"
+
+
+def test_student_keys_are_normalized():
+    nfd = unicodedata.normalize("NFD", "Zoë")
+    assert variants.normalize_key(nfd) == variants.normalize_key(" zoë.ipynb ") == "zoë"
+    assert variants.variant_for(variants.normalize_key(nfd)) == variants.variant_for("zoë")
+    with pytest.raises(NotImplementedError, match="set STUDENT_ID"):
+        variants.student_key(...)
+    with pytest.raises(TypeError):
+        variants.student_key(42)
+
+
+def test_variants_spread_over_many_answer_keys():
+    keys = [variants.variant_for(f"s{i}").answer_key for i in range(400)]
+    assert len(set(keys)) >= 40  # of 3! orders x 2^3 conventions = 48
+    same = sum(a == b for a, b in itertools.combinations(keys, 2)) / (400 * 399 / 2)
+    assert same < 0.05
+    assert variants.variant_for("s1", salt="term A") != variants.variant_for("s1", salt="term B") or \
+        variants.variant_for("s2", salt="term A") != variants.variant_for("s2", salt="term B")
+
+
+def test_fixes_of_the_wrong_review_are_told_apart():
+    alice, _ = _fully_different_pair()
+    va = variants.variant_for(alice)
+    for slot in (1, 2, 3):
+        wrong_slot = 1 + slot % 3
+        with pytest.raises(CheckFailed):
+            checks.silent_fix(slot, reference_fix(va, wrong_slot), alice)
+    with pytest.raises(NotImplementedError):
+        checks.silent_fix(1, ..., alice)
+
+
+def test_reviews_run_and_do_not_name_their_bug():
+    alice, _ = _fully_different_pair()
+    variant = variants.variant_for(alice)
+    g = torch.Generator().manual_seed(0)
+    batch = Batch(torch.randn(16, 3, generator=g), torch.rand(16, 1, generator=g) * 4 - 2, torch.randn(16, generator=g),
+                  torch.randn(16, 3, generator=g), torch.zeros(16))
+    for review in review_series(variant):
+        lowered = review.source.lower()
+        assert not any(word in lowered for word in ("bug", "wrong", "should", "instead")), review.source
+        agent = review.agent_cls(3, 1, np.array([-2.0]), np.array([2.0]), seed=0)
+        stats = agent.update(batch)
+        assert {"q_mean", "target_mean", "critic_grad_norm", "target_drift", "entropy"} <= set(stats)
+    fixed = fixed_sac(variant, {n: reference_fix(variant, n) for n in (1, 2, 3)})(3, 1, [-2.0], [2.0], seed=0)
+    assert np.isfinite(fixed.update(batch)["critic_loss"])
