@@ -20,6 +20,7 @@ import nbformat
 from cs285lab.authoring.student import cell_meta
 from cs285lab.grading.assemble import (Reference, SubmissionError, assemble, match_reference, normalized_source,
                                        read_submission)
+from cs285lab.grading.classreport import cell_seconds
 from cs285lab.grading.discover import Submission, safe_name
 from cs285lab.grading.report import write_feedback, write_tables
 from cs285lab.grading.run import Limits, run_notebook, stop_all
@@ -52,6 +53,7 @@ class JobResult:
     seconds: float = 0.0
     cached: bool = False
     internal_error: str = ""
+    cell_seconds: dict[str, float] = field(default_factory=dict)  # per code cell, for report.html
 
 
 @dataclass
@@ -215,7 +217,7 @@ def run_job(job: Job, settings: Settings) -> JobResult:
     except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the batch; it is reported
         message = f"internal grader error ({type(exc).__name__}: {exc}); please report it to the course staff"
         return JobResult(notebook_rows(job.submission, job.ref, "error", message), internal_error=message)
-    return JobResult(rows, seconds=time.monotonic() - start)
+    return JobResult(rows, seconds=time.monotonic() - start, cell_seconds=cell_seconds(assembled, result))
 
 
 class Progress:
@@ -281,7 +283,8 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO |
         if entry.is_file() and not settings.regrade:
             try:
                 stored = json.loads(entry.read_text())
-                finish(index, JobResult([Row(**r) for r in stored["rows"]], stored["seconds"], cached=True))
+                finish(index, JobResult([Row(**r) for r in stored["rows"]], stored["seconds"], cached=True,
+                                        cell_seconds=stored.get("cells", {})))
                 continue
             except (ValueError, KeyError, TypeError):
                 pass  # a damaged cache entry: grade again
@@ -297,7 +300,8 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO |
                 result = future.result()
                 if not result.internal_error:
                     write_atomic(cache_dir / f"{pending[index]}.json", json.dumps(
-                        {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds}))
+                        {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds,
+                         "cells": result.cell_seconds}))
                 finish(index, result)
     except KeyboardInterrupt:
         # Keep what finished; drop the runs cut short.

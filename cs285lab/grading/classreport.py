@@ -22,11 +22,15 @@ from cs285lab.authoring.student import write_atomic
 from cs285lab.grading.verdict import Row
 
 if TYPE_CHECKING:
+    from cs285lab.grading.assemble import Assembled
     from cs285lab.grading.batch import Job, JobResult
+    from cs285lab.grading.run import RunResult
 
 EXAMPLES = 3
 SLOWEST_CELLS = 5
-NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+# Measured numbers (0.731, 1.2e-3, 300) vary between students; single digits are usually part of a
+# formula ("(1 - terminated)") and stay.
+NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d+(?:e[-+]?\d+)?|\d+e[-+]?\d+|\d{2,})(?![\w.])")
 PREFIX = re.compile(r"^(?:CheckFailed|AssertionError|NotImplementedYet):\s*")
 EXERCISE = re.compile(r"^[A-Za-z_][\w.]*:\s+")
 EARLIER = re.compile(r"\s*\(earlier, .*\)\s*$", re.DOTALL)
@@ -167,7 +171,7 @@ def render(notebooks: dict[str, NotebookStats], class_size: int) -> str:
             parts.append(f"; grader run time median {statistics.median(stats.seconds):.1f} s, "
                          f"max {max(stats.seconds):.1f} s")
         parts.append(f'.</p><img alt="score distribution and pass rates of {esc(name)}" src="{_figure(stats)}">')
-        parts.append("<table><tr><th>check</th><th>points</th><th>passed</th><th>statuses</th></tr>")
+        parts.append("<table class=checks><tr><th>check</th><th>points</th><th>passed</th><th>statuses</th></tr>")
         for check in stats.checks.values():
             statuses = ", ".join(f"{s} {n}" for s, n in sorted(check.statuses.items()))
             parts.append(f"<tr><td><code>{esc(check.exercise)}</code></td><td class=num>{check.max_points:g}</td>"
@@ -186,7 +190,7 @@ def render(notebooks: dict[str, NotebookStats], class_size: int) -> str:
             parts.append("</table>")
         if stats.cells:
             slow = sorted(((statistics.median(v), max(v), label) for label, v in stats.cells.items()), reverse=True)
-            parts.append("<h3>Slowest cells (grader run)</h3><table><tr><th>cell</th><th>median s</th>"
+            parts.append("<h3>Slowest cells (grader run)</h3><table class=slow><tr><th>cell</th><th>median s</th>"
                          "<th>max s</th></tr>")
             for median, worst, label in slow[:SLOWEST_CELLS]:
                 parts.append(f"<tr><td>{esc(label)}</td><td class=num>{median:.1f}</td>"
@@ -201,3 +205,20 @@ def write_report(out: Path, jobs: list[Job], results: dict[int, JobResult]) -> P
     path = out / "report.html"
     write_atomic(path, render(collect(jobs, results), len({job.submission for job in jobs})))
     return path
+
+
+def cell_seconds(assembled: Assembled, result: RunResult) -> dict[str, float]:
+    """Seconds per executed code cell of one run, labelled by cell id (or the first line of a student's cell)."""
+    timings: dict[str, float] = {}
+    code = [cell for cell in assembled.notebook.cells if cell.cell_type == "code"]
+    for number, record in result.records.items():
+        if not 0 < number < len(assembled.cells) or number >= len(code):
+            continue  # the grader's own first cell
+        cid = assembled.cells[number].get("id")
+        if cid:
+            label = cid
+        else:
+            first = next((line.strip() for line in code[number].source.splitlines() if line.strip()), "")
+            label = f"your cell `{first[:50]}`"
+        timings[label] = timings.get(label, 0.0) + float(record.get("seconds") or 0.0)
+    return timings
