@@ -3,7 +3,8 @@
 A student's cell can read the merged notebook while it exists, or print a check cell's source in an
 exception message; either would carry a `### BEGIN HIDDEN TESTS` region into the feedback. Every
 message line that quotes a hidden-test line (compared on letters and digits only, so JSON or repr
-escaping does not hide a quote) is replaced before a row is stored.
+escaping does not hide a quote), or any run of 16 of its letters and digits (a message capped
+mid-line), is replaced before a row is stored.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from cs285lab.authoring.student import HIDDEN_BEGIN, HIDDEN_END, cell_meta
 
 REMOVED = "[a line quoting the grader's hidden tests was removed]"
 MIN_FRAGMENT = 12  # letters and digits: shorter hidden lines ("x = 1") are too common to match on
+WINDOW = 16  # a message cut off (capped) mid-line still quotes any 16 letters and digits in a row
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
@@ -39,10 +41,25 @@ def hidden_fragments(solution) -> list[str]:
     return sorted(fragments)
 
 
+def _windows(fragments: list[str]) -> set[str]:
+    pieces = set()
+    for fragment in fragments:
+        if len(fragment) <= WINDOW:
+            pieces.add(fragment)
+        else:
+            pieces.update(fragment[i:i + WINDOW] for i in range(len(fragment) - WINDOW + 1))
+    return pieces
+
+
 def scrub(text: str, fragments: list[str]) -> str:
-    """`text` with every line that quotes one of `fragments` replaced by a notice."""
+    """`text` with every line that quotes one of `fragments` (or a long enough piece of one) replaced."""
     if not text or not fragments:
         return text
-    lines = text.split("\n")
-    out = [REMOVED if any(f in _key(line) for f in fragments) else line for line in lines]
-    return "\n".join(out)
+    pieces = _windows(fragments)
+
+    def quotes(line: str) -> bool:
+        key = _key(line)
+        return any(key[i:i + WINDOW] in pieces for i in range(max(1, len(key) - WINDOW + 1))) or \
+            any(f in key for f in fragments if len(f) < WINDOW)
+
+    return "\n".join(REMOVED if quotes(line) else line for line in text.split("\n"))
