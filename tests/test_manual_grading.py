@@ -16,8 +16,6 @@ import pytest
 import tinyclass
 from cs285lab.grading.manual import answer_id
 
-pytestmark = pytest.mark.slow
-
 SHEET = f"manual/{Path(tinyclass.NOTEBOOK).stem}-{tinyclass.QUESTION}.csv"
 
 
@@ -41,6 +39,7 @@ def graded(tmp_path_factory):
     return solutions, klass, out
 
 
+@pytest.mark.slow
 def test_first_grading_writes_one_sheet_and_page_per_question(graded):
     _, _, out = graded
     sheet = _rows(out / SHEET)
@@ -57,6 +56,7 @@ def test_first_grading_writes_one_sheet_and_page_per_question(graded):
     assert _answer_row(out, "carol")["status"] == "missing"
 
 
+@pytest.mark.slow
 def test_filled_sheet_is_merged_everywhere_and_left_untouched(graded, tmp_path):
     solutions, klass, out = graded
     sheet = _rows(out / SHEET)
@@ -101,6 +101,7 @@ def test_filled_sheet_is_merged_everywhere_and_left_untouched(graded, tmp_path):
     assert results["score"] == 6
 
 
+@pytest.mark.slow
 def test_changed_answer_and_bad_score_stay_pending_and_go_to_a_new_sheet(graded):
     solutions, klass, out = graded
     rows = _rows(out / SHEET)
@@ -128,3 +129,12 @@ def test_changed_answer_and_bad_score_stay_pending_and_go_to_a_new_sheet(graded)
     second = out / SHEET.replace(".csv", ".2.csv")
     assert [r["submission"] for r in _rows(second)] == ["bob"]
     assert _rows(second)[0]["answer"].startswith("Because all Q values")
+
+
+def test_student_copy_keeps_the_points_but_not_the_rubric():
+    from cs285lab.authoring.student import to_student
+
+    student = to_student(tinyclass.reference(), tinyclass.NOTEBOOK)
+    cell = next(c for c in student.cells if (c.metadata.get("cs285lab") or {}).get("id") == tinyclass.QUESTION)
+    assert cell.metadata["cs285lab"] == {"id": tinyclass.QUESTION, "kind": "written", "points": 2}
+    assert "argmax always picks" not in cell.source and "Write your answer here" in cell.source

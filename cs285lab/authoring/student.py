@@ -179,6 +179,8 @@ def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
         if meta and meta["kind"] in ("check", "locked"):
             cell.metadata["editable"] = False
             cell.metadata["deletable"] = False
+        if meta and meta["kind"] == "written":
+            meta.pop("rubric", None)  # the grading rubric stays with the instructor
     # Only what the kernel needs: saved UI state and machine-specific versions would make
     # regeneration depend on who last opened the solution.
     student.metadata = nbformat.from_dict({
