@@ -98,3 +98,21 @@ def stub_message(entry: Twin) -> str:
     """What a stubbed twin says when called."""
     return (f"{entry.module}.{entry.qualname} is the reference answer to {entry.exercise}: it is released after "
             f"the {entry.notebook} deadline. Use your own implementation from notebook {entry.notebook[2:]}.")
+
+
+def declared_twins() -> list[Twin]:
+    """Every marked twin, read from the source files without importing them (the grader avoids torch)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    found = []
+    for module in TWIN_MODULES:
+        path = package.joinpath(*module.split(".")[1:]).with_suffix(".py")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            for deco in getattr(node, "decorator_list", []):
+                if isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == "twin":
+                    args = [ast.literal_eval(a) for a in deco.args]
+                    keywords = {k.arg: ast.literal_eval(k.value) for k in deco.keywords}
+                    found.append(Twin(args[0], args[1], module, node.name, tuple(keywords.get("needed_by", ()))))
+    return sorted(found, key=lambda t: (t.notebook, t.exercise, t.qualname))

@@ -54,6 +54,9 @@ def test_first_grading_writes_one_sheet_and_page_per_question(graded):
         assert student in page
     assert _answer_row(out, "alice")["status"] == "pending"
     assert _answer_row(out, "carol")["status"] == "missing"
+    flags = [(r["submission"], r["exercise"]) for r in _rows(out / "grades.csv") if r["status"] == "flagged"]
+    assert flags == [("dave", "nb04-epsilon-greedy")], "dave imported the package's epsilon_greedy"
+    assert "cs285lab.algos.dyna.epsilon_greedy" in (out / "feedback" / "dave.md").read_text()
 
 
 @pytest.mark.slow

@@ -114,10 +114,10 @@ def reuse_rows(submission: str, notebook: str, path: Path | None, twins_by_cell:
 
 def flag_reuse(jobs: list[Job], results: dict[int, JobResult]) -> int:
     """Add (or refresh) the reuse flags of every finished job; return how many cells were flagged."""
-    from cs285lab.twins import all_twins
+    from cs285lab.twins import declared_twins
 
     by_notebook: dict[str, dict[str, set[str]]] = {}
-    for entry in all_twins():
+    for entry in declared_twins():
         by_notebook.setdefault(entry.notebook, {}).setdefault(entry.exercise, set()).add(
             f"{entry.module}.{entry.qualname}")
     flagged = 0
