@@ -211,3 +211,76 @@ def test_learning_check_catches_useless_variances():
 def test_learning_check_catches_a_policy_that_did_not_learn():
     with pytest.raises(CheckFailed, match="not clearly better than the random policy"):
         C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1250, -1180]), random_return=-1200)
+
+
+# ---- measured, not typed: the learning check re-measures what it can --------------------------------
+
+_SMALL = dict(env_id="Pendulum-v1", seed=0, eval_episodes=1, nll_fn=gaussian_nll, rollout_fn=mbpo.branched_rollout,
+              batch_fn=mbpo.mixed_batch, refresh_fn=mbpo.refresh_model)
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    """A genuine (tiny) MBPO run, its random baseline and the rerun arguments the notebook's check cell passes."""
+    from cs285lab.algos.mbpo import MBPOConfig, train_mbpo
+    from cs285lab.algos.sac import SACConfig
+    from cs285lab.checks.nb05 import _random_return
+
+    config = MBPOConfig(sac=SACConfig(hidden=(16,), batch_size=32, learning_starts=60, critic_layer_norm=False),
+                        updates_per_step=1, model_train_freq=40, rollout_every=20, rollout_starts=20,
+                        rollout_length=1, model_hidden=(16,), model_max_epochs=3, ensemble_size=2, num_elites=1)
+    result = train_mbpo("Pendulum-v1", 120, seed=0, config=config, eval_every=60, eval_episodes=1)
+    return result, _random_return("Pendulum-v1", 0, 1), {**_SMALL, "config": config}
+
+
+def _typed_failure(result, random_return, rerun):
+    """The learning check's failure message, or '' when it got past every re-measurement."""
+    try:
+        C.learning(result, random_return, min_gain=-1e9, rerun=rerun)
+    except CheckFailed as exc:
+        return str(exc)
+    return ""
+
+
+def test_a_genuine_result_passes_the_remeasurement(small_run):
+    result, random_return, rerun = small_run
+    assert "typed in" not in _typed_failure(result, random_return, rerun)
+
+
+def test_a_typed_in_history_fails(small_run):
+    import copy
+
+    result, random_return, rerun = small_run
+    doctored = copy.copy(result)
+    doctored.history = [dict(row) for row in result.history]
+    doctored.history[-1]["eval_return"] = -150.0          # "it swung up", typed in
+    message = _typed_failure(doctored, random_return, rerun)
+    assert "does not come from this agent" in message and "typed in" in message
+
+
+def test_a_typed_in_random_baseline_fails(small_run):
+    result, random_return, rerun = small_run
+    assert "was not measured by the random-policy cell" in _typed_failure(result, random_return - 500, rerun)
+
+
+def test_fits_from_other_functions_fail(small_run):
+    import copy
+    from dataclasses import replace
+
+    result, random_return, rerun = small_run
+    doctored = copy.copy(result)
+    doctored.fits = [replace(result.fits[0], val_nll=result.fits[0].val_nll - 1.0), *result.fits[1:]]
+    assert "rerunning your functions" in _typed_failure(doctored, random_return, rerun)
+    # The same genuine result, checked against a different student loss (a squared error), fails the same way.
+    other = {**rerun, "nll_fn": lambda mean, log_var, target: ((target - mean) ** 2).mean(dim=(-2, -1))}
+    assert "rerunning your functions" in _typed_failure(result, random_return, other)
+
+
+def test_a_result_without_an_agent_fails():
+    from cs285lab.checks.nb05 import _random_return
+
+    baseline = _random_return("Pendulum-v1", 0, 1)
+    message = _typed_failure(_Result([_fit(0.2), _fit(-2.0)], [-1200, -400]), baseline, {**_SMALL, "config": None})
+    assert "no trained agent" in message
+    with pytest.raises(ValueError, match="missing"):
+        C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1200, -400]), baseline, rerun={"env_id": "Pendulum-v1"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -266,11 +267,63 @@ def mixed_batch(fn) -> None:
 
 # ---- the learning check ------------------------------------------------------------------------
 
-def learning(result, random_return: float, min_gain: float = 150.0) -> None:
-    """Check a ci-budget MBPO run: the model's held-out NLL fell to a real fit, and the policy beats random."""
+RERUN_KEYS = ("env_id", "seed", "config", "eval_episodes", "nll_fn", "rollout_fn", "batch_fn", "refresh_fn")
+
+
+def _random_return(env_id: str, seed: int, episodes: int) -> float:
+    """The notebook's random-policy baseline, measured again (same generator, same evaluation episodes)."""
+    from cs285lab.envs import evaluate
+
+    actions = np.random.default_rng(seed)
+    return evaluate(lambda obs: actions.uniform(-2, 2, size=1).astype(np.float32), env_id, episodes)
+
+
+def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
+    """Redo what can be redone cheaply; fail when the result's numbers are not what its objects measure."""
+    from cs285lab.algos.mbpo import train_mbpo
+    from cs285lab.envs import evaluate
+
+    missing = [key for key in RERUN_KEYS if key not in rerun]
+    if missing:
+        raise ValueError(f"learning(..., rerun=...) needs {list(RERUN_KEYS)}; missing {missing}")
+    env_id, seed, config, episodes = rerun["env_id"], rerun["seed"], rerun["config"], rerun["eval_episodes"]
+    typed = ("typed in or edited? Re-run the training cell and pass its `result` unchanged")
+    baseline = _random_return(env_id, seed, episodes)
+    ex.expect(abs(baseline - random_return) < 1e-3 * max(1.0, abs(baseline)),
+              f"random_return is {random_return:.0f}, but measuring the random policy again the same way gives "
+              f"{baseline:.0f}: it was not measured by the random-policy cell ({typed})")
+    agent = getattr(result, "agent", None)
+    ex.expect(agent is not None and callable(getattr(agent, "act", None)),
+              f"this result has no trained agent, so its returns cannot be measured again ({typed})")
+    final = result.history[-1]["eval_return"]
+    again = evaluate(lambda o: agent.act(o, deterministic=True), env_id, episodes, seed=10_000)
+    ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
+              f"the history says the final evaluation return was {final:.0f}, but evaluating the result's agent the "
+              f"same way gives {again:.0f}: this history does not come from this agent ({typed})")
+    # The first model refit happens right after the random steps: rerun only that far with YOUR functions.
+    short = train_mbpo(env_id, config.sac.learning_starts, seed=seed, config=replace(config, updates_per_step=1),
+                       eval_every=config.sac.learning_starts, eval_episodes=1,
+                       **{key: rerun[key] for key in ("nll_fn", "rollout_fn", "batch_fn", "refresh_fn")})
+    ours, theirs = (short.fits[0].val_nll if short.fits else math.nan), result.fits[0].val_nll
+    ex.expect(abs(ours - theirs) < 1e-3 * max(1.0, abs(ours)),
+              f"the first model fit of this result has held-out NLL {theirs:.4f}, but rerunning your functions "
+              f"with the same seed and settings up to that fit gives {ours:.4f}: the fits were not produced by "
+              f"this notebook's functions and config ({typed})")
+    return again
+
+
+def learning(result, random_return: float, min_gain: float = 150.0, *, rerun: dict | None = None) -> None:
+    """Check an MBPO run: a real model fit and a policy that beats random; with `rerun`, re-measured, not trusted.
+
+    `rerun` (what the notebook's check cell passes): env_id, seed, config, eval_episodes and the four student
+    functions. Then the random baseline and the final return are measured again, and the first model refit is
+    reproduced with the student's functions, so numbers typed into a result fail.
+    """
     with exercise("mbpo_learning") as ex:
         fits = result.fits
         ex.expect(len(fits) >= 2, "the model was refit fewer than 2 times; did train_mbpo run with your functions?")
+        if rerun is not None:
+            _measured_not_typed(ex, result, random_return, rerun)
         first, last = fits[0], fits[-1]
         ex.expect(math.isfinite(last.val_nll), f"the model's held-out NLL is {last.val_nll}: the loss blew up")
         ex.expect(last.val_nll < 0.0,
