@@ -46,6 +46,23 @@ class Batch:
 _FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
 
 
+def _flags(terminated: object) -> np.ndarray:
+    """`terminated` as 0/1 float32; None, 0.5 or "yes" is an error, not a silent NaN or half a terminal."""
+    if hasattr(terminated, "detach"):
+        terminated = terminated.detach().cpu().numpy()
+    raw = np.asarray(terminated)
+    if raw.dtype == np.bool_:
+        return raw.astype(np.float32).reshape(-1)
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(f"ReplayBuffer: terminated must be a bool (or 0/1) per transition, got {terminated!r:.80}")
+    flat = raw.astype(np.float64).reshape(-1)
+    bad = ~np.isin(flat, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"ReplayBuffer: terminated must be True/False (or 1/0), got {float(flat[bad][0]):g} "
+                         f"in row {int(np.argmax(bad))}")
+    return flat.astype(np.float32)
+
+
 @twin("nb03", "nb03-buffer", needed_by=("nb03", "nb04", "nb05"))  # SAC and MBPO store data in it
 class ReplayBuffer:
     """A ring buffer of transitions: once full, each new transition overwrites the oldest one."""
@@ -81,8 +98,8 @@ class ReplayBuffer:
         obs, actions, next_obs = (self._rows(x, dim, name) for x, dim, name in
                                   ((obs, self.obs_dim, "obs"), (actions, self.act_dim, "actions"),
                                    (next_obs, self.obs_dim, "next_obs")))
-        rewards = np.asarray(rewards, dtype=np.float32).reshape(-1)
-        terminated = np.asarray(terminated, dtype=np.float32).reshape(-1)
+        rewards = self._numbers(rewards, "rewards")
+        terminated = _flags(terminated)
         n = obs.shape[0]
         if not (actions.shape[0] == rewards.shape[0] == next_obs.shape[0] == terminated.shape[0] == n):
             raise ValueError(f"ReplayBuffer.add_batch: inconsistent batch sizes: obs {n}, actions {actions.shape[0]}, "
@@ -114,9 +131,30 @@ class ReplayBuffer:
         return Batch(*(torch.from_numpy(getattr(self, f)[:self.size].copy()) for f in _FIELDS))
 
     def _rows(self, x: np.ndarray, dim: int, name: str) -> np.ndarray:
-        array = np.asarray(x, dtype=np.float32)
+        array = self._numbers(x, name)
         if array.ndim == 1 and dim == 1:  # [N] for a 1-D action or observation
             array = array[:, None]
         if array.ndim != 2 or array.shape[1] != dim:
             raise ValueError(f"ReplayBuffer: {name} should have shape [N, {dim}], got {array.shape}")
+        return array
+
+    @staticmethod
+    def _numbers(x: object, name: str) -> np.ndarray:
+        """`x` as float32, refusing what is not a finite number: one NaN reward would turn every weight NaN."""
+        if hasattr(x, "detach"):
+            x = x.detach().cpu().numpy()
+        try:
+            raw = np.asarray(x)
+            if raw.dtype.kind not in "biuf":  # None, strings, ragged lists
+                raise TypeError
+            array = raw.astype(np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(f"ReplayBuffer: {name} must be numbers, got {x!r:.80}") from None
+        if name == "rewards":
+            array = array.reshape(-1)
+        bad = ~np.isfinite(array)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0]) if array.ndim else 0
+            raise ValueError(f"ReplayBuffer: {name} holds a non-finite value ({array.reshape(array.shape[0] if array.ndim else 1, -1)[row].tolist()} "
+                             f"in row {row}); refusing the transition (check the env or the model that produced it)")
         return array

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from importlib import resources
 from types import SimpleNamespace
@@ -13,7 +14,12 @@ PROFILE_VAR = "CS285LAB_PROFILE"
 
 def profile() -> str:
     """Return the active budget profile: `full` (default) or `ci` (set CS285LAB_PROFILE=ci)."""
-    name = os.environ.get(PROFILE_VAR, "full").strip().lower() or "full"
+    raw = os.environ.get(PROFILE_VAR)
+    if raw is None:
+        return "full"
+    name = raw.strip().lower()
+    if not name:  # e.g. `CS285LAB_PROFILE= make ...`: say so rather than silently run the long budget
+        raise ValueError(f"{PROFILE_VAR} is set but empty; unset it for the full budget or set it to one of {PROFILES}")
     if name not in PROFILES:
         raise ValueError(f"{PROFILE_VAR}={name!r} is not a known profile; use one of {PROFILES}")
     return name
@@ -25,9 +31,11 @@ def budget(notebook: str, profile_name: str | None = None) -> SimpleNamespace:
     Budgets live in cs285lab/budgets/<notebook>.toml with a [full] and a [ci] table;
     keys missing from [ci] fall back to [full], so the two cannot silently diverge in shape.
     """
-    name = profile_name or profile()
+    name = profile() if profile_name is None else profile_name
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; use one of {PROFILES}")
+    if not isinstance(notebook, str) or not re.fullmatch(r"[A-Za-z0-9_\-]+", notebook):
+        raise ValueError(f"budget: notebook must be a plain name such as 'nb01', got {notebook!r}")
     source = resources.files("cs285lab") / "budgets" / f"{notebook}.toml"
     if not source.is_file():
         known = sorted(p.name.removesuffix(".toml") for p in (resources.files("cs285lab") / "budgets").iterdir()

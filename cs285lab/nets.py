@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -15,10 +16,14 @@ def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (64, 64),
     `out_gain` rescales the last layer's initial weights (e.g. 0.01 for policy logits so the
     first policy is near uniform, 1.0 for values).
     """
-    if in_dim <= 0 or out_dim <= 0:
-        raise ValueError(f"mlp needs positive sizes, got in_dim={in_dim}, out_dim={out_dim}")
+    for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            raise ValueError(f"mlp needs positive int sizes, got {name}={value!r}")
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) or any(
+            isinstance(h, bool) or not isinstance(h, numbers.Integral) or h <= 0 for h in hidden):
+        raise ValueError(f"mlp: hidden must be a sequence of positive ints (layer widths, e.g. (64, 64)), got {hidden!r}")
     layers: list[nn.Module] = []
-    sizes = [in_dim, *hidden]
+    sizes = [int(in_dim), *map(int, hidden)]
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), activation()]
     last = nn.Linear(sizes[-1], out_dim)

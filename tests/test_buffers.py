@@ -102,6 +102,42 @@ def test_bad_input_gets_a_clear_error(call, message):
         call()
 
 
+def _add(**changes):
+    args = {"obs": np.zeros(2), "action": np.zeros(1), "reward": 0.0, "next_obs": np.zeros(2), "terminated": False}
+    args.update(changes)
+    buf = ReplayBuffer(4, 2, 1)
+    buf.add(**args)
+    return buf
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"reward": float("nan")}, ValueError, r"rewards holds a non-finite value \(\[nan\] in row 0\)"),
+    ({"reward": float("inf")}, ValueError, "rewards holds a non-finite value"),
+    ({"obs": np.array([0.0, np.nan])}, ValueError, r"obs holds a non-finite value \(\[0.0, nan\] in row 0\)"),
+    ({"next_obs": np.array([np.inf, 0.0])}, ValueError, "next_obs holds a non-finite value"),
+    ({"action": np.array([np.nan])}, ValueError, "actions holds a non-finite value"),
+    ({"terminated": None}, TypeError, "terminated must be a bool"),
+    ({"terminated": 0.5}, ValueError, r"terminated must be True/False \(or 1/0\), got 0.5"),
+    ({"terminated": 2}, ValueError, "terminated must be True/False"),
+    ({"terminated": "yes"}, TypeError, "terminated must be a bool"),
+    ({"reward": None}, TypeError, "rewards must be numbers|rewards holds a non-finite"),
+    ({"reward": "1.0x"}, TypeError, "rewards must be numbers"),
+])
+def test_invalid_transitions_are_refused_and_nothing_is_stored(changes, error, message):
+    buf = ReplayBuffer(4, 2, 1)
+    with pytest.raises(error, match=message):
+        buf.add(**{"obs": np.zeros(2), "action": np.zeros(1), "reward": 0.0, "next_obs": np.zeros(2),
+                   "terminated": False, **changes})
+    assert len(buf) == 0 and buf.next_index == 0
+
+
+def test_valid_flags_and_tensors_are_accepted():
+    for flag in (True, False, 0, 1, 1.0, np.bool_(True), torch.tensor(True)):
+        assert len(_add(terminated=flag)) == 1
+    buf = _add(obs=torch.zeros(2), reward=torch.tensor(1.5))
+    assert buf.rewards[0] == 1.5
+
+
 def test_sample_needs_a_generator():
     buf = ReplayBuffer(4, 2, 1)
     _fill(buf, [1])

@@ -27,6 +27,25 @@ def test_profile_defaults_to_full_and_rejects_typos(monkeypatch):
         profile()
 
 
+def test_an_empty_profile_variable_is_an_error_not_silently_full(monkeypatch):
+    monkeypatch.setenv("CS285LAB_PROFILE", "")
+    with pytest.raises(ValueError, match="CS285LAB_PROFILE is set but empty"):
+        profile()
+    with pytest.raises(ValueError, match="set but empty"):
+        budget("nb00")
+    monkeypatch.setenv("CS285LAB_PROFILE", "  ")
+    with pytest.raises(ValueError, match="set but empty"):
+        profile()
+    with pytest.raises(ValueError, match="unknown profile ''"):
+        budget("nb00", "")
+
+
+@pytest.mark.parametrize("name", ["../budgets/nb03", "nb03/../nb01", "/etc/passwd", "", "nb 01", 3])
+def test_budget_names_are_plain_names(name):
+    with pytest.raises(ValueError, match="notebook must be a plain name such as 'nb01'"):
+        budget(name, "ci")
+
+
 def test_ci_overrides_full_and_inherits_the_rest(monkeypatch):
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")
     assert budget("nb00").random_episodes < budget("nb00", "full").random_episodes

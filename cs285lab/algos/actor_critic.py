@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
+from cs285lab.algos.guards import check_loss, check_params, check_rewards, check_stats, positive_int
 from cs285lab.envs import evaluate
 from cs285lab.nets import mlp
 from cs285lab.runs import Logger, NullLogger
@@ -407,8 +408,9 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
     evaluation and train_return (with the loss stats) ten times as often.
     """
     logger = logger or NullLogger()
-    if total_steps < 1 or n_steps < 1 or eval_every < 1:
-        raise ValueError("total_steps, n_steps and eval_every must be positive")
+    for name, value in (("num_envs", num_envs), ("total_steps", total_steps), ("n_steps", n_steps),
+                        ("eval_every", eval_every), ("eval_episodes", eval_episodes)):
+        positive_int(name, value)
     if not isinstance(critic_steps, int) or critic_steps < 0:
         raise ValueError(f"critic_steps must be an int >= 0, got {critic_steps!r}")
     if critic_steps and loss_fn is not None:
@@ -437,6 +439,7 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
                 next_eval += eval_every
             rollout, obs, prev_done = _collect(envs, model, obs, prev_done, n_steps, tracker)  # 1. sample
             env_steps += steps_per_update
+            check_rewards(env_steps, rollout.rewards[rollout.mask])
             if anneal_lr:  # linear decay to 0: late updates polish the policy instead of shaking it
                 for group in optimizer.param_groups:
                     group["lr"] = lr * (1.0 - update / num_updates)
@@ -448,6 +451,7 @@ def train_a2c(env_id: str, num_envs: int = 8, total_steps: int = 100_000, seed: 
                                         normalize_advantages)
             else:
                 loss, stats = loss_fn(model, batch, gamma, value_coef, entropy_coef)
+            check_loss(env_steps, loss)
             if batch.mask.any():  # a rollout of only reset steps (n_steps=1) has nothing to learn from
                 optimizer.zero_grad()
                 loss.backward()
@@ -477,6 +481,8 @@ def train_online_ac(env_id: str, total_steps: int = 20_000, seed: int = 0, *, lr
     (default: `online_update`). History rows as in `train_a2c`.
     """
     logger = logger or NullLogger()
+    for name, value in (("total_steps", total_steps), ("eval_every", eval_every), ("eval_episodes", eval_episodes)):
+        positive_int(name, value)
     update = update or online_update
     seed_everything(seed)
     env = gym.make(env_id)
@@ -499,7 +505,9 @@ def train_online_ac(env_id: str, total_steps: int = 20_000, seed: int = 0, *, lr
                 action = model.dist(_obs_tensor(obs[None])).sample()          # a ~ pi(.|s)
             env_action = _env_actions(action, env.action_space)[0]
             next_obs, reward, terminated, truncated, _ = env.step(env_action)  # (s, a, r, s')
+            check_rewards(step + 1, reward)
             stats = update(model, optimizer, obs, action[0].numpy(), reward, next_obs, terminated, gamma) or {}
+            check_stats(step + 1, stats)
             tracker.add(np.array([reward]), np.array([terminated or truncated]))
             if (step + 1) % max(1, eval_every // 10) == 0:
                 tracker.log_training(logger, step + 1, stats)
@@ -627,6 +635,7 @@ class _EpisodeTracker:
 def _evaluate_row(model: nn.Module, action_space: gym.spaces.Space, env_id: str, episodes: int, env_steps: int, start: float,
                   tracker: _EpisodeTracker, stats: dict[str, float], logger: Logger) -> dict:
     """One history row: greedy evaluation now, plus training statistics; logged and returned."""
+    check_params(env_steps, model)
     began = time.perf_counter()
     eval_return = evaluate(greedy_policy(model, action_space), env_id, episodes=episodes) if episodes > 0 else float("nan")
     tracker.eval_s += time.perf_counter() - began

@@ -66,6 +66,7 @@ def dyna_q(env: gym.Env, n_planning: int, episodes: int, rng: np.random.Generato
            alpha: float = 0.1, gamma: float = 0.95, epsilon: float = 0.1) -> list[int]:
     """Run tabular Dyna-Q for `episodes` episodes from Q = 0; return the steps of each episode."""
     _require_tabular(env)
+    check_rates(alpha=alpha, gamma=gamma, epsilon=epsilon)
     Q = np.zeros((env.observation_space.n, env.action_space.n))
     model: Model = {}
     steps_per_episode = []
@@ -81,6 +82,17 @@ def dyna_q(env: gym.Env, n_planning: int, episodes: int, rng: np.random.Generato
             s, steps, done = s_next, steps + 1, terminated or truncated
         steps_per_episode.append(steps)
     return steps_per_episode
+
+
+def check_rates(**rates: float) -> None:
+    """A one-line error unless alpha is in (0, 1], gamma in [0, 1] and epsilon in [0, 1] (those given)."""
+    bounds = {"alpha": (0.0, 1.0, False), "gamma": (0.0, 1.0, True), "epsilon": (0.0, 1.0, True)}
+    for name, value in rates.items():
+        low, high, low_ok = bounds[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+                or not (low <= value <= high) or (value == low and not low_ok):
+            interval = f"{'[' if low_ok else '('}{low:g}, {high:g}]"
+            raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
 
 
 def _require_tabular(env: gym.Env) -> None:
@@ -137,6 +149,7 @@ def dyna_q_runs(n_planning: int, runs: int = 30, episodes: int = 50, *, maze: st
         raise ValueError("need n_planning >= 0, runs >= 1, episodes >= 1, rollout_length >= 1")
     if not 0.0 <= slip <= 1.0:
         raise ValueError(f"slip is a probability, got {slip}")
+    check_rates(alpha=alpha, gamma=gamma, epsilon=epsilon)
     rng = np.random.default_rng(seed)
     true_next, true_reward, true_term = (t.reshape(-1) for t in maze.tables())
     S, A = maze.n_states, true_next.size // maze.n_states
@@ -297,6 +310,7 @@ def offline_planning(model: str, slip: float = 0.3, data_steps: int = 3000, swee
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    check_rates(alpha=alpha, gamma=gamma)
     maze = make_maze(maze) if not isinstance(maze, Maze) else maze
     rng = np.random.default_rng(seed)
     true_next, true_reward, true_term = maze.tables()
@@ -350,6 +364,7 @@ def changing_maze_runs(n_planning: int, steps: int, runs: int = 10, *, layout: s
         raise ValueError(f"layout must be 'blocking' or 'shortcut', got {layout!r}")
     if n_planning < 0 or steps < 1 or runs < 1 or kappa < 0:
         raise ValueError("need n_planning >= 0, steps >= 1, runs >= 1, kappa >= 0")
+    check_rates(alpha=alpha, gamma=gamma, epsilon=epsilon)
     before, after, change_at = LAYOUTS[layout]
     tables = [Maze(before).tables(), Maze(after).tables()]
     start = Maze(before).start

@@ -36,6 +36,7 @@ from torch import nn
 
 from cs285lab.algos.actor_critic import (Batch, greedy_policy, make_actor_critic, make_vec_env, policy_value_loss,
                                          td_target)
+from cs285lab.algos.guards import check_loss, check_params
 from cs285lab.envs import evaluate, require_vector_obs
 from cs285lab.runs import Logger, NullLogger
 from cs285lab.twins import twin
@@ -410,6 +411,8 @@ def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, b
     """
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+    if eval_every and eval_episodes < 1:
+        raise ValueError(f"eval_episodes must be >= 1 when eval_every is set, got {eval_episodes!r}")
     if num_workers < 1 or batch_size < 1 or total_steps < batch_size:
         raise ValueError(f"need num_workers >= 1, batch_size >= 1 and total_steps >= batch_size; got "
                          f"{num_workers}, {batch_size}, {total_steps}")
@@ -451,6 +454,7 @@ def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, b
             consumed += len(transitions)
             # 2. one actor-critic update on that batch, then publish the new parameters
             loss, stats = loss_fn(model, transitions_to_batch(transitions), gamma, value_coef, entropy_coef)
+            check_loss(consumed, loss)
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)  # a stale batch must not take a huge step
@@ -461,6 +465,7 @@ def train_async(env_id: str, num_workers: int, total_steps: int, seed: int, *, b
                 logger.log(consumed, episode_return=episode_return)
             logger.log(consumed, policy_lag=float(lags.float().mean()), **stats)
             if eval_every and consumed >= next_eval:
+                check_params(consumed, model)
                 next_eval += eval_every
                 score = evaluate(greedy_policy(model, action_space), env_id, eval_episodes, seed=10_000 + seed)
                 history.evals.append((consumed, time.perf_counter() - start, score))

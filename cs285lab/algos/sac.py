@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cs285lab.algos.guards import check_params, check_rewards, check_stats
 from cs285lab.buffers import Batch, ReplayBuffer
 from cs285lab.envs import evaluate, require_vector_obs
 from cs285lab.nets import mlp
@@ -184,7 +185,7 @@ class SAC:
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """One action for obs [obs_dim] (-> [act_dim]) or a batch [N, obs_dim] (-> [N, act_dim])."""
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
-        if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
+        if x.ndim not in (1, 2) or x.shape[-1] != self.obs_dim:
             raise ValueError(f"SAC.act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
         mean, log_std = self.actor.gaussian(x)  # acting needs no log-probability
         u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
@@ -213,6 +214,7 @@ class SAC:
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One gradient step of the critics, the actor and the temperature, then Polyak-average the targets."""
+        _check_batch(batch, self.obs_dim, self.act_dim)
         # 1. critic: regress Q(s, a) on the buffer's (s, a) toward r + gamma * soft V(s'), a' ~ pi(s') fresh
         critic_loss = self.critic_loss(batch)
         # 2. actor: maximize Q(s, a) + entropy with a ~ pi(s) from the current policy (critic frozen)
@@ -229,6 +231,25 @@ class SAC:
                                  self.config.tau)
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
                 "alpha": self.alpha.item(), "entropy": -log_prob.mean().item()}
+
+
+def _check_batch(batch: Batch, obs_dim: int, act_dim: int) -> None:
+    """A one-line error for a batch SAC cannot use (numpy arrays, float64, wrong shapes), before torch raises."""
+    if not all(hasattr(batch, f) for f in ("obs", "actions", "rewards", "next_obs", "terminated")):
+        raise TypeError(f"SAC.update: expected a cs285lab.buffers.Batch (buffer.sample(...)), got {type(batch).__name__}")
+    shapes = {"obs": (obs_dim,), "actions": (act_dim,), "rewards": (), "next_obs": (obs_dim,), "terminated": ()}
+    size = None
+    for name, tail in shapes.items():
+        value = getattr(batch, name)
+        if not isinstance(value, Tensor):
+            raise TypeError(f"SAC.update: batch.{name} is a {type(value).__name__}; use float32 torch tensors "
+                            "(torch.as_tensor(x, dtype=torch.float32))")
+        if value.dtype != torch.float32:
+            raise TypeError(f"SAC.update: batch.{name} has dtype {value.dtype}; use float32 (x.float())")
+        size = value.shape[0] if size is None and value.ndim else size
+        if value.ndim != 1 + len(tail) or tuple(value.shape[1:]) != tail or value.shape[0] != size:
+            raise ValueError(f"SAC.update: batch.{name} has shape {tuple(value.shape)}, expected "
+                             f"[{size if size is not None else 'B'}{''.join(f', {d}' for d in tail)}]")
 
 
 def make_env(env_id: str, who: str = "SAC") -> gym.Env:
@@ -273,10 +294,13 @@ class EnvInteraction:
         env.action_space.seed(seed)
         self.obs, _ = env.reset(seed=seed)
         self.episode_return, self.finished = 0.0, []
+        self.steps = 0
 
     def step(self, action: np.ndarray) -> None:
         """Take `action`, store (s, a, r, s', terminated) in the buffer, reset the env at episode ends."""
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.steps += 1
+        check_rewards(self.steps, reward)
         self.buffer.add(self.obs, action, reward, next_obs, terminated, truncated)
         self.episode_return += float(reward)
         self.obs = next_obs
@@ -319,7 +343,9 @@ def run_off_policy(agent: SAC, env: gym.Env, env_id: str, total_steps: int, seed
             if step > learning_starts:
                 for _ in range(updates_per_step):
                     stats = agent.update(buffer.sample(batch_size, rng))
+                check_stats(step, stats)
             if step % eval_every == 0 or step == total_steps:
+                check_params(step, [m for m in vars(agent).values() if isinstance(m, nn.Module)])
                 eval_start, eval_cpu_start = time.perf_counter(), time.process_time()
                 eval_return = evaluate(lambda o: agent.act(o, deterministic=True), env_id, eval_episodes, seed=10_000)
                 eval_s += time.perf_counter() - eval_start
