@@ -225,6 +225,66 @@ def _replay_buffer(ns: dict, ref: type, rng: np.random.Generator) -> None:
             _close(getattr(one, name), getattr(two, name), f"sample().{name} trial {trial}")
 
 
+def _offpolicy_batch(rng: np.random.Generator, n: int = 8):
+    from cs285lab.buffers import Batch
+
+    return Batch(obs=torch.as_tensor(rng.normal(size=(n, 3)), dtype=torch.float32),
+                 actions=torch.as_tensor(rng.uniform(-1, 1, size=(n, 1)), dtype=torch.float32),
+                 rewards=torch.as_tensor(rng.normal(size=n), dtype=torch.float32),
+                 next_obs=torch.as_tensor(rng.normal(size=(n, 3)), dtype=torch.float32),
+                 terminated=torch.as_tensor(rng.random(n) < 0.3, dtype=torch.float32))
+
+
+def _q_target(ns: dict, ref: Callable, rng: np.random.Generator) -> None:
+    weights = torch.as_tensor(rng.normal(size=(3, 1)), dtype=torch.float32)
+
+    def sample_actions(obs):
+        actions = torch.tanh(obs @ weights + 0.1 * torch.randn(obs.shape[0], 1))
+        return actions, -(actions ** 2).sum(-1)
+
+    def target_q(obs, actions):
+        return obs.sum(-1) - 2 * actions.sum(-1)
+
+    for trial in range(TRIALS):
+        batch, gamma, alpha = _offpolicy_batch(rng), float(rng.uniform(0.5, 1)), float(rng.uniform(0, 0.5))
+        outs = []
+        for fn in (ns["q_target"], ref):
+            torch.manual_seed(trial)
+            outs.append(fn(batch, sample_actions, target_q, gamma, alpha))
+        _close(outs[0], outs[1], f"q_target trial {trial}")
+
+
+class _GaussianPolicy(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.mean = torch.nn.Linear(3, 1)
+
+    def sample(self, obs, k):
+        with torch.no_grad():
+            return self.mean(obs) + torch.randn(k, obs.shape[0], 1)
+
+    def log_prob(self, obs, actions):
+        return -0.5 * ((actions - self.mean(obs)) ** 2).sum(-1)
+
+
+def _score_loss(ns: dict, ref: Callable, rng: np.random.Generator) -> None:
+    torch.manual_seed(0)
+    policy = _GaussianPolicy()
+
+    def critic(obs, actions):
+        return obs.sum(-1) - actions.sum(-1) ** 2
+
+    for trial in range(TRIALS):
+        batch, k = _offpolicy_batch(rng), int(rng.integers(1, 6))
+        outs = []
+        for fn in (ns["score_function_loss"], ref):
+            torch.manual_seed(trial)
+            loss = fn(batch, policy, critic, k)
+            outs.append((loss, torch.autograd.grad(loss, list(policy.parameters()))))
+        _close(outs[0][0], outs[1][0], f"loss trial {trial}")
+        _close(list(outs[0][1]), list(outs[1][1]), f"gradients trial {trial}")
+
+
 # ---------------------------------------------------------------- nb04
 
 def _epsilon_greedy(ns: dict, ref: Callable, rng: np.random.Generator) -> None:
@@ -354,6 +414,8 @@ SPECS: dict[str, tuple[list[str], Callable]] = {
     "nb02-collect-step": (["nb02-setup", "nb02-collect-step"], _collect_step),
     "nb02-take-batch": (["nb02-setup", "nb02-take-batch"], _take_batch),
     "nb03-buffer": (["nb03-setup", "nb03-buffer"], _replay_buffer),
+    "nb03-q-target": (["nb03-setup", "nb03-q-target"], _q_target),
+    "nb03-score-loss": (["nb03-setup", "nb03-score-loss"], _score_loss),
     "nb04-epsilon-greedy": (["nb04-setup", "nb04-epsilon-greedy"], _epsilon_greedy),
     "nb04-q-update": (["nb04-setup", "nb04-q-update"], _q_update),
     "nb04-update-model": (["nb04-setup", "nb04-update-model"], _update_model),
