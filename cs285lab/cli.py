@@ -21,10 +21,13 @@ def _make_student(args: argparse.Namespace) -> int:
                 return 1
             print(f"student notebooks in {args.out}/ match {args.solutions}/")
             return 0
-        written = make_students(Path(args.solutions), Path(args.out), force=args.force)
+        notes: list[str] = []
+        written = make_students(Path(args.solutions), Path(args.out), force=args.force, notes=notes)
     except AuthoringError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for note in notes:
+        print(note)
     for path in written:
         print(f"wrote {path}")
     if not written:

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from cs285lab.authoring.student import (AuthoringError, check_students, make_students, read_notebook,
-                                        to_student)
+from cs285lab.authoring.student import (MD_READ_ONLY_NOTE, READ_ONLY_NOTES, AuthoringError, check_students,
+                                        make_students, read_notebook, to_student)
 from cs285lab.cli import main as cli
 
 SOLUTION = '''def add(a, b):
@@ -70,6 +70,70 @@ def test_student_copy_locks_check_and_locked_cells_and_clears_outputs(tmp_path):
     assert "editable" not in nb.cells[2].metadata
     assert nb.cells[2].execution_count is None and nb.cells[2].outputs == []
     assert nb.cells[3].metadata["cs285lab"] == {"id": "check-add", "kind": "check", "points": 2}
+
+
+def test_read_only_cells_say_so_in_their_first_line(tmp_path):
+    magic = graded(new_code_cell("%%capture\nprint(1)"), "quiet", "locked")
+    solutions, out = course(tmp_path)
+    nb = read_notebook(solutions / "01_demo.ipynb")
+    nb.cells.append(magic)
+    nb.cells.append(graded(new_markdown_cell("Rules of the lab."), "rules", "locked"))
+    nbformat.write(nb, solutions / "01_demo.ipynb")
+    make_students(solutions, out)
+    student = read_notebook(out / "01_demo.ipynb")
+    assert student.cells[3].source.splitlines()[0] == READ_ONLY_NOTES["check"]
+    assert student.cells[1].source == READ_ONLY_NOTES["locked"] + "\nimport math"
+    assert student.cells[5].source.splitlines() == ["%%capture", READ_ONLY_NOTES["locked"], "print(1)"]
+    assert student.cells[6].source.endswith(MD_READ_ONLY_NOTE)
+    assert "read-only" not in student.cells[2].source  # the student's own cell is theirs
+
+
+def test_a_notebook_with_only_run_outputs_is_backed_up_before_regeneration(tmp_path, capsys):
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    target = out / "01_demo.ipynb"
+    nb = read_notebook(target)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="an hour of training\n")]
+    nb.cells[1].execution_count = 1
+    nbformat.write(nb, target)
+    assert check_students(solutions, out)[0].endswith("outputs only (its cells were run; make-student backs it "
+                                                      "up before regenerating)")
+    solution = read_notebook(solutions / "01_demo.ipynb")
+    solution.cells[0].source = "# Demo v2"
+    nbformat.write(solution, solutions / "01_demo.ipynb")
+    drift = check_students(solutions, out)
+    assert len(drift) == 1 and "differs from" in drift[0]
+    notes: list[str] = []
+    assert make_students(solutions, out, notes=notes) == [target]
+    backups = list((out / ".backup").glob("01_demo.*.ipynb"))
+    assert len(backups) == 1 and "an hour of training" in backups[0].read_text()
+    assert notes == [f"{target}: had run outputs only; saved a copy as {backups[0]} before regenerating it"]
+    assert "an hour of training" not in target.read_text() and "Demo v2" in target.read_text()
+    # the command line says it too
+    nb = read_notebook(target)
+    nb.cells[1].execution_count = 4
+    nbformat.write(nb, target)
+    solution.cells[0].source = "# Demo v3"
+    nbformat.write(solution, solutions / "01_demo.ipynb")
+    assert cli(["make-student", "--solutions", str(solutions), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{target}: had run outputs only; saved a copy as" in printed and f"wrote {target}" in printed
+    assert len(list((out / ".backup").glob("01_demo.*.ipynb"))) == 2
+
+
+def test_check_says_outputs_only_when_only_outputs_differ(tmp_path):
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    target = out / "01_demo.ipynb"
+    nb = read_notebook(target)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+    nbformat.write(nb, target)
+    drift = check_students(solutions, out)
+    assert drift == [f"{target}: outputs only (its cells were run; make-student backs it up before regenerating)"]
+    nb.cells[1].outputs = []
+    nb.metadata["widgets"] = {"state": {}}
+    nbformat.write(nb, target)
+    assert check_students(solutions, out) == [f"{target}: metadata only"]
 
 
 def test_stub_raises_not_implemented_with_hint(tmp_path):
@@ -154,8 +218,11 @@ def test_edited_student_notebook_is_not_overwritten_without_force(tmp_path):
     solution = read_notebook(solutions / "01_demo.ipynb")
     solution.cells[0].source = "# Demo, revised"
     nbformat.write(solution, solutions / "01_demo.ipynb")
-    with pytest.raises(AuthoringError, match="edited since generation"):
+    other = solutions / "02_other.ipynb"
+    other.write_text((solutions / "01_demo.ipynb").read_text())
+    with pytest.raises(AuthoringError, match="edited since generation") as info:
         make_students(solutions, out)
+    assert f"(regenerated {out / '02_other.ipynb'})" in str(info.value)  # names what it did write
     assert "my work" in target.read_text()
     make_students(solutions, out, force=True)
     backups = list((out / ".backup").glob("01_demo.*.ipynb"))

@@ -160,6 +160,23 @@ def student_source(cell: nbformat.NotebookNode, where: str) -> str:
     return "\n".join(lines).rstrip()
 
 
+# The first line of a read-only cell in the student copy: JupyterLab silently ignores typing in a
+# cell with editable=False, so the cell says why. Graders accept it (the student copy is a reference).
+READ_ONLY_NOTES = {
+    "check": "# \U0001f512 read-only check cell: run it to test your code above (it cannot be edited; graders restore it)",
+    "locked": "# \U0001f512 read-only cell: run it as it is (it cannot be edited)",
+}
+MD_READ_ONLY_NOTE = "<sub>\U0001f512 read-only cell</sub>"
+
+
+def _with_read_only_note(cell: nbformat.NotebookNode, kind: str) -> str:
+    if cell.cell_type != "code":
+        return cell.source + ("\n\n" if cell.source else "") + MD_READ_ONLY_NOTE
+    lines = cell.source.split("\n") if cell.source else []
+    at = 1 if lines and lines[0].startswith("%%") else 0  # a cell magic must stay the first line
+    return "\n".join([*lines[:at], READ_ONLY_NOTES[kind], *lines[at:]])
+
+
 def fingerprint(nb: nbformat.NotebookNode) -> str:
     """A hash of cell types and sources: what a person edits (outputs and UI metadata excluded)."""
     payload = json.dumps([(c.cell_type, c.source) for c in nb.cells])
@@ -179,6 +196,7 @@ def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
         if meta and meta["kind"] in ("check", "locked"):
             cell.metadata["editable"] = False
             cell.metadata["deletable"] = False
+            cell.source = _with_read_only_note(cell, meta["kind"])
         if meta and meta["kind"] == "written":
             meta.pop("rubric", None)  # the grading rubric stays with the instructor
     # Only what the kernel needs: saved UI state and machine-specific versions would make
@@ -229,39 +247,65 @@ def _holds_work(path: Path) -> bool:
     return recorded is None or recorded != fingerprint(existing)
 
 
+def _has_outputs(path: Path) -> bool:
+    """True when a notebook holds run results (outputs or execution counts): a person ran it."""
+    try:
+        existing = nbformat.read(path, as_version=4)
+    except Exception:
+        return True
+    return any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+               for c in existing.cells)
+
+
+def _backup(target: Path, out: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = out / ".backup" / f"{target.stem}.{stamp}.ipynb"
+    n = 1
+    while backup.exists():  # two runs within a second never share a backup
+        n += 1
+        backup = out / ".backup" / f"{target.stem}.{stamp}-{n}.ipynb"
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(target, backup)
+    return backup
+
+
 def generate(solutions: Path) -> dict[str, str]:
     """Map each student notebook's file name to its generated text (validates all first)."""
     return {path.name: render(to_student(read_notebook(path), path.name)) for path in _solutions(solutions)}
 
 
-def make_students(solutions: Path, out: Path, force: bool = False) -> list[Path]:
+def make_students(solutions: Path, out: Path, force: bool = False, notes: list[str] | None = None) -> list[Path]:
     """Regenerate `out/` from `solutions/`; return the paths written.
 
-    A student notebook someone has edited is not overwritten unless `force`, and then a
-    copy is kept in out/.backup/.
+    Nothing a person made is lost: a student notebook with edited cells is not overwritten
+    unless `force`; one that only holds run outputs is regenerated. Either way the old file is
+    first copied to out/.backup/, and a line naming both files is appended to `notes`.
     """
     generated = generate(solutions)  # all-or-nothing: a bad solution stops before any write
     written: list[Path] = []
     blocked = []
+    notes = notes if notes is not None else []
     for name, text in generated.items():
         target = out / name
         if target.exists():
             if target.read_text(encoding="utf-8") == text:
                 continue
-            if _holds_work(target):
-                if not force:
-                    blocked.append(target)
-                    continue
-                backup = out / ".backup" / f"{target.stem}.{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
-                backup.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(target, backup)
+            edited = _holds_work(target)
+            if edited and not force:
+                blocked.append(target)
+                continue
+            if edited or _has_outputs(target):
+                backup = _backup(target, out)
+                what = "edited cells" if edited else "run outputs only"
+                notes.append(f"{target}: had {what}; saved a copy as {backup} before regenerating it")
         write_atomic(target, text)
         written.append(target)
     if blocked:
         names = ", ".join(str(p) for p in blocked)
+        done = f" (regenerated {', '.join(str(p) for p in written)})" if written else ""
         raise AuthoringError(f"{names}: edited since generation (someone's work); not overwritten. "
-                             "Move it away, or rerun with --force to keep a copy in .backup/ and regenerate"
-                             + (f" (wrote {len(written)} others)" if written else ""))
+                             f"Move it away, or rerun with --force to keep a copy in .backup/ and regenerate{done}"
+                             + "".join(f"; {n}" for n in notes))
     return written
 
 
@@ -278,6 +322,12 @@ def check_students(solutions: Path, out: Path) -> list[str]:
         if current == text:
             continue
         want, have = nbformat.reads(text, as_version=4), nbformat.reads(current, as_version=4)
+        if [(c.cell_type, c.source) for c in want.cells] == [(c.cell_type, c.source) for c in have.cells]:
+            ran = any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+                      for c in have.cells)
+            drift.append(f"{target}: " + ("outputs only (its cells were run; make-student backs it up before "
+                                          "regenerating)" if ran else "metadata only"))
+            continue
         cells = _differing_cells(want, have)
         drift.append(f"{target}: differs from {solutions / name}" + (f" in {cells}" if cells else " (metadata)"))
     for path in sorted(out.glob("*.ipynb")) if out.is_dir() else []:
