@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -133,3 +134,78 @@ def test_short_mbpo_run_trains_model_on_real_data_only():
 def test_train_mbpo_rejects_discrete_envs():
     with pytest.raises(TypeError, match="Box"):
         train_mbpo("CartPole-v1", 10, seed=0)
+
+
+# ---- Lecture 12's cautions as measurements ------------------------------------------------------
+
+def _pendulum_obs(angles, speeds):
+    angles, speeds = np.asarray(angles, dtype=np.float64), np.asarray(speeds, dtype=np.float64)
+    return np.stack([np.cos(angles), np.sin(angles), speeds], axis=1).astype(np.float32)
+
+
+def test_state_distance_separates_upright_from_hanging_and_ignores_relabelling():
+    rng = np.random.default_rng(0)
+    upright = _pendulum_obs(rng.normal(0.0, 0.2, 500), rng.normal(0.0, 0.5, 500))
+    upright_again = _pendulum_obs(rng.normal(0.0, 0.2, 500), rng.normal(0.0, 0.5, 500))
+    hanging = _pendulum_obs(np.pi - np.abs(rng.normal(0.0, 0.2, 500)), rng.normal(0.0, 0.5, 500))
+    assert mbpo.state_distance(upright, hanging) == pytest.approx(1.0)       # disjoint sets
+    assert mbpo.state_distance(upright, upright_again) < 0.2                 # two samples of one distribution
+    assert mbpo.state_distance(upright, upright[::-1]) == pytest.approx(0.0)
+    # Unequal sizes are compared at the smaller size (the estimate's upward bias depends on the size).
+    assert mbpo.state_distance(upright, upright_again[:50]) == mbpo.state_distance(upright_again[:50], upright)
+    with pytest.raises(ValueError, match="at least one state"):
+        mbpo.state_distance(upright[:0], hanging)
+    with pytest.raises(ValueError, match=r"\[N, 3\]"):
+        mbpo.pendulum_angle_velocity(np.zeros((4, 2)))
+
+
+class _ConstantModel:
+    """A 'model' that predicts the same next state (upright, still) and the same reward for every input."""
+
+    def __init__(self, reward):
+        self.reward = reward
+
+    def step(self, obs, actions, rng):
+        n = obs.shape[0]
+        return (torch.tensor([[1.0, 0.0, 0.0]]).repeat(n, 1), torch.full((n,), float(self.reward)),
+                torch.zeros(n, dtype=torch.bool))
+
+
+def test_imagined_vs_real_return_compares_like_for_like():
+    agent = SAC(3, 1, [-2.0], [2.0], SACConfig(hidden=(16,)), seed=0)
+    predicted, real = mbpo.imagined_vs_real_return(agent, _ConstantModel(-0.5), "Pendulum-v1", horizon=5,
+                                                   episodes=3, rng=np.random.default_rng(0))
+    gamma = agent.config.gamma
+    assert predicted == pytest.approx(np.full(3, -0.5 * sum(gamma**h for h in range(5))))
+    # The real side is the same deterministic policy's discounted 5-step return from the same start states.
+    env = gym.make("Pendulum-v1")
+    for episode in range(3):
+        obs, _ = env.reset(seed=10_000 + episode)
+        ret = 0.0
+        for h in range(5):
+            obs, reward, *_ = env.step(agent.act(obs, deterministic=True))
+            ret += gamma**h * reward
+        assert real[episode] == pytest.approx(ret, rel=1e-5)
+
+
+def test_branched_states_start_from_the_real_buffer_and_follow_the_model():
+    agent = SAC(3, 1, [-2.0], [2.0], SACConfig(hidden=(16,)), seed=0)
+    buffer = ReplayBuffer(100, 3, 1)
+    hanging = _pendulum_obs(np.full(100, np.pi), np.zeros(100))
+    buffer.add_batch(hanging, np.zeros((100, 1)), np.zeros(100), hanging, np.zeros(100))
+    states = mbpo.branched_states(_ConstantModel(0.0), agent, buffer, num_starts=10, horizon=3,
+                                  rng=np.random.default_rng(0))
+    assert states.shape == (30, 3)
+    assert np.allclose(states[:10], hanging[:10])                 # step 0: the real start states
+    assert np.allclose(states[10:], [1.0, 0.0, 0.0])              # later steps: the model's predictions
+    onp = mbpo.on_policy_states(agent, "Pendulum-v1", episodes=1, seed=0)
+    assert onp.shape == (200, 3)
+
+
+def test_imagined_rollout_follows_the_model_from_the_given_state():
+    agent = SAC(3, 1, [-2.0], [2.0], SACConfig(hidden=(16,)), seed=0)
+    start = _pendulum_obs([np.pi], [0.0])[0]
+    states = mbpo.imagined_rollout(_ConstantModel(0.0), agent, start, steps=4, rng=np.random.default_rng(0))
+    assert states.shape == (5, 3) and np.allclose(states[0], start) and np.allclose(states[1:], [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="steps"):
+        mbpo.imagined_rollout(_ConstantModel(0.0), agent, start, steps=0, rng=np.random.default_rng(0))
