@@ -9,13 +9,15 @@
   fixed: K actions a ~ pi_theta(s) sampled fresh at each buffer state, weighted by Q(s, a).
 
 With both switches off it is the naive algorithm; with both on, the lecture's minimal off-policy
-actor-critic (no entropy, no twin Q, no target networks, no reparameterization). The two pieces
+actor-critic (no entropy, no twin Q, no reparameterization). Every arm bootstraps from a slowly moving
+(Polyak-averaged) copy of its critic, as SAC does, so the arms differ only in the two fixes. The two pieces
 that differ are plain functions (`q_target`, `score_function_loss`) so a notebook can plug in a
 student's own.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,7 +29,6 @@ from cs285lab.algos.sac import SquashedGaussianActor, make_env, run_off_policy
 from cs285lab.buffers import Batch
 from cs285lab.nets import mlp
 from cs285lab.runs import Logger
-from cs285lab.twins import twin
 
 ARMS = {  # name -> (fix_critic, fix_actor): the four cells of the 2 x 2 ablation
     "naive": (False, False),
@@ -45,6 +46,7 @@ class AblationConfig:
     fix_actor: bool = False
     num_samples: int = 4                 # K fresh actions per buffer state (fixed actor only)
     baseline: bool = True                # fixed actor: weight by Q minus the mean Q of the state's K samples
+    critic_tau: float | None = 0.005     # every arm bootstraps from a Polyak-averaged copy of its critic (None: itself)
     hidden: tuple[int, ...] = (64, 64)
     lr: float = 3e-3
     gamma: float = 0.99
@@ -56,13 +58,14 @@ class AblationConfig:
         self.hidden = tuple(int(h) for h in self.hidden)
         if self.baseline and self.num_samples < 2:
             raise ValueError("AblationConfig: the K-sample baseline needs num_samples >= 2")
+        if self.critic_tau is not None and not 0.0 < self.critic_tau <= 1.0:
+            raise ValueError(f"AblationConfig.critic_tau must be in (0, 1] or None, got {self.critic_tau}")
         if self.num_samples < 1 or self.batch_size < 1 or self.buffer_size < 1:
             raise ValueError("AblationConfig: num_samples, batch_size and buffer_size must be positive")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"AblationConfig.gamma must be in [0, 1], got {self.gamma}")
 
 
-@twin("nb03", "nb03-q-target", needed_by=("nb03",))  # the ablation cells run it
 def q_target(batch: Batch, sample_actions: Callable, target_q: Callable, gamma: float,
              alpha: float = 0.0) -> Tensor:
     """y = r + gamma * (Q(s', a') - alpha log pi(a'|s')) * (1 - terminated), a' ~ pi(s') fresh; [B], no gradient."""
@@ -72,7 +75,6 @@ def q_target(batch: Batch, sample_actions: Callable, target_q: Callable, gamma: 
         return batch.rewards + gamma * (1.0 - batch.terminated) * next_value
 
 
-@twin("nb03", "nb03-score-loss", needed_by=("nb03",))
 def score_function_loss(batch: Batch, policy, critic: Callable, num_samples: int) -> Tensor:
     """-mean over K fresh samples a ~ pi(.|s) and states of log pi(a|s) * Q(s, a) (Q as a fixed weight)."""
     actions = policy.sample(batch.obs, num_samples)
@@ -115,6 +117,13 @@ class AblationAC:
         self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU) if not config.fix_critic else None
         needs_q = config.fix_critic or config.fix_actor
         self.q = mlp(obs_dim + act_dim, 1, config.hidden, activation=nn.ReLU) if needs_q else None
+        # The bootstrapped critic (Q when fixed, V when not) has a slowly moving copy for its targets, as in SAC.
+        self.q_slow = self.v_slow = None
+        if config.critic_tau is not None:
+            if config.fix_critic:
+                self.q_slow = copy.deepcopy(self.q).requires_grad_(False)
+            else:
+                self.v_slow = copy.deepcopy(self.value).requires_grad_(False)
         critic_params = [p for net in (self.value, self.q) if net is not None for p in net.parameters()]
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.critic_opt = torch.optim.Adam(critic_params, lr=config.lr)
@@ -138,6 +147,10 @@ class AblationAC:
         q = self.q_value(obs, actions)
         return q - q.mean(0, keepdim=True) if q.dim() > 1 else q
 
+    def _bootstrap_q(self, obs: Tensor, actions: Tensor) -> Tensor:
+        net = self.q if self.q_slow is None else self.q_slow
+        return net(torch.cat([obs, actions], dim=-1)).squeeze(-1)
+
     def _sample_next(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         return self.actor(obs)
 
@@ -145,7 +158,7 @@ class AblationAC:
         """The critic's regression loss, and the advantage of the buffer actions (for the unfixed actor)."""
         gamma, alive = self.config.gamma, 1.0 - batch.terminated
         if self.config.fix_critic:
-            y = self.q_target_fn(batch, self._sample_next, self.q_value, gamma, 0.0)
+            y = self.q_target_fn(batch, self._sample_next, self._bootstrap_q, gamma, 0.0)
             q = self.q_value(batch.obs, batch.actions)
             with torch.no_grad():  # line 4 with a Q critic: Q(s, a_i) minus the policy's mean Q at s
                 baseline = self.q_value(batch.obs, self.policy.sample(batch.obs, self.config.num_samples)).mean(0)
@@ -153,7 +166,7 @@ class AblationAC:
             return ((q - y) ** 2).mean(), advantage
         v = self.value(batch.obs).squeeze(-1)
         with torch.no_grad():
-            y = batch.rewards + gamma * alive * self.value(batch.next_obs).squeeze(-1)
+            y = batch.rewards + gamma * alive * (self.value if self.v_slow is None else self.v_slow)(batch.next_obs).squeeze(-1)
         loss = ((v - y) ** 2).mean()
         if self.q is not None:  # Q of the behaviour policies: r + gamma V(s')
             loss = loss + ((self.q_value(batch.obs, batch.actions) - y) ** 2).mean()
@@ -172,6 +185,10 @@ class AblationAC:
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_opt.step()
+        for slow, net in ((self.q_slow, self.q), (self.v_slow, self.value)):
+            if slow is not None:
+                with torch.no_grad():
+                    torch._foreach_lerp_(list(slow.parameters()), list(net.parameters()), self.config.critic_tau)
         actor_loss = self.actor_loss(batch, advantage)
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()

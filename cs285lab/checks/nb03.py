@@ -617,6 +617,52 @@ def sac_learned(history: list[dict], agent=None) -> None:
                   "temperature loss; run the check of each part above first")
 
 
+def _reevaluate(ex: Exercise, agent, history: list[dict], name: str) -> float:
+    """Evaluate `agent` exactly as its training loop did last; fail if `history` does not match it."""
+    from cs285lab.config import budget
+    from cs285lab.envs import evaluate
+
+    if not isinstance(history, list) or not history or not all(isinstance(r, dict) and "eval_return" in r
+                                                              for r in history):
+        ex.fail(f"pass the {name} history returned by the training cell (a list of dicts with 'eval_return')")
+    final = float(history[-1]["eval_return"])
+    ex.expect(math.isfinite(final), f"the {name} agent's final evaluation return is not a number: training diverged")
+    again = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1", budget("nb03").eval_episodes,
+                     seed=10_000)
+    ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
+              f"the {name} history says the final evaluation return was {final:.0f}, but evaluating that agent "
+              f"the same way gives {again:.0f}: the history does not come from this agent (typed in or edited?). "
+              "Re-run the training cell")
+    return float(np.mean([r["eval_return"] for r in history[len(history) // 2:]]))
+
+
+FIXED_MARGIN = 200.0  # the fixed agent's second-half mean return must beat the naive agent's by this much
+
+
+def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, fixed_agent, fixed_history: list[dict],
+                 naive_agent, naive_history: list[dict]) -> None:
+    """Check your two edits: their unit checks, then that the fixed agent built from them learns where the naive one does not."""
+    q_target(q_target_fn)  # a specific named mistake first, before any learning verdict
+    score_function_loss(score_loss_fn)
+    with exercise("fixed_learns") as ex:
+        config = getattr(fixed_agent, "config", None)
+        ex.expect(getattr(fixed_agent, "q_target_fn", None) is q_target_fn
+                  and getattr(fixed_agent, "actor_loss_fn", None) is score_loss_fn
+                  and bool(getattr(config, "fix_critic", False)) and bool(getattr(config, "fix_actor", False)),
+                  "pass the agents trained in the cell above: the fixed one must run your q_target and "
+                  "score_function_loss (AblationAC with fix_critic=True, fix_actor=True)")
+        naive_config = getattr(naive_agent, "config", None)
+        ex.expect(naive_config is not None and not getattr(naive_config, "fix_critic", True)
+                  and not getattr(naive_config, "fix_actor", True), "pass the naive agent trained in the cell above")
+        fixed = _reevaluate(ex, fixed_agent, fixed_history, "fixed")
+        naive = _reevaluate(ex, naive_agent, naive_history, "naive")
+        ex.expect(fixed >= naive + FIXED_MARGIN,
+                  f"your fixed agent averaged {fixed:.0f} over the second half of its evaluations, the naive one "
+                  f"{naive:.0f}: the fix should beat it by at least {FIXED_MARGIN:.0f}. Your functions pass their "
+                  "checks, so look for something the checks cannot see: do they use the arguments they are given "
+                  "(the policy and critic passed in, not a global agent)?")
+
+
 # --------------------------------------------------------------------------------------------
 # 8. The silent-bug series: each student's variant, fixed (see cs285lab.variants)
 # --------------------------------------------------------------------------------------------
@@ -751,5 +797,5 @@ def silent_fix(slot: int, fn: Callable, student_id: object) -> None:
         _SILENT_CHECKS[spec.family](ex, fn, spec.convention, family)
 
 
-__all__ = ["CheckFailed", "bugs_quiz", "silent_fix", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",
+__all__ = ["CheckFailed", "bugs_quiz", "fixed_learns", "silent_fix", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",
            "sac_learned", "score_function_loss", "squashed_gaussian"]

@@ -1,0 +1,113 @@
+"""Find the bugs, measured: which fix of the naive off-policy actor-critic matters, and what each silent bug costs.
+
+Part 1, the ablation of notebook 03 at its full budget (cs285lab/budgets/nb03.toml [full]) over more seeds:
+naive, critic fixed, policy gradient fixed, both fixed (cs285lab.algos.offpolicy_fixes, the package's
+reference q_target and score_function_loss), and SAC (HookedSAC with the correct hooks, i.e. cs285lab's SAC).
+Part 2, the silent-bug series: every family's bug in both places, in SAC, with the reviewer's statistics.
+Every run is one process-local torch thread; runs are spread over two worker processes.
+
+Environment variables: BENCH_FINDBUGS_SEEDS (ablation seeds, default 5), BENCH_FINDBUGS_BUG_SEEDS (default 2),
+BENCH_FINDBUGS_NOTEBOOK ("1"; "0" skips timing notebook 03 at the full budget).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from benchmarks.harness import Result, learning_curve_figure, notebook_timing
+
+DESCRIPTION = "nb03 find the bugs: the 2x2 ablation of the lecture's fixes plus SAC, and the silent-bug families"
+ENV = "Pendulum-v1"
+EVAL_EPISODES = 10
+ARM_NAMES = ("naive", "critic fixed", "policy gradient fixed", "both fixed", "SAC")
+STATS = ("q_mean", "target_mean", "critic_grad_norm", "target_drift", "entropy")
+
+
+def _job(kind: str, name: str, seed: int, steps: int, eval_every: int) -> list[dict]:
+    """One training run (in a worker process); returns benchmark rows."""
+    import torch
+
+    from cs285lab import budget
+    from cs285lab.algos.offpolicy_fixes import ARMS, AblationConfig, train_ablation
+    from cs285lab.algos.sac import SACConfig, train_sac
+    from cs285lab.algos.silent_bugs import FAMILIES, hooked_sac
+
+    torch.set_num_threads(1)
+    b = budget("nb03", "full")
+    if kind == "arm" and name != "SAC":
+        config = AblationConfig(fix_critic=ARMS[name][0], fix_actor=ARMS[name][1], num_samples=b.num_samples,
+                                critic_tau=b.critic_tau, learning_starts=b.learning_starts)
+        _, history = train_ablation(ENV, steps, seed, config, eval_every=eval_every, eval_episodes=EVAL_EPISODES)
+    else:
+        hooks, polyak = {}, "tau"
+        if kind == "bug":
+            family, convention, place = name.split("/")
+            hooks = {FAMILIES[family].hook: FAMILIES[family].buggy[convention][int(place)]}
+            polyak = convention if family == "polyak" else "tau"
+        _, history = train_sac(ENV, steps, seed, SACConfig(learning_starts=b.learning_starts),
+                               agent_cls=hooked_sac(hooks, polyak), eval_every=eval_every, eval_episodes=EVAL_EPISODES)
+    impl = name if kind == "arm" else f"silent {name}"
+    return [{"impl": impl, "env": ENV, "seed": seed, "env_steps": r["step"], "eval_return": r["eval_return"],
+             "wall_s": r["wall_s"] - r["eval_s"], "train_cpu_s": r["train_cpu_s"],
+             **{k: r.get(k, float("nan")) for k in STATS}} for r in history]
+
+
+def run() -> Result:
+    """The ablation and the silent bugs, two runs at a time."""
+    import multiprocessing
+
+    from cs285lab import budget
+
+    b = budget("nb03", "full")
+    seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_SEEDS", 5))))
+    bug_seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_BUG_SEEDS", 2))))
+    steps, eval_every = b.ablation_steps, b.eval_every
+    bugs = ["broadcast/sum/0", "broadcast/sum/1", "target/soft/0", "target/soft/1", "polyak/tau/0", "polyak/tau/1"]
+    jobs = [("arm", arm, seed, steps, eval_every) for seed in seeds for arm in ARM_NAMES]
+    jobs += [("bug", bug, seed, steps, eval_every) for seed in bug_seeds for bug in bugs]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        rows = [row for result in pool.starmap(_job, jobs) for row in result]
+    summary = _summary(rows, seeds, bug_seeds, steps)
+    summary += f"\n\n{notebook_timing('03_off_policy_actor_critic', 'BENCH_FINDBUGS_NOTEBOOK')}."
+    arm_rows = [r for r in rows if not r["impl"].startswith("silent")]
+    bug_rows = [r for r in rows if r["impl"].startswith("silent") or r["impl"] == "SAC"]
+    return Result(rows=rows, summary=summary, extra_columns=("train_cpu_s", *STATS),
+                  figures={"": learning_curve_figure(arm_rows, f"{ENV}: one fix at a time (median, min-max over seeds)"),
+                           "silent": learning_curve_figure(bug_rows, f"{ENV}: SAC with one silent bug")})
+
+
+def final_returns(rows: list[dict], impl: str) -> list[float]:
+    """Per seed: mean evaluation return over the last 20% of the run's evaluations."""
+    out = []
+    for seed in sorted({r["seed"] for r in rows if r["impl"] == impl}):
+        sel = sorted((r for r in rows if r["impl"] == impl and r["seed"] == seed), key=lambda r: r["env_steps"])
+        tail = sel[-max(1, len(sel) // 5):]
+        out.append(float(np.mean([r["eval_return"] for r in tail])))
+    return out
+
+
+def _summary(rows: list[dict], seeds: list[int], bug_seeds: list[int], steps: int) -> str:
+    lines = [f"Ablation: {len(seeds)} seeds x {steps} env steps (notebook 03's full budget), {EVAL_EPISODES} "
+             "evaluation episodes; final = mean of the last 20% of evaluations.", "",
+             "| arm | final return, mean ± sd | median | worst seed | best seed |", "| --- | --- | --- | --- | --- |"]
+    for impl in ARM_NAMES:
+        f = final_returns(rows, impl)
+        lines.append(f"| {impl} | {np.mean(f):.0f} ± {np.std(f):.0f} | {np.median(f):.0f} | {min(f):.0f} | {max(f):.0f} |")
+    lines += ["", f"Silent bugs in SAC: {len(bug_seeds)} seeds x {steps} env steps; statistics at the last evaluation "
+              "(mean over seeds).", "",
+              "| run | final return, mean | worst seed | Q mean | target mean | critic grad norm | target drift |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for impl in ["SAC", *sorted({r["impl"] for r in rows if r["impl"].startswith("silent")})]:
+        f = final_returns(rows, impl)
+        last = [max((r for r in rows if r["impl"] == impl and r["seed"] == s), key=lambda r: r["env_steps"])
+                for s in sorted({r["seed"] for r in rows if r["impl"] == impl})]
+        stat = {k: np.mean([r[k] for r in last]) for k in STATS}
+        lines.append(f"| {impl} | {np.mean(f):.0f} | {min(f):.0f} | {stat['q_mean']:.1f} | {stat['target_mean']:.1f} | "
+                     f"{stat['critic_grad_norm']:.1f} | {stat['target_drift']:.2f} |")
+    cpu = {impl: np.mean([max(r["train_cpu_s"] for r in rows if r["impl"] == impl and r["seed"] == s)
+                          for s in sorted({r["seed"] for r in rows if r["impl"] == impl})]) for impl in ARM_NAMES}
+    lines += ["", "Training CPU seconds per run (evaluation excluded): "
+              + ", ".join(f"{impl} {cpu[impl]:.0f}" for impl in ARM_NAMES) + "."]
+    return "\n".join(lines)
