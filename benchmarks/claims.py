@@ -51,3 +51,7 @@ def final_mean(frame: pd.DataFrame, impl: str, env: str, last_fraction: float = 
 
 # id -> claim. Keep entries short: one comparison each, so a failing one says exactly what changed.
 BENCH_CLAIMS: dict[str, BenchClaim] = {}
+
+from benchmarks.claims_actor_critic import NB01_NB02_CLAIMS  # noqa: E402 - notebooks 01 and 02; needs the names above
+
+BENCH_CLAIMS.update(NB01_NB02_CLAIMS)

@@ -1,0 +1,72 @@
+"""Bench claims of notebooks 01 and 02 (`make bench ONLY=architectures`, `make bench ONLY=parallel`).
+
+Registered in benchmarks/claims.py's BENCH_CLAIMS; each function reads one committed results table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.claims import BenchClaim, final_mean
+
+CARTPOLE = "CartPole-v1"
+
+
+def _nb01_critic_steps(frame: pd.DataFrame) -> tuple[bool, str]:
+    without, with_fit = (final_mean(frame, f"A2C critic_steps={k}", CARTPOLE) for k in (0, 8))
+    seeds = frame[frame["impl"] == "A2C critic_steps=8"]["seed"].nunique()
+    return (with_fit >= 475 and with_fit - without >= 20,
+            f"last-20% mean over {seeds} seeds: critic_steps=0 {without:.0f}, critic_steps=8 {with_fit:.0f}")
+
+
+def _nb01_pixels(frame: pd.DataFrame) -> tuple[bool, str]:
+    shared, separate = (final_mean(frame, f"pixels {kind}", "PixelCatch") for kind in ("shared", "separate"))
+    finals = {kind: frame[frame["impl"] == f"pixels {kind}"].groupby("seed")["eval_return"].last().round(2).tolist()
+              for kind in ("shared", "separate")}
+    return shared >= separate, f"last-20% mean: shared {shared:+.2f}, separate {separate:+.2f}; final per seed {finals}"
+
+
+def _nb01_pixel_cpu(frame: pd.DataFrame) -> tuple[bool, str]:
+    cpu = {kind: 1e3 * frame[frame["impl"] == f"pixels {kind}"].groupby("seed")["cpu_s"].first().mean()
+           for kind in ("shared", "separate")}
+    return cpu["shared"] < cpu["separate"], f"ms CPU per env step: shared {cpu['shared']:.2f}, separate {cpu['separate']:.2f}"
+
+
+def _best(frame: pd.DataFrame, kind: str) -> tuple[str, float]:
+    impls = sorted({impl for impl in frame["impl"] if impl.startswith(f"{kind} lr=")})
+    scores = {impl: final_mean(frame, impl, CARTPOLE) for impl in impls}
+    best = max(scores, key=scores.get)
+    return best, scores[best]
+
+
+def _nb01_online_vs_batched(frame: pd.DataFrame) -> tuple[bool, str]:
+    (online, o), (batched, b) = _best(frame, "online"), _best(frame, "batched")
+    return b > o, f"last-20% mean at each one's best learning rate: {online} {o:.0f}, {batched} {b:.0f}"
+
+
+def _speed(frame: pd.DataFrame, impl: str) -> float:
+    """Median over seeds of env steps per second over a whole run (evaluation included), as the bench reports."""
+    last = frame[frame["impl"] == impl].groupby("seed").tail(1)
+    return float(np.median(last["env_steps"] / last["wall_s"]))
+
+
+SYNC, SYNC_ASYNC_VEC, THREADS = ("cs285lab sync A2C, sync vectorization", "cs285lab sync A2C, async vectorization",
+                                 "cs285lab async threads")
+
+
+def _nb02_sync_fastest(frame: pd.DataFrame) -> tuple[bool, str]:
+    speeds = [_speed(frame, impl) for impl in (SYNC, SYNC_ASYNC_VEC, THREADS)]
+    return speeds[0] > speeds[1] > speeds[2], ("env steps/s: sync vectorization {:,.0f}, async vectorization {:,.0f}, "
+                                               "threads {:,.0f}").format(*speeds)
+
+
+def _nb02_async_close(frame: pd.DataFrame) -> tuple[bool, str]:
+    sync, threads = final_mean(frame, SYNC, CARTPOLE), final_mean(frame, THREADS, CARTPOLE)
+    return threads >= 0.8 * sync, f"last-20% mean: threads {threads:.0f}, synchronous {sync:.0f}"
+
+
+NB01_NB02_CLAIMS: dict[str, BenchClaim] = {
+    "nb02-sync-fastest": BenchClaim("parallel", _nb02_sync_fastest),
+    "nb02-async-close-per-step": BenchClaim("parallel", _nb02_async_close),
+}
