@@ -185,7 +185,7 @@ def test_plot_comparison_saves_png_and_svg_and_draws_the_band(tmp_path):
     assert (tmp_path / "out/cmp.png").read_bytes().startswith(b"\x89PNG")
     assert b"<svg" in (tmp_path / "out/cmp.svg").read_bytes()[:2000]
     ax = fig.axes[0]
-    assert ax.get_title() == "episode_return"
+    assert ax.get_title(loc="left") == "episode_return"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[0].startswith("reference: median, min–max of 3 seeds") and "seed7" in labels
     assert len(ax.collections) == 1  # the band
@@ -301,7 +301,7 @@ def test_live_figure_has_one_panel_per_metric_and_the_reference_band(tmp_path, f
     for step in range(0, 1000, 50):
         curves.add({"step": step, "wall_s": step / 1000, "episode_return": step / 10, "loss": 0.1})
     fig = curves.figure()
-    assert [ax.get_title() for ax in fig.axes] == ["episode_return", "loss"]
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["episode_return", "loss"]
     assert len(fig.axes[0].collections) == 1 and len(fig.axes[1].collections) == 0  # band only where known
     curves.close()
     curves.add({"step": 5000, "wall_s": 1.0, "episode_return": 1.0})  # ignored after close
@@ -383,3 +383,57 @@ def test_the_nbval_sanitizers_hide_machine_facts_and_keep_results(raw):
     for regex, replace in patterns:  # exactly what nbval does
         text = re.sub(regex, replace, text)
     assert text == SANITIZE_CASES[raw]
+
+
+# ----------------------------------------------------------------------------- readability
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    import struct
+
+    return struct.unpack(">II", data[16:24])
+
+
+def test_panels_are_labelled_and_the_legend_never_covers_the_band(tmp_path):
+    runs = _synthetic_runs(tmp_path / "runs")
+    band = make_reference(runs, tmp_path / "band.csv", metrics=["episode_return"], profile="ci")
+    fig = plot_comparison(runs, "episode_return", reference=band)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "episode_return" and ax.get_xlabel() == "env steps"
+    fig.canvas.draw()
+    legend_box = ax.get_legend().get_window_extent()
+    axes_box = ax.get_window_extent()
+    assert legend_box.y1 <= axes_box.y0, "the legend sits under the axes, not over the band"
+    notes = [t.get_text() for t in ax.texts]
+    assert any("faint: raw values" in n and "smoothed (0.6)" in n for n in notes)
+
+
+def test_identical_runs_are_both_visible_and_say_so(tmp_path):
+    for _ in range(2):
+        with RunLogger("twins", seed=0, root=tmp_path) as logger:
+            for step in range(0, 100, 10):
+                logger.log(step, episode_return=float(step))
+    ax = plot_comparison("twins", root=tmp_path).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["seed0", "seed0-2 (= seed0)"]
+    styles = [line.get_linestyle() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert styles == ["-", "--"], "the repeat is dashed so the first run shows through"
+
+
+def test_a_first_point_gets_a_readable_axis_and_the_live_x_axis_spans_the_run(tmp_path):
+    curves = LiveCurves(["episode_return"], total_steps=5000)
+    curves.add({"step": 0, "wall_s": 0.0, "episode_return": 20.0})
+    ax = curves.figure().axes[0]
+    low, high = ax.get_ylim()
+    assert low <= 18.0 and high >= 22.0, f"a single point at 20 drawn on {low:.2f}..{high:.2f}"
+    assert ax.get_xlim() == (0.0, 5000.0)
+
+
+def test_live_panels_and_the_widget_image_are_large_enough_to_read(tmp_path):
+    curves = LiveCurves(["a", "b"], total_steps=100)
+    curves.add({"step": 10, "wall_s": 0.1, "a": 1.0, "b": 2.0})
+    width, _ = _png_size(curves._render())
+    assert width >= 2 * 480, f"two panels of at least 480 px each, got {width} px in all"
+    _synthetic_runs(tmp_path)
+    widget = compare_widget("ref", root=tmp_path)
+    width, _ = _png_size(bytes(widget.image.value))
+    assert width >= 900 and widget.image.layout.max_width == f"{width}px", "drawn at the size it is shown"

@@ -127,7 +127,7 @@ class CompareWidget:
 
     def __init__(self, runs: pd.DataFrame | str | Sequence[str], *, reference: Any = None,
                  metric: str | None = None, smoothing: float = 0.6, x: str = "step",
-                 root: str | Path = "runs", dpi: int = 90) -> None:
+                 root: str | Path = "runs", dpi: int = 150) -> None:
         import ipywidgets as w
 
         self._source, self._root, self.dpi = runs, root, dpi
@@ -146,7 +146,8 @@ class CompareWidget:
         self.spread = w.Dropdown(options=[("min–max", "minmax"), ("25–75%", "iqr"), ("10–90%", "80")],
                                  value="minmax", description="band", disabled=self.reference is None)
         self.reload = w.Button(description="reload runs", tooltip="read the run logs from disk again")
-        self.image = w.Image(format="png")
+        # drawn at 6.4 in x dpi pixels and shown at most that wide: never upscaled (soft) by the browser
+        self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width=f"{round(6.4 * dpi)}px"))
         self.status = w.HTML()
         for control in (self.runs, self.metric, self.smoothing, self.x, self.spread):
             control.observe(lambda _change: self.redraw(), names="value")

@@ -42,7 +42,7 @@ def check_x(x: str) -> str:
 
 
 def new_figure(panels: int, width: float = 4.8, height: float = 3.3, columns: int = 3,
-               fixed_layout: bool = False) -> Figure:
+               fixed_layout: bool = False, legend_room: float = 0.0) -> Figure:
     """A figure with `panels` axes in rows of at most `columns`.
 
     `fixed_layout` uses fixed margins instead of matplotlib's constrained layout: half the drawing
@@ -56,9 +56,12 @@ def new_figure(panels: int, width: float = 4.8, height: float = 3.3, columns: in
     for i in range(panels):
         fig.add_subplot(rows, cols, i + 1)
     if fixed_layout:
-        fig.subplots_adjust(left=0.6 / (width * cols), right=1 - 0.15 / (width * cols),
-                            bottom=0.55 / (height * rows), top=1 - 0.55 / (height * rows),
-                            wspace=0.25, hspace=0.45)
+        # `legend_room` inches at the bottom hold a legend shared by the panels (see shared_legend)
+        fig.set_figheight(fig.get_figheight() + legend_room)
+        total_h = fig.get_figheight()
+        fig.subplots_adjust(left=0.75 / (width * cols), right=1 - 0.15 / (width * cols),
+                            bottom=(0.55 + legend_room) / total_h, top=1 - 0.55 / total_h,
+                            wspace=0.3, hspace=0.5)
     return fig
 
 
@@ -69,12 +72,29 @@ def _short(value: float, _pos: object = None) -> str:
     return f"{value:g}"
 
 
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _legend_below(ax: Axes) -> None:
+    """The legend under the axes, so it never covers the band or the curves."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False,
+                  ncol=min(3, len(handles)), handlelength=2.2, columnspacing=1.2)
+
+
 def draw_metric(ax: Axes, metric: str, series: Sequence[Series], *, smoothing: float, x: str = "step",
-                reference: ReferenceBand | None = None, spread: str = "minmax", span: float | None = None) -> None:
+                reference: ReferenceBand | None = None, spread: str = "minmax", span: float | None = None,
+                x_max: float | None = None, legend: bool = True) -> None:
     """Draw one metric: each series raw (faint) and smoothed, over the reference band if it has this metric.
 
     Smoothing is measured against the x-axis (see `smooth`): `span` is the axis length it refers
     to (default: from 0 to the largest x drawn, band included). The band is drawn against env steps only.
+    The y-axis is labelled with the metric, the legend sits below the axes (never over the band),
+    a run identical to an earlier one is drawn dashed and labelled "= <that run>", and a single
+    point gets a readable y range instead of matplotlib's +-0.04. `x_max` fixes the x range (e.g.
+    the run's total steps in a live plot). `legend=False` leaves the legend to the caller (one
+    shared legend for a figure of panels).
     """
     band = None
     if reference is not None and x == "step" and metric in reference.metrics:
@@ -86,22 +106,51 @@ def draw_metric(ax: Axes, metric: str, series: Sequence[Series], *, smoothing: f
         table = reference.band(metric, smoothing, spread, span)
         ax.fill_between(table["step"], table["low"], table["high"], color=BAND_COLOR, alpha=0.25, linewidth=0,
                         label=reference.label(spread))
-        ax.plot(table["step"], table["median"], color=BAND_COLOR, linestyle="--", linewidth=1.2)
+        ax.plot(table["step"], table["median"], color=BAND_COLOR, linestyle="--", linewidth=1.2,
+                label="reference median")
+    seen: list[Series] = []
     for index, s in enumerate(series):
         color = f"C{index % 10}"
+        twin = next((t for t in seen if np.array_equal(t.x, s.x) and np.array_equal(t.y, s.y, equal_nan=True)), None)
+        # identical runs would hide each other: the later one is dashed, and says whom it repeats
+        style = "--" if twin is not None else LINESTYLES[(index // 10) % len(LINESTYLES)]
+        label = s.label if twin is None else f"{s.label} (= {twin.label})"
         if smoothing > 0 and len(s.y) > 1:
             ax.plot(s.x, s.y, color=color, alpha=0.25, linewidth=0.8)
-        ax.plot(s.x, smooth(s.y, smoothing, s.x, span), color=color, linewidth=1.6, label=s.label)
-    ax.set_title(metric, fontsize=10)
-    ax.set_xlabel(X_AXES[x])
+        ax.plot(s.x, smooth(s.y, smoothing, s.x, span), color=color, linewidth=1.6, label=label, linestyle=style,
+                marker="o" if len(s.y) == 1 else None, markersize=4)
+        seen.append(s)
+    ax.set_title(metric, fontsize=10, loc="left")
+    ax.set_ylabel(metric, fontsize=9)
+    ax.set_xlabel(X_AXES[x], fontsize=9)
     if x == "step":
         ax.xaxis.set_major_formatter(FuncFormatter(_short))
     ax.grid(alpha=0.3)
+    if x_max is not None and x_max > 0:
+        ax.set_xlim(0, x_max)
+    values = np.concatenate([s.y[np.isfinite(s.y)] for s in series]) if series else np.array([])
+    if band is None and values.size:
+        low, high = float(values.min()), float(values.max())
+        if high - low < 1e-9 * max(1.0, abs(high)):  # one point, or a flat line: a range that reads
+            pad = max(1.0, 0.1 * abs(high))
+            ax.set_ylim(low - pad, high + pad)
     if not series and band is None:
         ax.text(0.5, 0.5, "waiting for data", ha="center", va="center", transform=ax.transAxes, color="0.5")
-    handles, _ = ax.get_legend_handles_labels()
-    if handles and (len(series) > 1 or band is not None):
-        ax.legend(fontsize=8, loc="best")
+    if series and smoothing > 0:
+        ax.annotate(f"faint: raw values · solid: smoothed ({smoothing:g})", (1.0, 1.01), xycoords="axes fraction",
+                    ha="right", va="bottom", fontsize=7, color="0.45")
+    if legend and series and (len(series) > 1 or band is not None):
+        _legend_below(ax)
+
+
+def shared_legend(fig: Figure) -> None:
+    """One legend under all panels, from the panel with the most entries (panels share their runs and band)."""
+    best = max(fig.axes, key=lambda ax: len(ax.get_legend_handles_labels()[0]), default=None)
+    if best is None:
+        return
+    handles, labels = best.get_legend_handles_labels()
+    if len(handles) > 1:
+        fig.legend(handles, labels, loc="lower center", ncol=min(3, len(handles)), fontsize=8, frameon=False)
 
 
 def to_png(fig: Figure, dpi: int = 80) -> bytes:

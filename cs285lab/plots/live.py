@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cs285lab.plots.draw import Series, check_x, draw_metric, new_figure, to_png
+from cs285lab.plots.draw import Series, check_x, draw_metric, new_figure, shared_legend, to_png
 from cs285lab.plots.smoothing import check_smoothing
 
 __all__ = ["LiveCurves"]
@@ -55,7 +55,7 @@ class LiveCurves:
 
     def __init__(self, metrics: Sequence[str] | None = None, *, x: str = "step", smoothing: float = 0.6,
                  total_steps: int | None = None, reference: Any = None, title: str = "",
-                 redraw_every: float = 1.0, save_to: str | Path | None = None, dpi: int = 80) -> None:
+                 redraw_every: float = 1.0, save_to: str | Path | None = None, dpi: int = 100) -> None:
         self.metrics = list(metrics) if metrics else None  # None: every metric, as it first appears
         self.x = check_x(x)
         self.smoothing = check_smoothing(smoothing)
@@ -149,13 +149,17 @@ class LiveCurves:
     def figure(self) -> Any:
         """The current curves as a matplotlib Figure (for saving or further editing)."""
         names = self.metrics or self._order or ["(no metrics logged yet)"]
-        fig = new_figure(len(names), fixed_layout=True)
+        # two panels per row at 5 in x 100 dpi: 500 px each, about the width of a JupyterLab output
+        fig = new_figure(len(names), width=5.0, height=3.4, columns=2, fixed_layout=True,
+                         legend_room=0.35 if self.reference is not None else 0.0)
         for ax, name in zip(fig.axes, names):
             xs, ys = self._series.get(name, ([], []))
             series = [Series("this run", np.asarray(xs, float), np.asarray(ys, float))] if xs else []
             # smooth against the whole run's length when it is known, so the curve does not change shape as it grows
             span = self.total_steps if self.x == "step" else None
-            draw_metric(ax, name, series, smoothing=self.smoothing, x=self.x, reference=self.reference, span=span)
+            draw_metric(ax, name, series, smoothing=self.smoothing, x=self.x, reference=self.reference, span=span,
+                        x_max=span, legend=False)
+        shared_legend(fig)
         if self.title:
             fig.suptitle(self.title, fontsize=10)
         return fig
