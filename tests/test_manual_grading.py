@@ -125,7 +125,7 @@ def test_changed_answer_and_bad_score_stay_pending_and_go_to_a_new_sheet(graded)
     result = tinyclass.grade(solutions, klass, out)
     assert result.returncode == 0, result.stderr
     assert (out / SHEET).read_bytes() == typed
-    assert f"{Path(SHEET).name}:4: points '7' is not a number from 0 to 2" in result.stderr, result.stderr
+    assert f"{Path(SHEET).name} row 4: points '7' is not a number from 0 to 2" in result.stderr, result.stderr
     assert _answer_row(out, "bob")["status"] == "pending", "a score belongs to the answer it was given to"
     assert _answer_row(out, "dave")["status"] == "pending"
     assert _answer_row(out, "alice")["status"] == "graded"

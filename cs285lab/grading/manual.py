@@ -130,7 +130,13 @@ def read_sheets(folder: Path, question: Question) -> Sheets:
     candidates = [(n, p) for p in folder.glob(f"{question.stem}*.csv") if (n := _sheet_number(p, question.stem))]
     for _, path in sorted(candidates):
         sheets.paths.append(path)
-        with open(path, newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: spreadsheets add a BOM
+        try:
+            text = path.read_text(encoding="utf-8-sig")  # utf-8-sig: spreadsheets add a BOM
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"warning: {path}: not readable as UTF-8 text ({exc}); sheet ignored (save it as CSV UTF-8)",
+                  file=sys.stderr)
+            continue
+        with io.StringIO(text, newline="") as handle:
             reader = csv.DictReader(handle)
             missing = {"submission", "points", "answer_id"} - set(reader.fieldnames or [])
             if missing:
@@ -140,7 +146,7 @@ def read_sheets(folder: Path, question: Question) -> Sheets:
                 key = (row["submission"] or "", row["answer_id"] or "")
                 sheets.listed.add(key)
                 text = (row.get("points") or "").strip()
-                score = Score(None, (row.get("comment") or "").strip(), f"{path.name}:{line}")
+                score = Score(None, (row.get("comment") or "").strip(), f"{path.name} row {line}")
                 if text:
                     try:
                         value = float(text)
@@ -275,5 +281,9 @@ def after_batch(out: Path, jobs: list[Job], results: dict[int, JobResult], strea
         by_student.setdefault(job.submission, []).append(index)
     for student, indices in by_student.items():
         write_feedback(out, student, indices, jobs, results)
-    write_report(out, jobs, results)
+    try:
+        write_report(out, jobs, results)
+    except Exception as exc:  # noqa: BLE001 - the grades are written; a report bug must not hide them
+        print(f"warning: report.html was not written ({type(exc).__name__}: {exc}); please report it",
+              file=stream if stream is not None else sys.stderr)
     return pending
