@@ -39,7 +39,7 @@ cp "$root/source/solutions/"*.ipynb "$selfcheck/submission/"
 import csv
 import sys
 rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
-bad = [r for r in rows if r["status"] != "passed"]
+bad = [r for r in rows if r["status"] not in ("passed", "pending")]  # pending: written answers, graded by hand
 assert rows and not bad, f"reference notebooks do not pass on this image: {bad[:3] or 'no rows'}"
 print(f"self-check: {len(rows)} checks passed")
 PY
