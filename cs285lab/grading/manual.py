@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from cs285lab.grading.batch import Job, JobResult
 
 SHEET_COLUMNS = ["submission", "points", "comment", "max_points", "answer_id", "answer"]
-WRITTEN_STATUSES = ("graded", "pending", "missing")
 SHEET_NAME = re.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+))?\.csv$")
 
 
