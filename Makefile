@@ -8,9 +8,10 @@ ONLY   ?=
 # Tests run with the small CI budget, one torch thread, and no stray GPU.
 TEST_ENV := CS285LAB_PROFILE=ci OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 CUDA_VISIBLE_DEVICES= MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: lab test bench student check-student clean-venv help
+.PHONY: lab lab-instructor test bench student check-student clean-venv help
 help:
-	@echo "make lab    - set up .venv and open the course in JupyterLab (ARGS=... passes options)"
+	@echo "make lab    - set up .venv and open the student notebooks (notebooks/) in JupyterLab (ARGS=... passes options)"
+	@echo "make lab-instructor - the same, with the whole repository (solutions/ and notebooks/) in the file browser"
 	@echo "make test   - set up .venv and run the whole test suite (unit tests + nbval on solutions/)"
 	@echo "make bench  - run the benchmarks (ONLY=<name> for one); results in benchmarks/results/"
 	@echo "make student - regenerate notebooks/ from solutions/"
@@ -29,7 +30,11 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Students see notebooks/ only: the reference solutions are not one click away.
 lab: $(VENV)/.installed
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
+
+lab-instructor: $(VENV)/.installed
 	$(BIN)/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(ARGS)
 
 student: $(VENV)/.installed

@@ -53,9 +53,10 @@ def test_make_lab_serves_the_course_with_a_working_kernel(tmp_path):
                 time.sleep(0.5)
         assert server.poll() is None, "the server answering is not the one make lab started"
         assert "started" in status
-        # The file browser lands on notebooks/, and the course notebooks are there.
-        listing = get(f"{base}/api/contents/notebooks", token)
-        assert any(item["name"] == "00_getting_started.ipynb" for item in listing["content"])
+        # The file browser is rooted at notebooks/: the course notebooks are there, the solutions are not.
+        listing = get(f"{base}/api/contents", token)
+        names = {item["name"] for item in listing["content"]}
+        assert "00_getting_started.ipynb" in names and "solutions" not in names, sorted(names)
         kernel = get(f"{base}/api/kernels", token, method="POST")
         outputs: list[str] = []
         connection = next((tmp_path / "runtime").glob(f"kernel-{kernel['id']}.json"))
