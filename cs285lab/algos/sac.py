@@ -1,10 +1,9 @@
 """Soft actor-critic (SAC): the off-policy actor-critic of the lecture, made practical.
 
-The two fixes of the naive off-policy actor-critic, plus the practical parts:
-  - critic: learn Q(s, a) with target r + gamma * Q(s', a') * (1 - terminated), a' ~ pi(s') FRESH
-    (never the action stored in the buffer, which an old policy chose);
-  - actor: a ~ pi(s) sampled from the CURRENT policy at buffer states, Q in place of the advantage,
-    gradient through the action (reparameterization of a tanh-squashed Gaussian);
+Its parts (notebook 03 asks students to find what the naive algorithm gets wrong before saying it here):
+  - critic: Q(s, a) regressed toward r + gamma * Q(s', a') * (1 - terminated), a' ~ pi(s');
+  - actor: a ~ pi(s) at buffer states, maximizing Q with the gradient through the action
+    (reparameterization of a tanh-squashed Gaussian);
   - entropy bonus with an automatically tuned temperature alpha;
   - twin Q networks (one batched module), the minimum of the two in targets and in the actor loss;
   - Polyak-averaged target networks;
