@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -246,3 +247,125 @@ def test_live_curve_updates_in_jupyterlab_and_compare_widget_redraws(chromium, l
             browser.close()
     runs = sorted(p.name for p in (work / "runs" / "browser").iterdir())
     assert runs == ["seed0", "seed1"]
+
+
+# ----------------------------------------------------------------------------- the student's hour (issue 17)
+
+FEEDBACK_CELLS = [
+    "import torch\nfrom cs285lab.checks import load\nnb00 = load('nb00')",
+    "def discounted_reward_to_go(rewards, gamma):\n    # YOUR CODE HERE\n    raise NotImplementedError('walk backwards')",
+    "nb00.discounted_reward_to_go(discounted_reward_to_go)",
+    "def discounted_reward_to_go(rewards, gamma):\n    out = torch.zeros_like(rewards)\n    return out + reward",
+    "nb00.discounted_reward_to_go(discounted_reward_to_go)",
+    "from cs285lab.runs import RunLogger\n"
+    "with RunLogger('band', seed=0, live=['eval_return'], reference='nb01-a2c-cartpole', total_steps=20000,\n"
+    "               redraw_every=0.05) as logger:\n"
+    "    for step in range(0, 20001, 2000):\n"
+    "        logger.log(step, eval_return=20 + step / 50)",
+    "from cs285lab.plots.episode import show_episode\n"
+    "show_episode('CartPole-v1', lambda obs: int(obs[2] > 0), max_steps=80, fps=20)",
+]
+
+# the band's fill (gray 0.55 at alpha 0.25 over white) as the PNG shows it
+BAND_PIXELS_JS = """(img) => new Promise((resolve) => {
+  const draw = () => { const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(img, 0, 0); const d = g.getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 0; i < d.length; i += 4) {
+      if (Math.abs(d[i] - 226) <= 3 && Math.abs(d[i + 1] - 226) <= 3 && Math.abs(d[i + 2] - 226) <= 3) n++; }
+    resolve(n); };
+  if (img.complete) draw(); else img.onload = draw; })"""
+
+
+def _open(page, base: str, token: str, name: str) -> None:
+    page.goto(f"{base}/lab/tree/{name}?token={token}", timeout=45_000)
+    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
+                           timeout=45_000)
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
+        " && w.sessionContext.session.kernel.status === 'idle'; }", timeout=45_000)
+
+
+def _run_cell(page, index: int, timeout: float = 60.0) -> None:
+    """Run one cell (run-all would stop at the first error) and wait until it has finished."""
+    page.evaluate("(i) => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = i;"
+                  " window.jupyterapp.commands.execute('notebook:run-cell'); }", index)
+    page.wait_for_function(
+        "(i) => { const p = document.querySelectorAll('.jp-Notebook .jp-Cell')[i].querySelector('.jp-InputPrompt');"
+        " return /\\[\\d+\\]/.test(p.innerText); }", arg=index, timeout=timeout * 1000)
+
+
+def _type_into(page, containing: str, text: str) -> str | None:
+    """Focus the first code cell whose source holds `containing`, type `text`; its new source, or None if unchanged."""
+    before = page.evaluate(
+        "(needle) => { const nb = window.jupyterapp.shell.currentWidget.content;"
+        " const i = nb.widgets.findIndex(c => c.model.type === 'code' && c.model.sharedModel.getSource().includes(needle));"
+        " nb.activeCellIndex = i; nb.mode = 'edit'; nb.activeCell.editor.focus();"
+        " return nb.activeCell.model.sharedModel.getSource(); }", containing)
+    page.keyboard.type(text)
+    page.wait_for_timeout(300)
+    after = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.getSource()")
+    page.keyboard.press("Escape")
+    return None if after == before else after
+
+
+def test_feedback_bands_episodes_and_read_only_cells_in_jupyterlab(chromium, lab):
+    from playwright.sync_api import sync_playwright
+
+    base, token, work, home = lab
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in FEEDBACK_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, work / "feedback.ipynb")
+    student = "00_getting_started.ipynb"
+    shutil.copy2(Path(__file__).resolve().parents[1] / "notebooks" / student, work / student)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
+                                    env=_isolated_home(home))
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _open(page, base, token, "feedback.ipynb")
+            for index in range(len(FEEDBACK_CELLS)):
+                _run_cell(page, index)
+
+            # 1. an untouched stub: a few lines that name the stub, no traceback through the checks
+            stub = _cell(page, 2).locator(".jp-OutputArea-output").inner_text()
+            lines = [line for line in stub.splitlines() if line.strip()]
+            assert len(lines) <= 4, f"the stub's error takes {len(lines)} lines:\n{stub}"
+            assert "not implemented yet" in stub and "discounted_reward_to_go" in stub
+            assert "core.py" not in stub and "nb00.py" not in stub and "Traceback" not in stub
+
+            # 2. an exception in the student's code: their cell and line, with the line itself
+            raised = _cell(page, 4).locator(".jp-OutputArea-output").inner_text()
+            assert "your code raised NameError: name 'reward' is not defined" in raised
+            assert re.search(r"at Cell In\[\d+\], line 3: return out \+ reward", raised), raised
+            assert "core.py" not in raised
+
+            # 3. the nb01 band under a live curve: the band's fill is in the drawn figure
+            curve = _cell(page, 5).locator(".jp-OutputArea-output img").first
+            curve.wait_for(timeout=30_000)
+            band_pixels = curve.evaluate(BAND_PIXELS_JS)
+            assert band_pixels > 2000, f"only {band_pixels} band-coloured pixels: no reference band drawn"
+
+            # 4. an episode animation plays: its frame counter and its image change on their own
+            episode = _cell(page, 6).locator(".cs285lab-episode")
+            episode.wait_for(timeout=30_000)
+            image = episode.locator("img").first
+            first_src, first_frame = image.get_attribute("src"), episode.get_attribute("data-frame")
+            page.wait_for_timeout(1200)
+            assert episode.get_attribute("data-frame") != first_frame, "the animation did not advance"
+            assert image.get_attribute("src") != first_src, "the animation's picture did not change"
+            assert not errors, f"JavaScript errors on the page: {errors}"
+
+            # 5. a student notebook's read-only cells say so, and they are read-only
+            _open(page, base, token, student)
+            marked = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text="read-only check cell").first
+            marked.scroll_into_view_if_needed()
+            assert marked.is_visible(), "the read-only marker is not shown"
+            # type into the first check cell, and into the first cell the student owns (so this can fail)
+            assert _type_into(page, "read-only check cell", "zzz") is None, "a check cell took typing"
+            typed = _type_into(page, "YOUR CODE HERE", "zzz")
+            assert typed is not None and "zzz" in typed, "typing did not reach an editable cell: the check proves nothing"
+        finally:
+            browser.close()
