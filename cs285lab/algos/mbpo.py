@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cs285lab.algos.guards import check_params, check_stats
 from cs285lab.algos.models import FitStats, NllFn, ProbabilisticEnsemble, TerminationFn, gaussian_nll, never_terminates
 from cs285lab.algos.sac import SAC, EnvInteraction, SACConfig, make_env
 from cs285lab.buffers import Batch, ReplayBuffer
@@ -178,8 +179,8 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
     model_val_nll, model_buffer_size, wall_s.
     """
     config = config or MBPOConfig()
-    if total_steps < 1 or eval_every < 1:
-        raise ValueError("train_mbpo: total_steps and eval_every must be positive")
+    if total_steps < 1 or eval_every < 1 or eval_episodes < 1:
+        raise ValueError("train_mbpo: total_steps, eval_every and eval_episodes must be positive")
     logger = logger or NullLogger()
     env = make_env(env_id, "MBPO")
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
@@ -226,8 +227,10 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
             # 4. Many SAC updates on mixed real/model batches.
             for _ in range(config.updates_per_step):
                 stats = agent.update(batch_fn(real_buffer, model_buffer, config.sac.batch_size, real_ratio, rng))
+            check_stats(step, stats)
 
         if step % eval_every == 0 or step == total_steps:
+            check_params(step, [m for m in (agent.actor, agent.critic, model) if m is not None])
             row = {"step": step,
                    "eval_return": evaluate(lambda o: agent.act(o, deterministic=True), env_id, eval_episodes,
                                            seed=10_000),
