@@ -295,3 +295,17 @@ def test_live_logger_outside_a_kernel_saves_the_final_figure(tmp_path):
     png = (logger.path / "curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and logger.live.frames == 1  # no kernel: nothing drawn until the end
     assert len(load_runs("exp", tmp_path, metrics=["episode_return"])) == 10  # live or not, every row is logged
+
+
+def test_the_compare_widget_says_which_runs_did_not_finish(tmp_path):
+    from cs285lab.plots import compare_widget
+
+    with RunLogger("exp", seed=0, root=tmp_path) as logger:
+        logger.log(0, episode_return=1.0)
+    with pytest.raises(KeyboardInterrupt):
+        with RunLogger("exp", seed=1, root=tmp_path) as logger:
+            logger.log(0, episode_return=2.0)
+            raise KeyboardInterrupt
+    widget = compare_widget("exp", root=tmp_path)
+    assert "not finished" in widget.status.value and "<b>seed1</b>: interrupted" in widget.status.value
+    assert "seed0" not in widget.status.value

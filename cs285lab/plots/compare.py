@@ -60,6 +60,25 @@ def _series(runs: pd.DataFrame, metric: str, x: str, select: Iterable[str] | Non
     return out
 
 
+def run_notes(runs: pd.DataFrame, root: str | Path) -> dict[str, str]:
+    """Run label -> status for runs that did not finish ("interrupted", "failed: ...", "running")."""
+    from cs285lab.runs import load_configs
+
+    if "experiment" not in runs or runs.empty:
+        return {}
+    several = runs["experiment"].nunique() > 1
+    notes = {}
+    for experiment in runs["experiment"].unique():
+        try:
+            configs = load_configs(str(experiment), root)
+        except FileNotFoundError:
+            continue  # a DataFrame from elsewhere: no run logs to read the status from
+        for row in configs.itertuples():
+            if row.status not in (None, "finished"):
+                notes[f"{experiment}/{row.run}" if several else str(row.run)] = str(row.status)
+    return notes
+
+
 def _natural(text: str) -> list[Any]:
     import re
 
@@ -183,7 +202,11 @@ class CompareWidget:
         if not self.runs.value:
             self.status.value = "<i>select at least one run</i>"
         else:
-            self.status.value = ""
+            import html
+
+            notes = run_notes(self.table, self._root)
+            shown = [f"<b>{html.escape(k)}</b>: {html.escape(v)}" for k, v in notes.items() if k in self.runs.value]
+            self.status.value = ("<small>not finished: " + "; ".join(shown) + "</small>") if shown else ""
         self.image.value = to_png(self.figure(), dpi=self.dpi)
         self.redraws += 1
 
