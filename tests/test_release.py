@@ -182,12 +182,15 @@ def test_released_notebooks_run_to_their_first_stub(handouts, through, monkeypat
 
 
 @pytest.mark.slow
-def test_a_released_notebook_runs_with_earlier_reference_code(handouts, monkeypatch, tmp_path):
-    """Notebook 03, completed, runs on the --through 03 handout: it needs notebook 01-02's twins and the
-    replay buffer that the package's SAC uses, and its checks pass."""
-    monkeypatch.setenv("PYTHONPATH", str(handouts[3]))
+@pytest.mark.parametrize("through, solution", [(1, "01_actor_critic_architectures.ipynb"),
+                                               (3, "03_off_policy_actor_critic.ipynb")])
+def test_a_completed_notebook_runs_on_its_handout(handouts, through, solution, monkeypatch, tmp_path):
+    """The last released notebook, completed (its solution), runs on the handout's package: the package
+    code it runs finds every twin it needs (notebook 03: notebook 01-02's reference code and the replay
+    buffer inside SAC; notebook 01: the architectures inside train_online_ac), and its checks pass."""
+    monkeypatch.setenv("PYTHONPATH", str(handouts[through]))
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")
-    index, nb, err = _run_to_first_error(ROOT / "solutions" / "03_off_policy_actor_critic.ipynb", tmp_path)
+    index, nb, err = _run_to_first_error(ROOT / "solutions" / solution, tmp_path)
     assert index is None, f"cell {index} ({cell_meta(nb.cells[index])}) raised {err['ename']}: {err['evalue']}"
 
 
