@@ -6,9 +6,10 @@ reference q_target and score_function_loss), and SAC (HookedSAC with the correct
 Part 2, the silent-bug series: every family's bug in both places, in SAC, with the reviewer's statistics.
 Every run is one process-local torch thread; runs are spread over two worker processes.
 
-Environment variables: BENCH_FINDBUGS_SEEDS (ablation seeds, default 3: the notebook's), BENCH_FINDBUGS_BUG_SEEDS
+Environment variables: BENCH_FINDBUGS_SEEDS (ablation seeds, default: as many as the notebook's), BENCH_FINDBUGS_BUG_SEEDS
 (default 1), BENCH_FINDBUGS_PLACES (which bug places, default "0"; "0,1" for both),
-BENCH_FINDBUGS_NOTEBOOK ("1"; "0" skips timing notebook 03 at the full budget).
+BENCH_FINDBUGS_NOTEBOOK ("1"; "0" skips timing notebook 03 at the full budget), BENCH_FINDBUGS_WORKERS (processes,
+default 2), BENCH_FINDBUGS_RESUME ("1" keeps the finished runs of an interrupted bench).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def run() -> Result:
     from cs285lab import budget
 
     b = budget("nb03", "full")
-    seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_SEEDS", 3))))
+    seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_SEEDS", len(b.seeds)))))
     bug_seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_BUG_SEEDS", 1))))
     places = [int(p) for p in os.environ.get("BENCH_FINDBUGS_PLACES", "0").split(",")]
     steps, eval_every = b.ablation_steps, b.eval_every
@@ -78,7 +79,11 @@ def run() -> Result:
     jobs = [("arm", arm, seed, steps, eval_every) for seed in seeds for arm in ARM_NAMES]
     jobs += [("bug", bug, seed, steps, eval_every) for seed in bug_seeds for bug in bugs]
     rows: list[dict] = []
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
+    if os.environ.get("BENCH_FINDBUGS_RESUME") == "1" and PARTIAL.is_file():  # keep the runs an interrupted bench finished
+        rows = json.loads(PARTIAL.read_text())
+        done = {(r["impl"], r["seed"]) for r in rows}
+        jobs = [j for j in jobs if (j[1] if j[0] == "arm" else f"silent {j[1]}", j[2]) not in done]
+    with multiprocessing.get_context("spawn").Pool(int(os.environ.get("BENCH_FINDBUGS_WORKERS", 2))) as pool:
         for result in pool.imap_unordered(_star_job, jobs):
             rows += result
             print(f"{result[0]['impl']} seed {result[0]['seed']}: final {result[-1]['eval_return']:.0f}", flush=True)
