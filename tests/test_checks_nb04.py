@@ -320,3 +320,15 @@ def test_dyna_always_plans():
         return ref.dyna_q(env, 20, episodes, rng)       # ignores n_planning
 
     fails(nb04.dyna_q, fixed_planning, "without planning \\(n = 0\\)")
+
+
+def test_an_unnamed_q_update_mistake_gets_a_reproducible_worked_case():
+    def off_by_a_bit(Q, s, a, r, s_next, terminated, alpha, gamma):
+        Q[s, a] += alpha * (r + gamma * Q[s_next].max() * (1 - terminated) - Q[s, a]) + 0.01
+
+    with pytest.raises(CheckFailed) as info:
+        load("nb04").q_learning_update(off_by_a_bit)
+    message = str(info.value)
+    assert "call:     q_learning_update(Q=np.array([[0.1, 0.2, 0.3, 0.4]," in message
+    assert "s=2, a=0, r=0.5, s_next=3, terminated=False, alpha=0.5, gamma=0.9)" in message
+    assert "first difference at [2][0]" in message

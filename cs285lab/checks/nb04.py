@@ -100,7 +100,9 @@ def q_learning_update(fn) -> None:
             other[s, a] = False
             if not np.allclose(work[other], Q[other]):
                 ex.fail("you changed entries of Q other than Q[s, a]; one transition updates one entry")
-            ex.diagnose(work, expected, mistakes, what=f"Q after the update of (s={s}, a={a}, terminated={terminated})")
+            ex.diagnose(work, expected, mistakes, what=f"Q after the update of (s={s}, a={a}, terminated={terminated})",
+                        inputs=f"q_learning_update(Q=np.array({Q.tolist()}), s={s}, a={a}, r={r}, s_next={s_next}, "
+                               f"terminated={terminated}, alpha={alpha}, gamma={gamma})")
 
 
 def update_model(fn) -> None:
