@@ -141,3 +141,17 @@ def test_student_copy_keeps_the_points_but_not_the_rubric():
     cell = next(c for c in student.cells if (c.metadata.get("cs285lab") or {}).get("id") == tinyclass.QUESTION)
     assert cell.metadata["cs285lab"] == {"id": tinyclass.QUESTION, "kind": "written", "points": 2}
     assert "argmax always picks" not in cell.source and "Write your answer here" in cell.source
+
+
+def test_sheet_cells_cannot_become_spreadsheet_formulas(tmp_path):
+    from cs285lab.grading.manual import Question, _sheet_text, read_sheets
+
+    question = Question("01_x.ipynb", "nb01-a", 2.0, "", "", ())
+    text = _sheet_text(question, [("=bob", "=HYPERLINK(\"http://x\")"), ("ann", "plain")])
+    rows = list(csv.DictReader(text.splitlines()))
+    assert rows[0]["submission"] == "'=bob" and rows[0]["answer"].startswith("'=HYPERLINK")
+    assert rows[0]["answer_id"] == answer_id("=HYPERLINK(\"http://x\")"), "the id is of the student's own text"
+    rows[0]["points"] = "1"
+    (tmp_path / "01_x-nb01-a.csv").write_text(
+        "submission,points,answer_id\n" + f"{rows[0]['submission']},1,{rows[0]['answer_id']}\n", encoding="utf-8")
+    assert read_sheets(tmp_path, question).scores[("=bob", rows[0]["answer_id"])].points == 1.0

@@ -485,6 +485,7 @@ def test_declared_twins_match_the_registry():
     ("def td_target(r, v, t, g):\n    return r + g * v * (1 - t)", "", []),
     ("from cs285lab.buffers import Batch\nclass ReplayBuffer:\n    pass", "", []),
     ("def broken(:", "", []),
+    ("-" * 200_000 + "1", "", []),  # too deep for the parser: no flag, no crash
 ])
 def test_reuse_of_reference_code_is_detected(source, known, expected):
     from cs285lab.grading.reuse import imported_names, used_twins

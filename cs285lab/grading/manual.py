@@ -142,7 +142,7 @@ def read_sheets(folder: Path, question: Question) -> Sheets:
                 print(f"warning: {path}: no column(s) {', '.join(sorted(missing))}; sheet ignored", file=sys.stderr)
                 continue
             for line, row in enumerate(reader, start=2):
-                key = (row["submission"] or "", row["answer_id"] or "")
+                key = (_uncell(row["submission"] or ""), row["answer_id"] or "")
                 sheets.listed.add(key)
                 text = (row.get("points") or "").strip()
                 score = Score(None, (row.get("comment") or "").strip(), f"{path.name} row {line}")
@@ -161,13 +161,25 @@ def read_sheets(folder: Path, question: Question) -> Sheets:
     return sheets
 
 
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A text a spreadsheet shows as text: a leading formula character gets a quote (CSV injection)."""
+    return "'" + text if text.startswith(FORMULA) else text
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA) else text
+
+
 def _sheet_text(question: Question, entries: list[tuple[str, str]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=SHEET_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for submission, text in entries:
-        writer.writerow({"submission": submission, "points": "", "comment": "", "max_points": f"{question.points:g}",
-                         "answer_id": answer_id(text), "answer": text})
+        writer.writerow({"submission": _cell(submission), "points": "", "comment": "",
+                         "max_points": f"{question.points:g}", "answer_id": answer_id(text), "answer": _cell(text)})
     return buffer.getvalue()
 
 

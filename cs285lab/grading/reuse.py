@@ -39,7 +39,7 @@ def imported_names(source: str) -> dict[str, str]:
     """Local name -> the dotted module or object it stands for, from the imports in `source`."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # any source a student can save
         return {}
     aliases = {}
     for node in ast.walk(tree):
@@ -59,7 +59,7 @@ def used_twins(source: str, twins: set[str], known: dict[str, str] | None = None
     """
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # any source a student can save
         return []
     aliases: dict[str, str] = dict(known or {})
     found: list[str] = []
