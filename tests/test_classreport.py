@@ -137,3 +137,10 @@ def test_report_of_a_graded_class(tmp_path):
     for student in tinyclass.CLASS:
         assert not re.search(rf"\b{student}\b", text), f"{student} is named in the report"
     assert "Slowest cells" in text and "nb04-check-epsilon-greedy" in text
+
+
+def test_anonymize_replaces_whole_names_only():
+    from cs285lab.grading.classreport import anonymize
+
+    assert anonymize("ab's table: cell of ab-2 and Zoë", ["ab", "Zoë", "ab-2"]) == \
+        "student's table: cell of student and student"

@@ -53,8 +53,8 @@ def mistake(row: Row) -> str:
 def anonymize(message: str, names: list[str]) -> str:
     """The message with every submission name replaced by 'student'."""
     for name in sorted(names, key=len, reverse=True):
-        if len(name) >= 2:
-            message = message.replace(name, "student")
+        if name:  # whole words only: a student called "ab" must not turn "table" into "tstudentle"
+            message = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "student", message)
     return message
 
 
