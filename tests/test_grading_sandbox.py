@@ -357,6 +357,13 @@ def test_the_grader_stops_when_it_cannot_sandbox_unless_told(tmp_path):
         assert done.returncode == 0, done.stderr
         assert words in done.stderr
         assert table(out / "grades.csv")[0]["status"] == "error"
+    fake = tmp_path / "fakebin"  # a bwrap that the kernel refuses, as where user namespaces are disabled
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    refused = grade(*args, "--out", str(tmp_path / "o3"), env={"PATH": f"{fake}:{no_bwrap['PATH']}"})
+    assert refused.returncode == 2 and "uid map: Permission denied" in refused.stderr, refused.stderr
+    assert "user namespaces" in refused.stderr and "--no-sandbox" in refused.stderr
     bad = grade(*args, "--out", str(tmp_path / "o2"), env={"CS285LAB_GRADE_SANDBOX": "maybe"})
     assert bad.returncode == 2 and "CS285LAB_GRADE_SANDBOX" in bad.stderr
 

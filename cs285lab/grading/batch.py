@@ -207,7 +207,9 @@ def run_job(job: Job, settings: Settings) -> JobResult:
         return JobResult(notebook_rows(job.submission, job.ref, "error", str(exc)))
     try:
         assembled = assemble(submitted, job.ref, Path(cs285lab.checks.__file__).resolve().parent)
-        keep = settings.keep_scratch / safe_name(job.submission) / Path(job.notebook).stem if settings.keep_scratch else None
+        keep = None
+        if settings.keep_scratch:
+            keep = settings.keep_scratch / safe_name(job.submission) / Path(job.notebook).stem
         result = run_notebook(assembled, job.ref.name, settings.limits, keep=keep, student=job.submission,
                               sandbox=settings.sandbox)
         rows = grade_rows(job.submission, job.ref, assembled, result, settings.limits, settings.tampered_policy)

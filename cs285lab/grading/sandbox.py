@@ -50,10 +50,11 @@ def unavailable_reason() -> str | None:
             try:
                 done = subprocess.run([bwrap, *PROBE], capture_output=True, text=True, timeout=30,
                                       stdin=subprocess.DEVNULL)
+                said = (done.stderr.strip() or f"exit status {done.returncode}")[:300]
                 _PROBED["result"] = None if done.returncode == 0 else (
-                    f"bubblewrap cannot create its namespaces here ({(done.stderr.strip() or 'exit status ' + str(done.returncode))[:300]}); "
-                    "unprivileged user namespaces are probably disabled (e.g. sysctl kernel.unprivileged_userns_clone=0, "
-                    "an AppArmor restriction, or a container's seccomp profile)")
+                    f"bubblewrap cannot create its namespaces here ({said}); unprivileged user namespaces are "
+                    "probably disabled (e.g. sysctl kernel.unprivileged_userns_clone=0, an AppArmor restriction, "
+                    "or a container's seccomp profile)")
             except (OSError, subprocess.TimeoutExpired) as exc:
                 _PROBED["result"] = f"bubblewrap failed to start ({type(exc).__name__}: {exc})"
     return _PROBED["result"]
