@@ -28,8 +28,28 @@ def finals(frame: pd.DataFrame, impl: str) -> list[float]:
     return out
 
 
+def _ablation(frame: pd.DataFrame) -> tuple[bool, str]:
+    """The single fixes: the critic's alone stays below -700 like naive; the policy gradient's comes within 200 of both."""
+    f = {arm: finals(frame, arm) for arm in ("naive", "critic fixed", "policy gradient fixed", "both fixed", "SAC")}
+    holds = (max(f["naive"]) < -700 and max(f["critic fixed"]) < -700
+             and np.mean(f["both fixed"]) - np.mean(f["policy gradient fixed"]) < 200
+             and min(f["policy gradient fixed"]) > max(f["naive"]) + 300)
+    return holds, "; ".join(f"{arm} {[round(v) for v in values]}" for arm, values in f.items())
+
+
+def _silent_bugs_fail(frame: pd.DataFrame) -> tuple[bool, str]:
+    """Every silent bug (each family) ends more than 500 below SAC's worst seed."""
+    sac = min(finals(frame, "SAC"))
+    bugs = {impl: max(finals(frame, impl)) for impl in sorted(set(frame["impl"])) if impl.startswith("silent")}
+    families = {impl.split()[1].split("/")[0] for impl in bugs}
+    holds = len(families) >= 3 and all(v < sac - 500 for v in bugs.values())
+    return holds, f"SAC worst seed {sac:.0f}; silent bugs' best seeds " + ", ".join(f"{k} {v:.0f}" for k, v in bugs.items())
+
+
 NB03_CLAIMS: dict[str, BenchClaim] = {
     "nb03-layernorm-no-collapse": BenchClaim("sac", _sac_no_collapse),
+    "nb03-bench-ablation": BenchClaim("findbugs", _ablation),
+    "nb03-bench-silent-bugs-fail": BenchClaim("findbugs", _silent_bugs_fail),
 }
 
-__all__ = ["NB03_CLAIMS", "finals", "np"]
+__all__ = ["NB03_CLAIMS", "finals"]
