@@ -115,7 +115,7 @@ def loss_trains_critic(batch, policy, critic, num_samples):
 def test_fixed_learns_names_the_remaining_mistake_first(target_fn, loss_fn, message):
     checks = load("nb03")
     with pytest.raises(CheckFailed, match=message):
-        checks.fixed_learns(target_fn, loss_fn, None, [], None, [])
+        checks.fixed_learns(target_fn, loss_fn, {})
 
 
 @pytest.fixture(scope="module")
@@ -134,19 +134,24 @@ def test_fixed_learns_reevaluates_the_agents(short_runs, monkeypatch):
     (fixed_agent, fixed_history), (naive_agent, naive_history) = short_runs
     checks = load("nb03")
     checks.FIXED_MARGIN = -math.inf  # the learning verdict itself is proved by the notebook at the ci budget
-    checks.fixed_learns(q_target, score_function_loss, fixed_agent, fixed_history, naive_agent, naive_history)
+    def runs(fixed, naive):
+        return {("both fixed", 0): fixed, ("naive", 0): naive}
+
+    real_fixed, real_naive = (fixed_agent, fixed_history), (naive_agent, naive_history)
+    checks.fixed_learns(q_target, score_function_loss, runs(real_fixed, real_naive))
+    with pytest.raises(NotImplementedError, match="did not finish"):
+        checks.fixed_learns(q_target, score_function_loss, {("naive", 0): real_naive})
     typed = [*fixed_history[:-1], {**fixed_history[-1], "eval_return": -150.0}]
     with pytest.raises(CheckFailed, match="does not come from this agent"):
-        checks.fixed_learns(q_target, score_function_loss, fixed_agent, typed, naive_agent, naive_history)
+        checks.fixed_learns(q_target, score_function_loss, runs((fixed_agent, typed), real_naive))
     with pytest.raises(CheckFailed, match="must run your q_target"):  # the student's functions are not the agent's
-        checks.fixed_learns(lambda *a: q_target(*a), score_function_loss, fixed_agent, fixed_history,
-                            naive_agent, naive_history)
+        checks.fixed_learns(lambda *a: q_target(*a), score_function_loss, runs(real_fixed, real_naive))
     with pytest.raises(CheckFailed, match="must run your q_target"):
-        checks.fixed_learns(q_target, score_function_loss, naive_agent, naive_history, naive_agent, naive_history)
+        checks.fixed_learns(q_target, score_function_loss, runs(real_naive, real_naive))
     with pytest.raises(CheckFailed, match="naive agent"):
-        checks.fixed_learns(q_target, score_function_loss, fixed_agent, fixed_history, fixed_agent, fixed_history)
+        checks.fixed_learns(q_target, score_function_loss, runs(real_fixed, real_fixed))
     strict = load("nb03")  # the real margin: these barely trained agents are not that far apart
     half = lambda h: np.mean([r["eval_return"] for r in h[len(h) // 2:]])  # noqa: E731
     assert half(fixed_history) - half(naive_history) < strict.FIXED_MARGIN, "the short runs already differ; shorten them"
     with pytest.raises(CheckFailed, match="should beat it by at least"):
-        strict.fixed_learns(q_target, score_function_loss, fixed_agent, fixed_history, naive_agent, naive_history)
+        strict.fixed_learns(q_target, score_function_loss, runs(real_fixed, real_naive))

@@ -639,12 +639,20 @@ def _reevaluate(ex: Exercise, agent, history: list[dict], name: str) -> float:
 FIXED_MARGIN = 200.0  # the fixed agent's second-half mean return must beat the naive agent's by this much
 
 
-def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, fixed_agent, fixed_history: list[dict],
-                 naive_agent, naive_history: list[dict]) -> None:
-    """Check your two edits: their unit checks, then that the fixed agent built from them learns where the naive one does not."""
+def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, runs: Mapping) -> None:
+    """Check your two edits: their unit checks, then that the fixed agent built from them learns where the naive one does not.
+
+    `runs` maps (arm, seed) to (agent, history), as the notebook's training cell fills it; seed 0 of
+    "both fixed" and "naive" are graded.
+    """
     q_target(q_target_fn)  # a specific named mistake first, before any learning verdict
     score_function_loss(score_loss_fn)
     with exercise("fixed_learns") as ex:
+        if not isinstance(runs, Mapping):
+            ex.fail("pass the `runs` dict filled by the training cell above")
+        if ("both fixed", 0) not in runs or ("naive", 0) not in runs:
+            raise NotImplementedError("fixed_learns: the training cell above did not finish; run it first")
+        (fixed_agent, fixed_history), (naive_agent, naive_history) = runs["both fixed", 0], runs["naive", 0]
         config = getattr(fixed_agent, "config", None)
         ex.expect(getattr(fixed_agent, "q_target_fn", None) is q_target_fn
                   and getattr(fixed_agent, "actor_loss_fn", None) is score_loss_fn
