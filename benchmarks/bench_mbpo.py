@@ -109,6 +109,10 @@ Per seed, first evaluation (every {EVAL_EVERY} env steps for all) at or above {T
 MBPO {_per_seed(rows, 'mbpo')}, SAC {_per_seed(rows, 'sac_nb03')}, k=0 control {_per_seed(rows, 'sac_same_updates_k0')}.
 Worst evaluation after each seed's first crossing: MBPO {_worst_after(rows, 'mbpo')}, SAC {_worst_after(rows, 'sac_nb03')}, k=0 control {_worst_after(rows, 'sac_same_updates_k0')}.
 
+Plateau (mean eval return over the last 20% of each run's env steps, per seed): MBPO {_plateau(rows, 'mbpo')}, \
+SAC {_plateau(rows, 'sac_nb03')}, k=0 control {_plateau(rows, 'sac_same_updates_k0')} (runs of {mbpo_steps}, {sac_steps} \
+and {k0_steps} env steps).
+
 **Sample-efficiency ratio (SAC steps / MBPO steps): {ratio}.**
 MBPO per {mbpo_steps}-step run: wall-clock {', '.join(f'{w:.0f} s' for w in mbpo_wall)};
 CPU time {', '.join(f'{c:.0f} s' for c in mbpo_cpu)}
@@ -125,6 +129,16 @@ def _worst_after(rows: list[dict], impl: str) -> list[int | None]:
         sel = sorted((r["env_steps"], r["eval_return"]) for r in rows if r["impl"] == impl and r["seed"] == seed)
         first = next((i for i, (_, value) in enumerate(sel) if value >= THRESHOLD), None)
         out.append(None if first is None else round(min(value for _, value in sel[first:])))
+    return out
+
+
+def _plateau(rows: list[dict], impl: str, last_fraction: float = 0.2) -> list[int]:
+    """Per seed, the mean eval return over the last `last_fraction` of the run's env steps (Lecture 12's plateau)."""
+    out = []
+    for seed in sorted({r["seed"] for r in rows if r["impl"] == impl}):
+        sel = [r for r in rows if r["impl"] == impl and r["seed"] == seed]
+        cutoff = max(r["env_steps"] for r in sel) * (1 - last_fraction)
+        out.append(round(float(np.mean([r["eval_return"] for r in sel if r["env_steps"] >= cutoff]))))
     return out
 
 

@@ -209,4 +209,3 @@ def test_imagined_rollout_follows_the_model_from_the_given_state():
     assert states.shape == (5, 3) and np.allclose(states[0], start) and np.allclose(states[1:], [1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="steps"):
         mbpo.imagined_rollout(_ConstantModel(0.0), agent, start, steps=0, rng=np.random.default_rng(0))
-
