@@ -485,3 +485,22 @@ def test_squashed_gaussian_names_log_std_as_scale_before_torch_raises():
 
     with pytest.raises(CheckFailed, match="std is exp"):
         checks.squashed_gaussian(as_scale)
+
+
+def test_no_graded_cell_takes_an_enumerable_answer():
+    """Find the bugs is graded by the fixed code; the old line-number answer is gone (issue 13)."""
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "solutions" / "03_off_policy_actor_critic.ipynb", 4)
+    ids = {(c.metadata.get("cs285lab") or {}).get("id") for c in nb.cells}
+    assert not {"nb03-bugs-answer", "nb03-check-bugs"} & ids and not hasattr(checks, "find_the_bugs")
+    graded = [c.source for c in nb.cells if (c.metadata.get("cs285lab") or {}).get("kind") == "check"]
+    for name in ("fixed_learns(q_target, score_function_loss, runs)", "silent_fix(1, fix_1, STUDENT_ID)",
+                 "silent_fix(2, fix_2, STUDENT_ID)", "silent_fix(3, fix_3, STUDENT_ID)"):
+        assert any(name in source for source in graded), name
+    # The quiz that explains every line comes after the graded fix, never before it.
+    order = [(c.metadata.get("cs285lab") or {}).get("id") or c.source for c in nb.cells]
+    quiz = next(i for i, s in enumerate(order) if isinstance(s, str) and "bugs_quiz()" in s)
+    assert quiz > order.index("nb03-check-fixed-learns")
