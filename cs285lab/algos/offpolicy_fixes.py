@@ -29,6 +29,7 @@ from cs285lab.algos.sac import SquashedGaussianActor, make_env, run_off_policy
 from cs285lab.buffers import Batch
 from cs285lab.nets import mlp
 from cs285lab.runs import Logger
+from cs285lab.twins import twin
 
 ARMS = {  # name -> (fix_critic, fix_actor): the four cells of the 2 x 2 ablation
     "naive": (False, False),
@@ -66,6 +67,7 @@ class AblationConfig:
             raise ValueError(f"AblationConfig.gamma must be in [0, 1], got {self.gamma}")
 
 
+@twin("nb03", "nb03-q-target")
 def q_target(batch: Batch, sample_actions: Callable, target_q: Callable, gamma: float,
              alpha: float = 0.0) -> Tensor:
     """y = r + gamma * (Q(s', a') - alpha log pi(a'|s')) * (1 - terminated), a' ~ pi(s') fresh; [B], no gradient."""
@@ -75,6 +77,7 @@ def q_target(batch: Batch, sample_actions: Callable, target_q: Callable, gamma: 
         return batch.rewards + gamma * (1.0 - batch.terminated) * next_value
 
 
+@twin("nb03", "nb03-score-loss")
 def score_function_loss(batch: Batch, policy, critic: Callable, num_samples: int) -> Tensor:
     """-mean over K fresh samples a ~ pi(.|s) and states of log pi(a|s) * Q(s, a) (Q as a fixed weight)."""
     actions = policy.sample(batch.obs, num_samples)
