@@ -112,3 +112,16 @@ def test_progress_logger_reports_training_steps(capsys):
     logger = ex.progress_logger("training seed 1 of 2", 1000)
     logger.log(500, eval_return=42.4, loss=1.0)
     assert "learns: training seed 1 of 2: step 500 / 1,000, return 42" in capsys.readouterr().out
+
+
+def test_a_negative_scale_error_from_torch_is_explained_in_the_students_terms():
+    def gaussian(mean, log_std):
+        return torch.distributions.Normal(mean, log_std).log_prob(mean)
+
+    ex = Exercise("demo")
+    with pytest.raises(CheckFailed) as info:
+        ex.call(gaussian, torch.zeros(2), torch.tensor([0.3, -0.5]))
+    message = str(info.value)
+    assert "your code raised ValueError: Expected parameter scale" in message
+    assert "observed: the scale (standard deviation) given to a torch distribution has values <= 0" in message
+    assert len(message.splitlines()) <= 5, message  # torch's multi-line value dump is cut

@@ -125,8 +125,8 @@ class Exercise:
             raise
         except Exception as exc:  # noqa: BLE001 - any student error becomes a named failure
             where = student_line(exc.__traceback__)
-            self.fail(f"your code raised {type(exc).__name__}: {exc}" + (f"\n  at {where}" if where else "")
-                      + (f"\n  called as {shown}" if shown else ""))
+            self.fail(f"your code raised {type(exc).__name__}: {_first_line(exc)}" + (f"\n  at {where}" if where else "")
+                      + (f"\n  called as {shown}" if shown else "") + _observed(exc))
         self._calls = [*self._calls[-7:], (result, shown)]
         return result
 
@@ -240,6 +240,22 @@ class _ProgressLogger:
         ret = next((v for k, v in scalars.items() if "return" in k and v is not None), None)
         self.ex.progress(f"{self.what}: step {int(step):,} / {self.total:,}"
                          + (f", return {float(ret):.0f}" if ret is not None else ""))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The exception's message, cut to its first line (torch puts pages of detail after it)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= 300 else first[:300] + " ..."
+
+
+def _observed(exc: BaseException) -> str:
+    """What a well-known library error says about the student's values, in their terms."""
+    text = str(exc)
+    if isinstance(exc, ValueError) and "parameter scale" in text and "GreaterThan" in text:
+        return ("\n  observed: the scale (standard deviation) given to a torch distribution has values <= 0; "
+                "a standard deviation is positive (from a log-std: std = log_std.exp())")
+    return ""
 
 
 def _short(value: Any, limit: int = 12) -> str:
