@@ -142,13 +142,14 @@ def collect_step(fn: Callable[..., Any], steps: int = 20) -> None:
         ex.expect_tensor(mine[0][0].mask, shape=(3,), dtype=torch.bool, what="batch.mask")
 
         stack = lambda rows, name: np.stack([_as_np(getattr(b, name)).astype(np.float64) for b, _ in rows])  # noqa: E731
-        ex.diagnose(stack(mine, "actions"), stack(theirs, "actions"), {},
-                    what="batch.actions (sample them from model.dist(obs))")
+        # observations first: a mix-up there also changes the sampled actions, and it has a name
         ex.diagnose(stack(mine, "obs"), stack(theirs, "obs"), {
             "batch.obs holds the observation after the step: obs is where the action was taken, next_obs "
             "where it led": stack(theirs, "next_obs")}, what="batch.obs")
         ex.diagnose(stack(mine, "next_obs"), stack(theirs, "next_obs"), {
             "batch.next_obs holds the observation before the step": stack(theirs, "obs")}, what="batch.next_obs")
+        ex.diagnose(stack(mine, "actions"), stack(theirs, "actions"), {},
+                    what="batch.actions (sample them from model.dist(obs))")
         ex.diagnose(stack(mine, "rewards"), stack(theirs, "rewards"), {}, what="batch.rewards")
 
         terminated = stack(theirs, "terminated")
