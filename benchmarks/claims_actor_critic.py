@@ -24,25 +24,9 @@ def _nb01_pixels(frame: pd.DataFrame) -> tuple[bool, str]:
     shared, separate = (final_mean(frame, f"pixels {kind}", "PixelCatch") for kind in ("shared", "separate"))
     finals = {kind: frame[frame["impl"] == f"pixels {kind}"].groupby("seed")["eval_return"].last().round(2).tolist()
               for kind in ("shared", "separate")}
-    return shared >= separate, f"last-20% mean: shared {shared:+.2f}, separate {separate:+.2f}; final per seed {finals}"
-
-
-def _nb01_pixel_cpu(frame: pd.DataFrame) -> tuple[bool, str]:
-    cpu = {kind: 1e3 * frame[frame["impl"] == f"pixels {kind}"].groupby("seed")["cpu_s"].first().mean()
-           for kind in ("shared", "separate")}
-    return cpu["shared"] < cpu["separate"], f"ms CPU per env step: shared {cpu['shared']:.2f}, separate {cpu['separate']:.2f}"
-
-
-def _best(frame: pd.DataFrame, kind: str) -> tuple[str, float]:
-    impls = sorted({impl for impl in frame["impl"] if impl.startswith(f"{kind} lr=")})
-    scores = {impl: final_mean(frame, impl, CARTPOLE) for impl in impls}
-    best = max(scores, key=scores.get)
-    return best, scores[best]
-
-
-def _nb01_online_vs_batched(frame: pd.DataFrame) -> tuple[bool, str]:
-    (online, o), (batched, b) = _best(frame, "online"), _best(frame, "batched")
-    return b > o, f"last-20% mean at each one's best learning rate: {online} {o:.0f}, {batched} {b:.0f}"
+    # "the separate nets failed to learn on some seeds, the shared trunk on none" (a failed seed ends below 0)
+    holds = shared >= separate and min(finals["shared"]) > 0 and min(finals["separate"]) < 0
+    return holds, f"last-20% mean: shared {shared:+.2f}, separate {separate:+.2f}; final per seed {finals}"
 
 
 def _speed(frame: pd.DataFrame, impl: str) -> float:
@@ -67,6 +51,8 @@ def _nb02_async_close(frame: pd.DataFrame) -> tuple[bool, str]:
 
 
 NB01_NB02_CLAIMS: dict[str, BenchClaim] = {
+    "nb01-bench-critic-steps": BenchClaim("architectures", _nb01_critic_steps),
+    "nb01-bench-pixels": BenchClaim("architectures", _nb01_pixels),
     "nb02-sync-fastest": BenchClaim("parallel", _nb02_sync_fastest),
     "nb02-async-close-per-step": BenchClaim("parallel", _nb02_async_close),
 }
