@@ -94,8 +94,8 @@ def run() -> Result:
     arm_rows = [r for r in rows if not r["impl"].startswith("silent")]
     bug_rows = [r for r in rows if r["impl"].startswith("silent") or r["impl"] == "SAC"]
     return Result(rows=rows, summary=summary, extra_columns=("train_cpu_s", *STATS),
-                  figures={"": learning_curve_figure(arm_rows, f"{ENV}: one fix at a time (median, min-max over seeds)"),
-                           "silent": learning_curve_figure(bug_rows, f"{ENV}: SAC with one silent bug")})
+                  figures={"": learning_curve_figure(arm_rows, "one fix at a time (median, min-max)"),
+                           "silent": learning_curve_figure(bug_rows, "SAC with one silent bug")})
 
 
 def final_returns(rows: list[dict], impl: str) -> list[float]:
