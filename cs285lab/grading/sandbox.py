@@ -96,7 +96,11 @@ class Sandbox:
             secret.append(home)
         # A path on sys.path that holds something hidden (a repository root holding solutions/) stays
         # visible; the hidden folders inside it are hidden again afterwards.
-        exposed = sorted(p for p in needed if _within(p, home) and p != home and p.exists())
+        # Python or the package may live under a folder the sandbox replaces (the home folder, or /tmp for a
+        # checkout made there): those paths are shown again, read-only, on top of the empty folder.
+        covered = [home, Path("/tmp"), Path(tempfile.gettempdir()).resolve()]
+        exposed = sorted(p for p in needed
+                         if any(_within(p, c) and p != c for c in covered) and p.exists())
         return cls(tuple(dict.fromkeys(secret)), tuple(exposed))
 
     def wrap(self, command: list[str], box: Path, cwd: Path) -> list[str]:
@@ -106,18 +110,22 @@ class Sandbox:
             raise RuntimeError("bubblewrap (bwrap) is not installed")
         args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         home = Path(os.path.expanduser("~")).resolve()
-        if home in self.hidden:
-            args += ["--tmpfs", str(home)]
-            for path in self.exposed:
-                args += ["--ro-bind", str(path), str(path)]
+        hide: list[str] = []
         for path in self.hidden:
-            if path == home:
-                continue
             if path.is_dir():
-                args += ["--tmpfs", str(path)]
+                hide += ["--tmpfs", str(path)]
             elif path.exists():
-                args += ["--ro-bind", "/dev/null", str(path)]
-        args += ["--tmpfs", "/tmp", "--bind", str(box), str(box), "--chdir", str(cwd),
+                hide += ["--ro-bind", "/dev/null", str(path)]
+        args += hide
+        args += ["--tmpfs", "/tmp"]
+        for path in self.exposed:
+            args += ["--ro-bind", str(path), str(path)]
+        # A shown-again folder (a checkout on sys.path) may hold a hidden one (its solutions/): hide it again.
+        if self.exposed:
+            for path in self.hidden:
+                if path != home and any(_within(path, e) for e in self.exposed):
+                    args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+        args += ["--bind", str(box), str(box), "--chdir", str(cwd),
                  "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "grader",
                  "--die-with-parent", "--new-session", "--", *command]
         return args
