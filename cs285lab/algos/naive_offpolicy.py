@@ -37,7 +37,22 @@ class NaiveConfig:
     buffer_size: int = 1_000_000
 
 
-class NaiveOffPolicyAC:
+class ActsWithActor:
+    """`act` for an agent with a squashed Gaussian `actor` and an `obs_dim` (shared by the off-policy agents)."""
+
+    actor: SquashedGaussianActor
+    obs_dim: int
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """One action for obs [obs_dim] or a batch [N, obs_dim]."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
+            raise ValueError(f"act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
+        return self.actor(x, deterministic=deterministic)[0].numpy()
+
+
+class NaiveOffPolicyAC(ActsWithActor):
     """A V critic and a squashed Gaussian actor, both trained on batches from the replay buffer."""
 
     def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray, action_high: np.ndarray,
@@ -50,14 +65,6 @@ class NaiveOffPolicyAC:
         self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=config.lr)
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """One action for obs [obs_dim] or a batch [N, obs_dim]."""
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
-        if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
-            raise ValueError(f"act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
-        return self.actor(x, deterministic=deterministic)[0].numpy()
 
     def update(self, batch: Batch) -> dict[str, float]:
         """Steps 3-6 of the naive algorithm on one batch from the buffer."""

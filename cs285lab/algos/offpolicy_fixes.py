@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cs285lab.algos.naive_offpolicy import ActsWithActor
 from cs285lab.algos.sac import SquashedGaussianActor, make_env, run_off_policy
 from cs285lab.buffers import Batch
 from cs285lab.nets import mlp
@@ -102,7 +103,7 @@ class _Policy:
         return self.actor.log_prob(obs.expand(*actions.shape[:-1], obs.shape[-1]), actions)
 
 
-class AblationAC:
+class AblationAC(ActsWithActor):
     """The naive off-policy actor-critic with the critic fix and the policy-gradient fix as switches."""
 
     def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray, action_high: np.ndarray,
@@ -130,14 +131,6 @@ class AblationAC:
         critic_params = [p for net in (self.value, self.q) if net is not None for p in net.parameters()]
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.critic_opt = torch.optim.Adam(critic_params, lr=config.lr)
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """One action for obs [obs_dim] or a batch [N, obs_dim]."""
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
-        if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
-            raise ValueError(f"act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
-        return self.actor(x, deterministic=deterministic)[0].numpy()
 
     def q_value(self, obs: Tensor, actions: Tensor) -> Tensor:
         """Q(s, a) for actions of any leading shape [..., B, act_dim] -> [..., B]."""

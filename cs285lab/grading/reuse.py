@@ -61,18 +61,10 @@ def used_twins(source: str, twins: set[str], known: dict[str, str] | None = None
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):  # any source a student can save
         return []
-    aliases: dict[str, str] = dict(known or {})
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                full = f"{node.module}.{alias.name}"
-                aliases[alias.asname or alias.name] = full
-                if full in twins and full not in found:
-                    found.append(full)
+    own = imported_names(source)
+    aliases = {**(known or {}), **own}
+    # Twins are functions and classes, so only `from module import twin` can import one by name.
+    found = list(dict.fromkeys(full for full in own.values() if full in twins))
     for node in ast.walk(tree):
         if isinstance(node, (ast.Attribute, ast.Name)) and isinstance(getattr(node, "ctx", None), ast.Load):
             dotted = _dotted(node)
