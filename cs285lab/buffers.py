@@ -7,43 +7,19 @@ truncated transition is stored with terminated = 0 and the caller simply resets 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import Tensor
 
+from cs285lab.batch import TRANSITION_FIELDS, Batch
 from cs285lab.twins import twin
+
+__all__ = ["Batch", "ReplayBuffer", "MAX_CAPACITY"]
 
 MAX_CAPACITY = 10_000_000
 
 
-@dataclass(frozen=True)
-class Batch:
-    """A batch of transitions as float32 CPU tensors (terminated is 0/1, truncation not stored)."""
-
-    obs: Tensor         # [B, obs_dim]
-    actions: Tensor     # [B, act_dim]
-    rewards: Tensor     # [B]
-    next_obs: Tensor    # [B, obs_dim]
-    terminated: Tensor  # [B]
-
-    def __len__(self) -> int:
-        return int(self.rewards.shape[0])
-
-    def concat(self, other: Batch) -> Batch:
-        """Stack two batches along the batch dimension (e.g. real and model transitions)."""
-        if not isinstance(other, Batch):
-            raise TypeError(f"can only concat a Batch with a Batch, got {type(other).__name__}")
-        for name in ("obs", "actions", "next_obs"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine.shape[1:] != theirs.shape[1:]:
-                raise ValueError(f"Batch.concat: {name} shapes {tuple(mine.shape)} and {tuple(theirs.shape)} "
-                                 "differ beyond the batch dimension")
-        return Batch(*(torch.cat([getattr(self, f), getattr(other, f)]) for f in _FIELDS))
-
-
-_FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
+_FIELDS = TRANSITION_FIELDS
 
 
 def _flags(terminated: object) -> np.ndarray:

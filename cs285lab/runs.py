@@ -31,7 +31,9 @@ import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from cs285lab.record import Logger, NullLogger
 
 if TYPE_CHECKING:  # pandas and the plotting stack load only when used
     import pandas as pd
@@ -44,28 +46,6 @@ METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 RESERVED = ("step", "wall_s")
 TIDY_COLUMNS = ["experiment", "run", "seed", "step", "wall_s", "metric", "value"]
-
-
-class Logger(Protocol):
-    """Anything an algorithm can report scalars to."""
-
-    def log(self, step: int, **scalars: float) -> None: ...
-
-
-class NullLogger:
-    """A logger that drops everything (the default for algorithms)."""
-
-    def log(self, step: int, **scalars: float) -> None:
-        """Ignore the scalars."""
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-    def __enter__(self) -> NullLogger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-/]")

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
+from cs285lab.batch import Batch
 from cs285lab.algos.guards import check_loss, check_params, check_rewards, check_stats, positive_int
 from cs285lab.envs import evaluate
 from cs285lab.nets import mlp
@@ -267,36 +268,6 @@ def greedy_policy(model: nn.Module, action_space: gym.spaces.Space) -> Callable[
 # --------------------------------------------------------------------------------------------
 # The loss
 # --------------------------------------------------------------------------------------------
-
-@dataclass
-class Batch:
-    """Transitions for one update; every field has the batch size B as its first dimension.
-
-    `mask` (optional, bool [B]) marks the transitions that enter the loss; gymnasium's vector envs
-    produce one invalid row per episode end (the NEXT_STEP reset step), which gets mask False.
-    """
-
-    obs: torch.Tensor
-    actions: torch.Tensor
-    rewards: torch.Tensor
-    next_obs: torch.Tensor
-    terminated: torch.Tensor
-    mask: torch.Tensor | None = None
-
-    @classmethod
-    def of(cls, batch: Batch | Mapping[str, Any]) -> Batch:
-        """Accept a Batch or a dict with the same keys (numpy arrays are converted)."""
-        if isinstance(batch, Batch):
-            return batch
-        if not isinstance(batch, Mapping):
-            raise TypeError(f"batch must be a Batch or a dict, got {type(batch).__name__}")
-        names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n != "mask" and n not in batch]
-        extra = [k for k in batch if k not in names]
-        if missing or extra:
-            raise KeyError(f"batch keys: missing {missing}, unknown {extra}; expected {names}")
-        return cls(**{k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in batch.items()})
-
 
 def policy_value_loss(dist: Distribution, values: torch.Tensor, actions: torch.Tensor,
                       advantages: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None,

@@ -358,16 +358,12 @@ class AsyncHistory:
 TakeBatch = Callable[[queue.Queue, int, int, float], "tuple[list[Transition], torch.Tensor] | None"]
 
 
-@dataclass
-class NStepBatch(Batch):
-    """A Batch whose rows may be n-step transitions: row i bootstraps with gamma ** steps[i]."""
-
-    steps: torch.Tensor | None = None
+NStepBatch = Batch  # the one Batch carries `steps`; this name is kept for code written before
 
 
-def transitions_to_batch(transitions: Sequence[Transition]) -> NStepBatch:
+def transitions_to_batch(transitions: Sequence[Transition]) -> Batch:
     """Stack delivered transitions into one batch (obs, actions, rewards, next_obs, terminated, steps)."""
-    return NStepBatch(
+    return Batch(
         obs=torch.as_tensor(np.stack([t.obs for t in transitions]), dtype=torch.float32),
         actions=torch.stack([torch.as_tensor(t.action) for t in transitions]),
         rewards=torch.tensor([t.reward for t in transitions], dtype=torch.float32),
@@ -377,7 +373,7 @@ def transitions_to_batch(transitions: Sequence[Transition]) -> NStepBatch:
     )
 
 
-def learner_loss(model: nn.Module, batch: NStepBatch, gamma: float, value_coef: float = 0.5,
+def learner_loss(model: nn.Module, batch: Batch, gamma: float, value_coef: float = 0.5,
                  entropy_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """The learner's actor-critic loss on delivered (n-step) transitions: fit V to y, step pi along A = y - V(s)."""
     dist, values = model.dist(batch.obs), model.value(batch.obs)                       # pi(.|s), V(s)
