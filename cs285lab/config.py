@@ -44,10 +44,29 @@ def budget(notebook: str, profile_name: str | None = None) -> SimpleNamespace:
     tables = tomllib.loads(source.read_text())
     if "full" not in tables:
         raise ValueError(f"budgets/{notebook}.toml has no [full] table")
-    unknown = set(tables.get("ci", {})) - set(tables["full"])
-    if unknown:
-        raise ValueError(f"budgets/{notebook}.toml: [ci] keys {sorted(unknown)} are missing from [full]")
-    values = dict(tables["full"])
-    if name == "ci":
-        values.update(tables.get("ci", {}))
+    values = _overlay(tables["full"], tables.get("ci", {}) if name == "ci" else {}, f"budgets/{notebook}.toml")
+    if name != "ci":
+        _overlay(tables["full"], tables.get("ci", {}), f"budgets/{notebook}.toml")  # same shape check either way
     return SimpleNamespace(profile=name, **values)
+
+
+def thresholds(notebook: str, profile_name: str | None = None) -> dict:
+    """The pass thresholds of `notebook`'s checks at the active profile: its budget's [full.thresholds] table
+    with [ci.thresholds] on top. Checks read their thresholds here, never from an argument or a constant."""
+    table = getattr(budget(notebook, profile_name), "thresholds", None)
+    if not isinstance(table, dict):
+        raise KeyError(f"budgets/{notebook}.toml has no [full.thresholds] table")
+    return dict(table)
+
+
+def _overlay(full: dict, ci: dict, where: str, path: str = "") -> dict:
+    """`full` with `ci`'s values on top, table by table; a ci key that [full] lacks is an error (same shape)."""
+    unknown = sorted(set(ci) - set(full))
+    if unknown:
+        raise ValueError(f"{where}: [ci{path}] keys {unknown} are missing from [full{path}]")
+    merged = dict(full)
+    for key, value in ci.items():
+        if isinstance(full[key], dict) != isinstance(value, dict):
+            raise ValueError(f"{where}: {key!r} is a table in one profile and a value in the other")
+        merged[key] = _overlay(full[key], value, where, f"{path}.{key}") if isinstance(value, dict) else value
+    return merged
