@@ -22,7 +22,9 @@ def _make_student(args: argparse.Namespace) -> int:
             print(f"student notebooks in {args.out}/ match {args.solutions}/")
             return 0
         notes: list[str] = []
-        written = make_students(Path(args.solutions), Path(args.out), force=args.force, notes=notes)
+        registry = Path(args.solutions).resolve().parent / "cs285lab" / "data" / "previous_cells.json"
+        written = make_students(Path(args.solutions), Path(args.out), force=args.force, notes=notes,
+                                previous=registry if registry.parent.is_dir() else None)
     except AuthoringError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

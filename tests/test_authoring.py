@@ -253,3 +253,22 @@ def test_console_script_and_module_entry_point(tmp_path):
                              "--out", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (out / "01_demo.ipynb").exists()
+
+
+def test_regeneration_remembers_the_protected_cells_it_replaces(tmp_path):
+    import json
+
+    from cs285lab.authoring.previous import fingerprint
+
+    solutions, out = course(tmp_path)
+    registry = tmp_path / "previous_cells.json"
+    make_students(solutions, out, previous=registry)
+    assert not registry.exists(), "a first generation replaces nothing"
+    released = read_notebook(out / "01_demo.ipynb").cells[1].source
+    nb = read_notebook(solutions / "01_demo.ipynb")
+    nb.cells[1].source = "import math\nimport cmath"  # the locked cell changes in the next release
+    nbformat.write(nb, solutions / "01_demo.ipynb")
+    make_students(solutions, out, previous=registry)
+    known = json.loads(registry.read_text())["01_demo.ipynb"]
+    assert fingerprint(released) in known["setup"] and fingerprint(nb.cells[1].source) not in known["setup"]
+    assert "add" not in known, "solution cells are the student's, not a released version"

@@ -274,8 +274,13 @@ def generate(solutions: Path) -> dict[str, str]:
     return {path.name: render(to_student(read_notebook(path), path.name)) for path in _solutions(solutions)}
 
 
-def make_students(solutions: Path, out: Path, force: bool = False, notes: list[str] | None = None) -> list[Path]:
+def make_students(solutions: Path, out: Path, force: bool = False, notes: list[str] | None = None,
+                  previous: Path | None = None) -> list[Path]:
     """Regenerate `out/` from `solutions/`; return the paths written.
+
+    With `previous` (the registry of earlier protected cells, see cs285lab.authoring.previous), the
+    protected cells of each generated notebook being replaced are recorded there first, so that
+    notebooks students saved from it still grade without their unchanged cells counting as edited.
 
     Nothing a person made is lost: a student notebook with edited cells is not overwritten
     unless `force`; one that only holds run outputs is regenerated. Either way the old file is
@@ -294,6 +299,10 @@ def make_students(solutions: Path, out: Path, force: bool = False, notes: list[s
             if edited and not force:
                 blocked.append(target)
                 continue
+            if previous is not None and not edited:  # an edited copy is someone's work, not a released version
+                from cs285lab.authoring.previous import remember
+
+                remember(name, read_notebook(target), previous)
             if edited or _has_outputs(target):
                 backup = _backup(target, out)
                 what = "edited cells" if edited else "run outputs only"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 
+from cs285lab.authoring.previous import accepted, fingerprint
 from cs285lab.authoring.student import cell_meta, read_notebook, to_student, validate
 
 CHECK_IMPORT = re.compile(r"^(\s*)from\s+cs285lab\.checks\s+import\s+load\s*$", re.MULTILINE)
@@ -243,6 +244,7 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
     matcher = difflib.SequenceMatcher(None, present, order, autojunk=False)
     in_place = {present[b.a + k] for b in matcher.get_matching_blocks() for k in range(b.size)}
     protected: dict[str, tuple[str, str]] = {}
+    earlier = accepted(ref.name)  # versions of protected cells released before the last update
     for cid in ref.ids:
         if kinds[cid] in ("solution", "written"):  # the student's own answer
             continue
@@ -250,8 +252,9 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
         if cid not in found:
             protected[cid] = ("missing", f"this {what} cell was deleted (or its metadata removed)")
         elif (found[cid].cell_type != student_cells[cid].cell_type
-              or _normalized(found[cid].source) not in {_normalized(student_cells[cid].source),
-                                                          _normalized(ref_cells[cid].source)}):
+              or (_normalized(found[cid].source) not in {_normalized(student_cells[cid].source),
+                                                           _normalized(ref_cells[cid].source)}
+                  and fingerprint(found[cid].source) not in earlier.get(cid, ()))):
             protected[cid] = ("tampered", f"this {what} cell was edited")
         elif cid not in in_place:
             protected[cid] = ("tampered", f"this {what} cell was moved")
