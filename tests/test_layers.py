@@ -25,6 +25,10 @@ BOTTOM = ("cs285lab.batch", "cs285lab.record", "cs285lab.bands", "cs285lab.runlo
 TOP = ("cs285lab.plots", "cs285lab.checks", "cs285lab.grading", "cs285lab.runs", "cs285lab.authoring",
        "cs285lab.cli", "cs285lab.references")
 
+# Checks and plots sit above the algorithms and below the notebook-facing top (runs, references, grading, cli).
+MIDDLE = ("cs285lab.plots", "cs285lab.checks")
+UPPER = ("cs285lab.runs", "cs285lab.references", "cs285lab.grading", "cs285lab.cli")
+
 MAX_LINES = 400
 
 # Files over MAX_LINES while the restructuring of issue #12 is being merged: the algorithm splits
@@ -203,6 +207,13 @@ def test_bottom_modules_import_nothing_from_the_top():
     bad = sorted((module, target) for module, targets in graph.items() if _is_under(module, BOTTOM)
                  for target in targets if _is_under(target, TOP) and (module, target) not in ARROWS_UNTIL_MERGED)
     assert not bad, "bottom modules importing from the top floors:\n" + "\n".join(f"{a} -> {b}" for a, b in bad)
+
+
+def test_plots_and_checks_import_nothing_from_the_notebook_facing_top():
+    graph = import_graph()
+    bad = sorted((module, target) for module, targets in graph.items() if _is_under(module, MIDDLE)
+                 for target in targets if _is_under(target, UPPER))
+    assert not bad, "plots/checks importing runs, references, grading or cli:\n" + "\n".join(f"{a} -> {b}" for a, b in bad)
 
 
 def test_the_arrow_allow_list_is_not_stale():

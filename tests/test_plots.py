@@ -144,6 +144,19 @@ def test_every_shipped_band_has_a_recipe_at_its_notebook_budget():
             assert recipe.settings(budget(recipe.notebook, profile))  # every size the recipe reads exists
 
 
+@pytest.mark.parametrize("name", available_references())
+def test_a_shipped_band_says_the_command_that_regenerates_it(name):
+    import shlex
+
+    from cs285lab.references.cli import parser
+
+    how = load_reference(name).meta["how"]
+    assert f"python -m cs285lab.references generate {name}" in how, how
+    command = how[how.index("python -m cs285lab.references"):].split(" (")[0]  # a note in parentheses may follow
+    args = parser().parse_args(shlex.split(command)[3:])  # a command that no longer parses exits here
+    assert args.command == "generate" and args.exercise == name
+
+
 def test_generate_command_lists_recipes_found_in_the_recipes_package(capsys):
     from cs285lab.references.cli import main
 

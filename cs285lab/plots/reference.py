@@ -130,7 +130,7 @@ def resample_runs(runs: pd.DataFrame, metrics: Iterable[str] | None = None, poin
                   ) -> pd.DataFrame:
     """Per-run curves on a common step grid: columns metric, step, seed, value.
 
-    `runs` is the tidy frame of `cs285lab.runs.load_runs`. When every run logged a metric at the
+    `runs` is the tidy frame of `cs285lab.runlog.load_runs`. When every run logged a metric at the
     same steps (e.g. evaluations every 500 steps) and `points` is None, those steps are the grid and
     the values are kept as they are. Otherwise the grid has `points` (default 100) bins over 0 ..
     the shortest run's last step, each holding the run's mean in that bin, gaps interpolated.

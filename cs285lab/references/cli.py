@@ -16,7 +16,7 @@ from cs285lab.plots.reference import available_references, load_reference, make_
 from cs285lab.references.recipe import generate, known_recipes
 from cs285lab.runlog import load_runs
 
-__all__ = ["main", "run"]
+__all__ = ["main", "parser", "run"]
 
 
 def _parse_meta(items: Sequence[str]) -> dict[str, str]:
@@ -29,10 +29,10 @@ def _parse_meta(items: Sequence[str]) -> dict[str, str]:
     return meta
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: build a band from logged runs (`build`), or list the shipped ones (`list`)."""
-    parser = argparse.ArgumentParser(prog="python -m cs285lab.references", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """The command's argument parser: build, generate and list."""
+    command = argparse.ArgumentParser(prog="python -m cs285lab.references", description=__doc__.split("\n")[0])
+    sub = command.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="make a band CSV from runs logged with RunLogger")
     build.add_argument("experiment", nargs="+", help="experiment name(s) under --root")
     build.add_argument("--root", default="runs")
@@ -48,7 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     gen.add_argument("--out", default=None, help="default: the shipped file cs285lab/data/reference/<exercise>.csv")
     gen.add_argument("--root", default=None, help="keep the runs under this directory (default: a temp dir)")
     sub.add_parser("list", help="list the shipped bands")
-    args = parser.parse_args(argv)
+    return command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: build a band from logged runs (`build`), regenerate a shipped one (`generate`), or `list` them."""
+    args = parser().parse_args(argv)
     if args.command == "generate":
         from cs285lab.seeding import seed_everything
 
