@@ -166,6 +166,16 @@ def test_generate_command_lists_recipes_found_in_the_recipes_package(capsys):
     assert "nb01-a2c-cartpole" in out and "nb03-sac-pendulum" in out
 
 
+def test_the_course_command_forwards_references(capsys):
+    from cs285lab.cli import main
+
+    assert main(["references", "list"]) == 0
+    assert "nb03-sac-pendulum: eval_return, train_return" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:  # an unknown band is refused before anything trains
+        main(["references", "generate", "nb99-nothing"])
+    assert refused.value.code == 2 and "invalid choice: 'nb99-nothing'" in capsys.readouterr().err
+
+
 def test_unknown_reference_names_say_what_is_shipped():
     with pytest.raises(FileNotFoundError, match="shipped bands"):
         load_reference("nb99-nothing")
