@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs285lab.record import Logger, NullLogger
-from cs285lab.runlog import (RunWriter, check_metric_name, check_run_name, list_runs, load_configs,
+from cs285lab.runlog import (RunWriter, Sink, check_metric_name, check_run_name, list_runs, load_configs,
                              load_runs, read_metrics, run_status)
 
 if TYPE_CHECKING:  # the plotting stack loads only when a live plot is asked for
     from cs285lab.plots.live import LiveCurves
 
-__all__ = ["Logger", "NullLogger", "RunLogger", "RunWriter", "load_runs", "load_configs", "list_runs", "read_metrics",
-           "run_status"]
+__all__ = ["Logger", "NullLogger", "RunLogger", "RunWriter", "Sink", "load_runs", "load_configs", "list_runs",
+           "read_metrics", "run_status"]
 
 
 class RunLogger(RunWriter):
@@ -35,13 +35,14 @@ class RunLogger(RunWriter):
     `live=True` draws every logged metric in place while the cell runs, `live=["episode_return"]`
     only those; `x` ("step" or "wall_s"), `smoothing` (0 = raw, 0.9 = heavy), `total_steps`
     (for the progress line) and `reference` (an exercise name: overlay its reference band) tune it.
+    `sinks` are further objects with add(row)/close() that see every logged row (see cs285lab.runlog).
     """
 
     def __init__(self, experiment: str, run: str | None = None, config: dict[str, Any] | None = None,
                  seed: int | None = None, root: str | Path = "runs",
                  live: bool | Sequence[str] = False, *, x: str = "step", smoothing: float = 0.6,
                  total_steps: int | None = None, reference: str | Path | None = None,
-                 redraw_every: float = 1.0) -> None:
+                 redraw_every: float = 1.0, sinks: Sequence[Sink] = ()) -> None:
         check_run_name(experiment, run, seed, config)
         live_metrics = _live_metrics(live)
         if live_metrics is not None:  # check the plot options before anything is written
@@ -58,7 +59,8 @@ class RunLogger(RunWriter):
             from cs285lab.plots.reference import load_reference
 
             band = load_reference(reference)
-        super().__init__(experiment, run, config, seed, root, meta=None if band is None else {"reference": band.name})
+        super().__init__(experiment, run, config, seed, root, sinks=sinks,
+                         meta=None if band is None else {"reference": band.name})
         self.live: LiveCurves | None = None
         if live_metrics is not None:
             from cs285lab.plots.live import LiveCurves

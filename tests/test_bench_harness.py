@@ -28,8 +28,8 @@ def test_the_learning_curve_figure_draws_the_one_band_over_seeds():
     lines = {line.get_label(): line for line in ax.lines}
     for impl, line in lines.items():
         sel = [r for r in rows if r["impl"] == impl]
-        band = band_over_seeds([([r["step"] for r in sel if r["seed"] == s], [r["eval_return"] for r in sel if r["seed"] == s])
-                                for s in range(3)])
+        band = band_over_seeds([([r["step"] for r in sel if r["seed"] == s],
+                                 [r["eval_return"] for r in sel if r["seed"] == s]) for s in range(3)])
         np.testing.assert_array_equal(line.get_xdata(), band.x)
         np.testing.assert_array_equal(line.get_ydata(), band.median)
     # the shaded spread is min..max over the seeds: at step 200, seeds give 20, 22, 24 for "ours"

@@ -4,8 +4,8 @@ The import graph is read from the source with `ast`, not by importing: every `im
 `from ... import` counts wherever it sits (module level, inside a function, under TYPE_CHECKING),
 and so does `importlib.import_module("<literal>")`. An import of a package counts as an arrow to
 the package's `__init__`; `from package import name` is an arrow to the module `package.name` when
-that is a module, else to the package's `__init__`. The parents of an imported module are not counted (every module would
-otherwise point at cs285lab/__init__.py).
+that is a module, else to the package's `__init__`. The parents of an imported module are not
+counted (every module would otherwise point at cs285lab/__init__.py).
 """
 
 from __future__ import annotations
@@ -213,7 +213,8 @@ def test_plots_and_checks_import_nothing_from_the_notebook_facing_top():
     graph = import_graph()
     bad = sorted((module, target) for module, targets in graph.items() if _is_under(module, MIDDLE)
                  for target in targets if _is_under(target, UPPER))
-    assert not bad, "plots/checks importing runs, references, grading or cli:\n" + "\n".join(f"{a} -> {b}" for a, b in bad)
+    assert not bad, ("plots/checks importing runs, references, grading or cli:\n"
+                     + "\n".join(f"{a} -> {b}" for a, b in bad))
 
 
 def test_the_arrow_allow_list_is_not_stale():

@@ -223,7 +223,8 @@ def test_reference_bands_use_the_one_band_function_with_the_same_numbers(name):
     band = load_reference(name)
     for metric in band.metrics:
         for smoothing, spread, span in ((0.0, "minmax", None), (0.6, "iqr", None), (0.9, "80", 50_000.0)):
-            got, before = band.band(metric, smoothing, spread, span), _band_as_before(band, metric, smoothing, spread, span)
+            got = band.band(metric, smoothing, spread, span)
+            before = _band_as_before(band, metric, smoothing, spread, span)
             assert list(got.columns) == list(before.columns) and got["step"].dtype == before["step"].dtype
             for column in got.columns:
                 np.testing.assert_array_equal(got[column].to_numpy(), before[column].to_numpy(), err_msg=column)

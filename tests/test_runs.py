@@ -347,6 +347,10 @@ def test_run_logger_is_the_writer_with_a_live_sink(tmp_path):
     with RunLogger("exp", root=tmp_path, live=True, reference="nb01-a2c-cartpole") as live:
         live.log(0, eval_return=1.0)
     assert live.sinks == [live.live] and live.live.reference.name == "nb01-a2c-cartpole"
+    extra = _Collect()
+    with RunLogger("exp", root=tmp_path, live=True, sinks=[extra]) as both:
+        both.log(5, eval_return=2.0)
+    assert both.sinks == [extra, both.live] and [r["step"] for r in extra.rows] == [5] and extra.closed == 1
     assert json.loads((live.path / "config.json").read_text())["reference"] == "nb01-a2c-cartpole"
 
 
