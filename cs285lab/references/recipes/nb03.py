@@ -11,16 +11,15 @@ from cs285lab.references.recipe import Recipe
 
 
 def _nb03_settings(budget: Any) -> dict[str, Any]:
-    return {"total_steps": budget.sac_steps, "learning_starts": budget.learning_starts,
-            "eval_every": budget.eval_every, "eval_episodes": budget.eval_episodes}
+    return {"total_steps": budget.sac_steps, "eval_every": budget.eval_every, "eval_episodes": budget.eval_episodes}
 
 
 def _nb03_train(seed: int, settings: dict[str, Any], logger: Any) -> None:
-    """nb03's student SAC run (cell nb03-student-sac), with the reference SAC."""
+    """nb03's student SAC run (cell nb03-student-sac: SACConfig's defaults), with the reference SAC."""
     from cs285lab.algos.sac import SACConfig, train_sac
 
-    train_sac("Pendulum-v1", settings["total_steps"], seed, SACConfig(learning_starts=settings["learning_starts"]),
-              logger=logger, eval_every=settings["eval_every"], eval_episodes=settings["eval_episodes"])
+    train_sac("Pendulum-v1", settings["total_steps"], seed, SACConfig(), logger=logger,
+              eval_every=settings["eval_every"], eval_episodes=settings["eval_episodes"])
 
 
 RECIPES = {
