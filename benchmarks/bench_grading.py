@@ -6,7 +6,7 @@ Two measurements, each run sandboxed and unsandboxed in the same session, on 2 c
   - "full": one student handing in all six reference notebooks (solutions/*.ipynb, the ci budget):
     seconds per notebook (the grader's own timing, from summary.csv) and wall-clock per submission.
 Rows: impl = sandbox | no-sandbox, env = the notebook (or "submission" for the whole one), wall_s =
-seconds, eval_return = points earned, env_steps = 0, seed = the repeat. BENCH_GRADING_FULL=0 skips
+seconds, eval_return = points earned, step = 0, seed = the repeat. BENCH_GRADING_FULL=0 skips
 the full submission (a few minutes per mode).
 """
 
@@ -70,7 +70,7 @@ def run() -> Result:
             wall, summary = _grade(tiny / "class", tiny / "solutions", work / f"tiny-{mode}", mode)
             tiny_wall[mode] = wall
             for seed, row in enumerate(summary):
-                rows.append({"impl": mode, "env": "tiny", "seed": seed, "env_steps": 0, "kind": "tiny",
+                rows.append({"impl": mode, "env": "tiny", "seed": seed, "step": 0, "kind": "tiny",
                              "eval_return": float(row["points"]), "wall_s": float(row["seconds"])})
         per = {m: [r["wall_s"] for r in rows if r["impl"] == m and r["kind"] == "tiny"] for m in MODES}
         mean = {m: sum(v) / len(v) for m, v in per.items()}
@@ -91,10 +91,10 @@ def run() -> Result:
                 wall, summary = _grade(student, ROOT / "solutions", work / f"full-{mode}", mode, "--layout", "student")
                 full[mode] = (wall, {r["notebook"]: r for r in summary})
                 for r in summary:
-                    rows.append({"impl": mode, "env": r["notebook"], "seed": 0, "env_steps": 0, "kind": "notebook",
+                    rows.append({"impl": mode, "env": r["notebook"], "seed": 0, "step": 0, "kind": "notebook",
                                  "eval_return": float(r["points"]), "wall_s": float(r["seconds"]),
                                  "max_points": float(r["max_points"])})
-                rows.append({"impl": mode, "env": "submission", "seed": 0, "env_steps": 0, "kind": "submission",
+                rows.append({"impl": mode, "env": "submission", "seed": 0, "step": 0, "kind": "submission",
                              "eval_return": sum(float(r["points"]) for r in summary), "wall_s": wall,
                              "max_points": sum(float(r["max_points"]) for r in summary)})
             lines += ["## One student's six reference notebooks (ci budget, -j 2)", "",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cs285lab.record import HistoryRow
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -45,14 +47,15 @@ def final_mean(frame: pd.DataFrame, impl: str, env: str, last_fraction: float = 
     rows = frame[(frame["impl"] == impl) & (frame["env"] == env)]
     if rows.empty:
         raise KeyError(f"no rows for impl={impl!r}, env={env!r}; have {sorted(set(frame['impl']))}")
-    cutoff = rows["env_steps"].max() * (1 - last_fraction)
-    return float(rows[rows["env_steps"] >= cutoff]["eval_return"].mean())
+    cutoff = rows["step"].max() * (1 - last_fraction)
+    return float(rows[rows["step"] >= cutoff]["eval_return"].mean())
 
 
 # ----- notebook 05 (MBPO), `make bench ONLY=mbpo` ----------------------------------------------
 
 def _mbpo_rows(frame: pd.DataFrame) -> list[dict]:
-    return frame.to_dict("records")
+    # rows of the one schema; HistoryRow still reads the older name env_steps, for helpers that use it
+    return [HistoryRow(row) for row in frame.to_dict("records")]
 
 
 def _nb05_steps_ratio(frame: pd.DataFrame) -> tuple[bool, str]:

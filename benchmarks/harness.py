@@ -3,7 +3,8 @@
 A benchmark module `benchmarks/bench_<name>.py` defines
     DESCRIPTION: str
     def run() -> Result
-Rows carry at least impl, env, seed, env_steps, eval_return, wall_s (one row per evaluation point).
+Rows carry at least impl, env, seed, step, eval_return, wall_s (one row per evaluation point): `step` is
+env steps, the same column name as history rows (cs285lab.record), run logs and plots.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+from cs285lab.bands import band_over_seeds  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-COLUMNS = ("impl", "env", "seed", "env_steps", "eval_return", "wall_s")
+COLUMNS = ("impl", "env", "seed", "step", "eval_return", "wall_s")
 
 
 @dataclass
@@ -68,17 +70,17 @@ def available() -> list[str]:
 
 
 def learning_curve_figure(rows: list[dict], title: str) -> plt.Figure:
-    """Median and min-max band over seeds of eval_return against env_steps, one panel per env."""
+    """Median and min-max band over seeds (cs285lab.bands) of eval_return against step, one panel per env."""
     envs = sorted({r["env"] for r in rows})
     fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.6), squeeze=False)
     for ax, env in zip(axes[0], envs):
         for impl in sorted({r["impl"] for r in rows if r["env"] == env}):
             sel = [r for r in rows if r["env"] == env and r["impl"] == impl]
-            steps = sorted({r["env_steps"] for r in sel})
-            per_step = [[r["eval_return"] for r in sel if r["env_steps"] == s] for s in steps]
-            med = [np.median(v) for v in per_step]
-            ax.plot(steps, med, label=impl)
-            ax.fill_between(steps, [min(v) for v in per_step], [max(v) for v in per_step], alpha=0.2)
+            band = band_over_seeds([([r["step"] for r in sel if r["seed"] == seed],
+                                     [r["eval_return"] for r in sel if r["seed"] == seed])
+                                    for seed in sorted({r["seed"] for r in sel})])
+            ax.plot(band.x, band.median, label=impl)
+            ax.fill_between(band.x, band.low, band.high, alpha=0.2)
         ax.set_title(env)
         ax.set_xlabel("env steps")
         ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k" if x else "0")  # 200000 -> 200k: no overlap

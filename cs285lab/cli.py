@@ -1,4 +1,4 @@
-"""The `cs285lab` command: make-student, refresh-outputs, release, grade."""
+"""The `cs285lab` command: make-student, refresh-outputs, release, grade, references."""
 
 from __future__ import annotations
 
@@ -84,11 +84,19 @@ def _grade(argv: list[str]) -> int:
     return grade_main(argv)
 
 
+def _references(argv: list[str]) -> int:
+    from cs285lab.references.cli import run
+
+    return run(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `cs285lab` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["grade"]:
         return _grade(argv[1:])
+    if argv[:1] == ["references"]:
+        return _references(argv[1:])
     parser = argparse.ArgumentParser(prog="cs285lab", description="cs285lab course tools")
     sub = parser.add_subparsers(dest="command", required=True)
     ms = sub.add_parser("make-student", help="generate notebooks/ from solutions/")
@@ -109,5 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("--root", default=".", help="the course repository (default: the current folder)")
     rel.set_defaults(run=_release)
     sub.add_parser("grade", help="grade submissions (see: cs285lab grade --help)")
+    sub.add_parser("references", help="build, regenerate or list reference bands (see: cs285lab references --help; "
+                   "the same as python -m cs285lab.references)")
     args = parser.parse_args(argv)
     return args.run(args)

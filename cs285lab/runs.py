@@ -1,84 +1,52 @@
-"""Run logging: scalars against env steps, written as they come to runs/<experiment>/<run>/.
+"""Run logging for notebooks: `RunLogger` writes a run (cs285lab.runlog) and can draw it live.
 
-Algorithms take any object with `log(step, **scalars)` (the `Logger` protocol); `NullLogger`
-is the default. `RunLogger` writes, per run:
+    from cs285lab.runs import RunLogger, load_runs
+    with RunLogger("nb01/a2c", seed=0, config=vars(B), live=["eval_return"], reference="nb01-a2c-cartpole") as log:
+        train_a2c(..., logger=log)
 
-    runs/<experiment>/<run>/config.json    experiment, run, seed, config, started, finished, status
-    runs/<experiment>/<run>/metrics.jsonl  one JSON object per log() call, flushed per line:
-                                           {"step": 2048, "wall_s": 3.1, "episode_return": 41.0}
-
-Flushing per line means a killed kernel keeps everything logged so far (a half-written or
-corrupt line is skipped by `load_runs`, with a warning naming the file and line). A run whose
-process died without closing its logger reads back with status "interrupted". A new run never overwrites an old one: the directory gets a
--2, -3, ... suffix instead. `load_runs` reads a set of runs back into one tidy DataFrame.
-With `live=[metric names]`, the logger also draws those curves in place in the notebook
-(see cs285lab.plots.live).
+The writing and reading of runs/<experiment>/<run>/ (config.json, metrics.jsonl; `load_runs`,
+`load_configs`, ...) live in `cs285lab.runlog`, at the bottom of the package. This module sits at
+the top: it turns `live=`, `reference=`, `x=`, `smoothing=`, `total_steps=` into a live-curve sink
+(cs285lab.plots.live.LiveCurves, with the reference band overlaid) and hands it to the writer.
+Algorithms never import this module; they take any `Logger` (cs285lab.record).
 """
 
 from __future__ import annotations
 
-import atexit
-import json
-import math
 import numbers
-import os
-import re
-import socket
-import threading
-import time
-import warnings
-import weakref
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cs285lab.record import Logger, NullLogger
+from cs285lab.runlog import (RunWriter, Sink, check_metric_name, check_run_name, list_runs, load_configs,
+                             load_runs, read_metrics, run_status)
 
-if TYPE_CHECKING:  # pandas and the plotting stack load only when used
-    import pandas as pd
-
+if TYPE_CHECKING:  # the plotting stack loads only when a live plot is asked for
     from cs285lab.plots.live import LiveCurves
 
-__all__ = ["Logger", "NullLogger", "RunLogger", "load_runs", "load_configs", "list_runs", "read_metrics", "run_status"]
-
-METRICS_FILE = "metrics.jsonl"
-CONFIG_FILE = "config.json"
-RESERVED = ("step", "wall_s")
-TIDY_COLUMNS = ["experiment", "run", "seed", "step", "wall_s", "metric", "value"]
+__all__ = ["Logger", "NullLogger", "RunLogger", "RunWriter", "Sink", "load_runs", "load_configs", "list_runs",
+           "read_metrics", "run_status"]
 
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
-_METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_./\-]*$")
-
-
-class RunLogger:
+class RunLogger(RunWriter):
     """Write scalars of one run to runs/<experiment>/<run>/metrics.jsonl; never overwrite a run.
 
     `live=True` draws every logged metric in place while the cell runs, `live=["episode_return"]`
     only those; `x` ("step" or "wall_s"), `smoothing` (0 = raw, 0.9 = heavy), `total_steps`
     (for the progress line) and `reference` (an exercise name: overlay its reference band) tune it.
+    `sinks` are further objects with add(row)/close() that see every logged row (see cs285lab.runlog).
     """
 
     def __init__(self, experiment: str, run: str | None = None, config: dict[str, Any] | None = None,
                  seed: int | None = None, root: str | Path = "runs",
                  live: bool | Sequence[str] = False, *, x: str = "step", smoothing: float = 0.6,
                  total_steps: int | None = None, reference: str | Path | None = None,
-                 redraw_every: float = 1.0) -> None:
-        if not isinstance(experiment, str) or not experiment or _SAFE.search(experiment) \
-                or ".." in experiment or experiment.startswith("/"):
-            raise ValueError(f"experiment name {experiment!r}: use letters, digits, _ . - and / only")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-        if config is not None and not isinstance(config, dict):
-            raise TypeError(f"config must be a dict (e.g. vars(budget)), got {type(config).__name__}")
-        name = run or (f"seed{seed}" if seed is not None else "run")
-        if not isinstance(name, str) or _SAFE.search(name) or "/" in name or name in (".", ".."):
-            raise ValueError(f"run name {name!r}: use letters, digits, _ . - only")
+                 redraw_every: float = 1.0, sinks: Sequence[Sink] = ()) -> None:
+        check_run_name(experiment, run, seed, config)
         live_metrics = _live_metrics(live)
         if live_metrics is not None:  # check the plot options before anything is written
             from cs285lab.plots.draw import check_x
-            from cs285lab.plots.reference import load_reference
             from cs285lab.plots.smoothing import check_smoothing
 
             check_x(x)
@@ -91,22 +59,8 @@ class RunLogger:
             from cs285lab.plots.reference import load_reference
 
             band = load_reference(reference)
-        self.experiment = experiment
-        self.root = Path(root)
-        self.path = _fresh_dir(self.root / experiment, name)
-        self.run = self.path.name
-        self.seed = None if seed is None else int(seed)
-        self.config = dict(config or {})
-        self._start = time.perf_counter()
-        self._lock = threading.Lock()
-        self._meta = {"experiment": experiment, "run": self.run, "seed": self.seed, "config": self.config,
-                      "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
-                      "status": "running", "pid": os.getpid(), "host": socket.gethostname()}
-        if band is not None:
-            self._meta["reference"] = band.name
-        _write_json_atomic(self.path / CONFIG_FILE, self._meta)
-        self._file = open(self.path / METRICS_FILE, "a", encoding="utf-8")
-        _OPEN.add(self)
+        super().__init__(experiment, run, config, seed, root, sinks=sinks,
+                         meta=None if band is None else {"reference": band.name})
         self.live: LiveCurves | None = None
         if live_metrics is not None:
             from cs285lab.plots.live import LiveCurves
@@ -117,229 +71,10 @@ class RunLogger:
             self.live = LiveCurves(live_metrics or None, x=x, smoothing=smoothing, total_steps=total_steps,
                                    reference=band, title=f"{experiment}/{self.run}",
                                    redraw_every=redraw_every, save_to=self.path / "curves.png")
-
-    def log(self, step: int, **scalars: float) -> None:
-        """Record `scalars` at env step `step` (with wall-clock seconds since the run began).
-
-        A `wall_s` among the scalars is ignored: the logger measures wall-clock time itself.
-        """
-        row = {"step": _as_step(step), "wall_s": round(time.perf_counter() - self._start, 4)}
-        for key, value in scalars.items():
-            if key == "wall_s":  # the logger's own clock is the run's clock; an algorithm's copy is dropped
-                continue
-            if not _METRIC.match(key):
-                raise ValueError(f"log: metric name {key!r} is not a plain name (use letters, digits, _ . / -)")
-            value = _as_float(key, value)
-            row[key] = value if math.isfinite(value) else None
-        with self._lock:
-            if self._file.closed:
-                raise ValueError(f"log: the logger of {self.path} is closed; create a new RunLogger")
-            self._file.write(json.dumps(row) + "\n")
-            self._file.flush()  # a killed kernel keeps every line written so far
-        if self.live is not None:
-            self.live.add(row)
-
-    def close(self, status: str = "finished") -> None:
-        """Flush and close the metrics file, record the run's end and `status`, draw the final live figure."""
-        with self._lock:
-            if self._file.closed:
-                return
-            self._file.close()
-            self._meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            self._meta["status"] = status
-            _write_json_atomic(self.path / CONFIG_FILE, self._meta)
-        _OPEN.discard(self)
-        if self.live is not None:
-            self.live.close()
+            self.attach(self.live)
 
     def __enter__(self) -> RunLogger:
         return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        # a run that raised (a bug, a stub) is kept, but marked as such; Ctrl-C / "interrupt kernel" is not a failure
-        if exc_type is None:
-            self.close("finished")
-        else:
-            self.close("interrupted" if issubclass(exc_type, KeyboardInterrupt) else f"failed: {exc_type.__name__}")
-
-    def __repr__(self) -> str:
-        return f"RunLogger({str(self.path)!r})"
-
-
-_OPEN: weakref.WeakSet[RunLogger] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_loggers() -> None:
-    # the kernel is shutting down (restart, quit) with a run still open: record it as interrupted
-    for logger in list(_OPEN):
-        try:
-            logger.close("interrupted")
-        except Exception:  # noqa: BLE001 - never block interpreter exit
-            pass
-
-
-# ----------------------------------------------------------------------------- reading runs back
-
-
-def list_runs(experiment: str | Iterable[str], root: str | Path = "runs") -> list[Path]:
-    """Run directories (those holding config.json or metrics.jsonl) of one or more experiments, sorted."""
-    root = Path(root)
-    experiments = [experiment] if isinstance(experiment, str) else list(experiment)
-    found: list[Path] = []
-    for exp in experiments:
-        base = root / exp
-        if not base.is_dir():
-            known = sorted({str(p.parent.parent.relative_to(root)) for p in root.glob(f"**/{CONFIG_FILE}")}) \
-                if root.is_dir() else []
-            raise FileNotFoundError(f"no experiment {exp!r} under {root}/"
-                                    + (f"; experiments there: {', '.join(known)}" if known else
-                                       " (nothing logged there yet)"))
-        runs = sorted((p for p in base.iterdir()
-                       if p.is_dir() and ((p / CONFIG_FILE).is_file() or (p / METRICS_FILE).is_file())),
-                      key=_natural_key)
-        if not runs:
-            nested = sorted({str(p.parent.parent.relative_to(root)) for p in base.glob(f"**/{CONFIG_FILE}")})
-            raise FileNotFoundError(f"no runs directly in experiment {exp!r}"
-                                    + (f"; experiments inside it: {', '.join(nested)}" if nested else ""))
-        found += runs
-    return found
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The rows of one run's metrics.jsonl; a corrupt line is skipped with a warning naming the file and line.
-
-    A half-written last line (the process was killed mid-write) is skipped silently.
-    """
-    path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no {METRICS_FILE} in {run_dir}")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.split("\n")
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):  # no trailing newline: the writer died mid-line
-                break
-            _skip(path, number, "not a JSON line", line)
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int) or isinstance(row["step"], bool):
-            _skip(path, number, "not an object with an integer 'step'", line)
-            continue
-        rows.append(row)
-    return rows
-
-
-def _skip(path: Path, number: int, why: str, line: str) -> None:
-    warnings.warn(f"{path}:{number}: skipped a line that is {why}: {line[:80]!r}", RuntimeWarning, stacklevel=3)
-
-
-def _read_meta(run_dir: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        warnings.warn(f"{run_dir / CONFIG_FILE}: not valid JSON; the run loads without its config",
-                      RuntimeWarning, stacklevel=3)
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists, but is someone else's
-    return True
-
-
-def run_status(meta: dict[str, Any]) -> str | None:
-    """A run's status; "running" only while its process lives: a run whose process died reads "interrupted"."""
-    status = meta.get("status")
-    if status != "running":
-        return status
-    pid, host = meta.get("pid"), meta.get("host")
-    if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
-        return "interrupted"
-    return status
-
-
-def load_runs(experiment: str | Iterable[str], root: str | Path = "runs", *, runs: Iterable[str] | None = None,
-              metrics: Iterable[str] | None = None, wide: bool = False) -> pd.DataFrame:
-    """Load runs into one DataFrame: tidy by default, one row per (run, step, metric).
-
-    Tidy columns: experiment, run, seed, step, wall_s, metric, value (value NaN where a
-    non-finite number was logged). `wide=True` gives one row per log() call instead, with one
-    column per metric. `runs` and `metrics` keep only those names. Interrupted runs load up to
-    their last complete line; `load_configs` tells which runs finished.
-    """
-    import pandas as pd
-
-    wanted_runs = None if runs is None else set([runs] if isinstance(runs, str) else runs)
-    wanted_metrics = None if metrics is None else set([metrics] if isinstance(metrics, str) else metrics)
-    records: list[dict[str, Any]] = []
-    for run_dir in list_runs(experiment, root):
-        if wanted_runs is not None and run_dir.name not in wanted_runs:
-            continue
-        meta = _read_meta(run_dir)
-        exp = meta.get("experiment") or str(run_dir.parent.relative_to(Path(root)))
-        ident = {"experiment": exp, "run": run_dir.name, "seed": meta.get("seed")}
-        if not (run_dir / METRICS_FILE).is_file():
-            continue
-        for row in read_metrics(run_dir):
-            base = {**ident, "step": row["step"], "wall_s": row.get("wall_s")}
-            for key, value in row.items():
-                if key in RESERVED or (wanted_metrics is not None and key not in wanted_metrics):
-                    continue
-                if wide:
-                    base[key] = value
-                else:
-                    records.append({**base, "metric": key, "value": value})
-            if wide:
-                records.append(base)
-    if wide:
-        frame = pd.DataFrame.from_records(records)
-        if frame.empty:
-            frame = pd.DataFrame(columns=TIDY_COLUMNS[:5])
-    else:
-        frame = pd.DataFrame.from_records(records, columns=TIDY_COLUMNS)
-        frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
-    frame["seed"] = frame["seed"].astype("Int64")
-    frame["step"] = frame["step"].astype("int64")
-    frame["wall_s"] = pd.to_numeric(frame["wall_s"], errors="coerce").astype(float)
-    return frame
-
-
-def load_configs(experiment: str | Iterable[str], root: str | Path = "runs") -> pd.DataFrame:
-    """One row per run: experiment, run, seed, started, finished, status, path, config.<key> columns.
-
-    status is "finished", "failed: <Exception>" (the training raised), "interrupted" (stopped
-    by Ctrl-C, a kernel restart, or its process died: `finished` is None then) or "running".
-    """
-    import pandas as pd
-
-    rows = []
-    for run_dir in list_runs(experiment, root):
-        meta = _read_meta(run_dir)
-        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-        rows.append({"experiment": meta.get("experiment") or str(run_dir.parent.relative_to(Path(root))),
-                     "run": run_dir.name, "seed": meta.get("seed"), "started": meta.get("started"),
-                     "finished": meta.get("finished"), "status": run_status(meta), "path": str(run_dir),
-                     **{f"config.{k}": v for k, v in config.items()}})
-    frame = pd.DataFrame.from_records(rows)
-    if not frame.empty:
-        frame["seed"] = frame["seed"].astype("Int64")
-    return frame
-
-
-# ----------------------------------------------------------------------------- helpers
 
 
 def _live_metrics(live: bool | Sequence[str] | str) -> list[str] | None:
@@ -351,55 +86,8 @@ def _live_metrics(live: bool | Sequence[str] | str) -> list[str] | None:
     if isinstance(live, str):
         live = [live]
     names = list(live)
-    bad = [n for n in names if not isinstance(n, str) or not _METRIC.match(n) or n in RESERVED]
+    bad = [n for n in names if not check_metric_name(n)]
     if bad or not names:
         raise ValueError(f"live must be True/False or a list of metric names, got {live!r}")
     return names
 
-
-def _as_step(step: Any) -> int:
-    if not isinstance(step, numbers.Number) and getattr(step, "shape", None) == () and hasattr(step, "item"):
-        step = step.item()  # a 0-d tensor or array
-    if isinstance(step, float) and step.is_integer():
-        step = int(step)
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"log: step must be an int (env steps so far), got {step!r} ({type(step).__name__})")
-    if step < 0:
-        raise ValueError(f"log: step must be >= 0, got {step}")
-    return int(step)
-
-
-def _as_float(key: str, value: Any) -> float:
-    if isinstance(value, numbers.Number):
-        return float(value)
-    shape = getattr(value, "shape", None)
-    if shape is not None and hasattr(value, "item") and math.prod(shape) == 1:
-        item = value.item()  # a one-element tensor or array
-        if isinstance(item, numbers.Number):
-            return float(item)
-    raise TypeError(f"log: {key} must be a single number, got {type(value).__name__}"
-                    + (f" of shape {tuple(shape)} (log a summary, e.g. x.mean().item())" if shape is not None else ""))
-
-
-def _natural_key(path: Path) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON via a temp file + rename, so a crash never leaves a half-written config."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _fresh_dir(base: Path, name: str) -> Path:
-    """Create base/name, or base/name-2, -3, ... if it exists: a new run never overwrites an old one."""
-    base.mkdir(parents=True, exist_ok=True)
-    candidate, n = base / name, 1
-    while True:
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            n += 1
-            candidate = base / f"{name}-{n}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import tinyclass
-from cs285lab.grading.batch import Job, JobResult
+from cs285lab.grading.jobs import Job, JobResult
 from cs285lab.grading.classreport import NOT_ATTEMPTED, collect, mistake, render
 from cs285lab.grading.verdict import Row
 

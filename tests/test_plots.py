@@ -104,7 +104,7 @@ def _fake_train(seed, settings, logger):
 
 def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_path, monkeypatch):
     from cs285lab import budget
-    from cs285lab.plots import reference
+    from cs285lab.references import recipe as reference
 
     recipe = reference.Recipe("nb00", "fake:algorithm", "Fake-v0", ("eval_return",),
                               lambda b: {"episodes": b.random_episodes}, _fake_train)
@@ -133,24 +133,47 @@ def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_pa
 
 def test_every_shipped_band_has_a_recipe_at_its_notebook_budget():
     from cs285lab import budget
-    from cs285lab.plots.reference import recipes
+    from cs285lab.references import known_recipes
 
-    known = recipes()
+    known = known_recipes()
     for name in available_references():
-        assert name in known, f"band {name} has no recipe in cs285lab/plots/recipes/"
+        assert name in known, f"band {name} has no recipe in cs285lab/references/recipes/"
         recipe = known[name]
         assert load_reference(name).meta["notebook"] == recipe.notebook
         for profile in ("ci", "full"):
             assert recipe.settings(budget(recipe.notebook, profile))  # every size the recipe reads exists
 
 
+@pytest.mark.parametrize("name", available_references())
+def test_a_shipped_band_says_the_command_that_regenerates_it(name):
+    import shlex
+
+    from cs285lab.references.cli import parser
+
+    how = load_reference(name).meta["how"]
+    assert f"python -m cs285lab.references generate {name}" in how, how
+    command = how[how.index("python -m cs285lab.references"):].split(" (")[0]  # a note in parentheses may follow
+    args = parser().parse_args(shlex.split(command)[3:])  # a command that no longer parses exits here
+    assert args.command == "generate" and args.exercise == name
+
+
 def test_generate_command_lists_recipes_found_in_the_recipes_package(capsys):
-    from cs285lab.plots.reference import main
+    from cs285lab.references.cli import main
 
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
     out = capsys.readouterr().out
     assert "nb01-a2c-cartpole" in out and "nb03-sac-pendulum" in out
+
+
+def test_the_course_command_forwards_references(capsys):
+    from cs285lab.cli import main
+
+    assert main(["references", "list"]) == 0
+    assert "nb03-sac-pendulum: eval_return, train_return" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:  # an unknown band is refused before anything trains
+        main(["references", "generate", "nb99-nothing"])
+    assert refused.value.code == 2 and "invalid choice: 'nb99-nothing'" in capsys.readouterr().err
 
 
 def test_unknown_reference_names_say_what_is_shipped():
@@ -169,6 +192,57 @@ def test_shipped_reference_bands_are_real_and_say_how_they_were_made(name):
         table = band.band(metric, smoothing=0.6)
         assert len(table) >= 5 and np.isfinite(table[["median", "low", "high"]].to_numpy()).all()
         assert (table["low"] <= table["median"]).all() and (table["median"] <= table["high"]).all()
+
+
+def _band_as_before(band, metric, smoothing, spread, span):
+    """ReferenceBand.band as it was computed before it used cs285lab.bands (pivot, smooth, nan-quantiles)."""
+    import warnings
+
+    import pandas as pd
+
+    from cs285lab.bands import SPREADS
+
+    table = band.curves[band.curves["metric"] == metric].pivot_table(
+        index="step", columns="seed", values="value", aggfunc="mean").sort_index()
+    steps = table.index.to_numpy(float)
+    span = span or float(steps.max())
+    values = np.column_stack([smooth(table[c].to_numpy(), smoothing, steps, span) for c in table.columns])
+    lo_q, hi_q = SPREADS[spread]
+    counts = np.isfinite(values).sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = pd.DataFrame({"step": table.index.to_numpy(), "median": np.nanmedian(values, axis=1),
+                            "low": np.nanquantile(values, lo_q, axis=1), "high": np.nanquantile(values, hi_q, axis=1),
+                            "n_seeds": counts})
+    n = values.shape[1]
+    return out[out["n_seeds"] >= max(min(n, 2), (n + 1) // 2)].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("name", available_references())
+def test_reference_bands_use_the_one_band_function_with_the_same_numbers(name):
+    band = load_reference(name)
+    for metric in band.metrics:
+        for smoothing, spread, span in ((0.0, "minmax", None), (0.6, "iqr", None), (0.9, "80", 50_000.0)):
+            got = band.band(metric, smoothing, spread, span)
+            before = _band_as_before(band, metric, smoothing, spread, span)
+            assert list(got.columns) == list(before.columns) and got["step"].dtype == before["step"].dtype
+            for column in got.columns:
+                np.testing.assert_array_equal(got[column].to_numpy(), before[column].to_numpy(), err_msg=column)
+
+
+def test_the_references_command_lists_the_shipped_bands():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-m", "cs285lab.references", "list"], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert "nb01-a2c-cartpole: eval_return, train_return; reference: median" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "cs285lab.references", "build", "nothing", "--root", "/nonexistent",
+                          "--out", "x.csv"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert bad.returncode == 2 and bad.stderr.startswith("error: no experiment 'nothing'")
 
 
 def test_at_least_one_reference_band_is_shipped():

@@ -309,3 +309,59 @@ def test_the_compare_widget_says_which_runs_did_not_finish(tmp_path):
     widget = compare_widget("exp", root=tmp_path)
     assert "not finished" in widget.status.value and "<b>seed1</b>: interrupted" in widget.status.value
     assert "seed0" not in widget.status.value
+
+
+class _Collect:
+    """A sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.closed = 0
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_the_writer_feeds_every_row_to_its_sinks_and_closes_them_with_the_run(tmp_path):
+    from cs285lab.runlog import RunWriter
+
+    early, late = _Collect(), _Collect()
+    with RunWriter("exp", seed=0, root=tmp_path, sinks=[early]) as writer:
+        writer.log(0, eval_return=1.0)
+        writer.attach(late)
+        writer.log(10, eval_return=float("nan"), loss=0.5)
+    assert [r["step"] for r in early.rows] == [0, 10] and [r["step"] for r in late.rows] == [10]
+    assert early.rows == read_metrics(writer.path)  # a sink sees exactly the rows written, NaN as None
+    assert early.closed == late.closed == 1
+    with pytest.raises(TypeError, match="a sink needs add"):
+        RunWriter("exp", root=tmp_path, sinks=[object()])
+
+
+def test_run_logger_is_the_writer_with_a_live_sink(tmp_path):
+    with RunLogger("exp", root=tmp_path) as plain:
+        plain.log(0, x=1.0)
+    assert plain.live is None and plain.sinks == []
+    with RunLogger("exp", root=tmp_path, live=True, reference="nb01-a2c-cartpole") as live:
+        live.log(0, eval_return=1.0)
+    assert live.sinks == [live.live] and live.live.reference.name == "nb01-a2c-cartpole"
+    extra = _Collect()
+    with RunLogger("exp", root=tmp_path, live=True, sinks=[extra]) as both:
+        both.log(5, eval_return=2.0)
+    assert both.sinks == [extra, both.live] and [r["step"] for r in extra.rows] == [5] and extra.closed == 1
+    assert json.loads((live.path / "config.json").read_text())["reference"] == "nb01-a2c-cartpole"
+
+
+def test_writing_and_reading_runs_loads_no_plotting():
+    code = ("import sys, tempfile\n"
+            "from cs285lab.runs import RunLogger, load_runs\n"
+            "d = tempfile.mkdtemp()\n"
+            "with RunLogger('e', seed=0, root=d) as log:\n"
+            "    log.log(0, x=1.0)\n"
+            "load_runs('e', d)\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('cs285lab.plots', 'matplotlib'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.stdout.strip() == "[]", out.stdout

@@ -22,6 +22,7 @@ from cs285lab.grading.assemble import (Reference, SubmissionError, assemble, mat
                                        read_submission)
 from cs285lab.grading.classreport import cell_seconds
 from cs285lab.grading.discover import Submission, safe_name
+from cs285lab.grading.jobs import Job, JobResult
 from cs285lab.grading.report import write_feedback, write_tables
 from cs285lab.grading.run import Limits, run_notebook, stop_all
 from cs285lab.grading.sandbox import Sandbox
@@ -30,30 +31,6 @@ from cs285lab.grading.verdict import Row, grade_rows, notebook_rows
 
 GRADER_VERSION = "2"  # bump when grading logic changes: it invalidates every cached result
 TABLE_INTERVAL = 5.0  # seconds between rewrites of grades.csv / summary.csv during a run
-
-
-@dataclass
-class Job:
-    """One notebook of one submission to grade (or to report as missing/unusable)."""
-
-    submission: str
-    notebook: str  # reference name, or the file name when no reference matches
-    path: Path | None
-    ref: Reference | None
-    note: str = ""  # why no run is needed (missing, duplicate, unmatched)
-    notices: list[str] = field(default_factory=list)  # what student and instructor should know (which copy was graded)
-    student_path: Path | None = None  # the student's folder or file, as found
-
-
-@dataclass
-class JobResult:
-    """The rows of one job and how they were obtained."""
-
-    rows: list[Row]
-    seconds: float = 0.0
-    cached: bool = False
-    internal_error: str = ""
-    cell_seconds: dict[str, float] = field(default_factory=dict)  # per code cell, for report.html
 
 
 @dataclass

@@ -23,7 +23,7 @@ from cs285lab.grading.verdict import Row
 
 if TYPE_CHECKING:
     from cs285lab.grading.assemble import Assembled
-    from cs285lab.grading.batch import Job, JobResult
+    from cs285lab.grading.jobs import Job, JobResult
     from cs285lab.grading.run import RunResult
 
 EXAMPLES = 3

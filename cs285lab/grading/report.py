@@ -14,7 +14,7 @@ from cs285lab.grading.discover import safe_name
 from cs285lab.grading.verdict import STATUSES, Row
 
 if TYPE_CHECKING:
-    from cs285lab.grading.batch import Job, JobResult
+    from cs285lab.grading.jobs import Job, JobResult
 
 GRADE_COLUMNS = ["submission", "notebook", "exercise", "points", "max_points", "status", "message", "path"]
 SUMMARY_COLUMNS = ["submission", "notebook", "points", "max_points", *STATUSES, "cached", "seconds",

@@ -2,7 +2,7 @@
 
     from cs285lab.plots import compare_widget, plot_comparison, load_reference, make_reference
 
-Names load on first use (so `python -m cs285lab.plots.reference` runs without a double import).
+Names load on first use: importing cs285lab.plots does not load matplotlib.
 """
 
 from __future__ import annotations

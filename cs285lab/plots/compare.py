@@ -35,7 +35,7 @@ def _as_runs(runs: pd.DataFrame | str | Sequence[str], root: str | Path) -> pd.D
                             f"got columns {list(runs.columns)} (load_runs(..., wide=True) is the other shape)")
         return runs
     if isinstance(runs, str) or (isinstance(runs, Sequence) and all(isinstance(r, str) for r in runs)):
-        from cs285lab.runs import load_runs
+        from cs285lab.runlog import load_runs
 
         return load_runs(runs, root=root)
     raise TypeError(f"runs must be an experiment name, a list of them, or load_runs' DataFrame; "
@@ -62,7 +62,7 @@ def _series(runs: pd.DataFrame, metric: str, x: str, select: Iterable[str] | Non
 
 def run_notes(runs: pd.DataFrame, root: str | Path) -> dict[str, str]:
     """Run label -> status for runs that did not finish ("interrupted", "failed: ...", "running")."""
-    from cs285lab.runs import load_configs
+    from cs285lab.runlog import load_configs
 
     if "experiment" not in runs or runs.empty:
         return {}

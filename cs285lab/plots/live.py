@@ -8,7 +8,8 @@ ids. A second display_id'd output above the figure is the progress line (steps, 
 latest return), updated more often than the figure because it costs nothing to draw.
 
 Outside a Jupyter kernel (plain python) nothing is displayed; the final frame is only saved.
-Usually you get this through `RunLogger(..., live=[metrics])`, which feeds it every logged row.
+It is a sink of the run writer (cs285lab.runlog): `add(row)` takes each logged row, `close()` draws
+the final frame. Usually you get it through `RunLogger(..., live=[metrics])`, which hands it to the writer.
 """
 
 from __future__ import annotations

@@ -12,21 +12,17 @@ a common grid of env steps (the evaluation steps the runs share, or bin means), 
 Keeping per-seed curves (not only quantiles) lets the widget smooth them the way it smooths
 the student's curve before taking the median and spread, so the two are comparable.
 
-Make one from runs you logged with RunLogger, or regenerate a registered one. A recipe (the
-notebook's training call at the notebook's budget) lives in cs285lab/plots/recipes/<notebook>.py,
-as that module's `RECIPES = {"<exercise>": Recipe(...)}`; a new module there is found by itself:
+Make one from runs you logged with RunLogger (`make_reference`), or regenerate a shipped one
+with its recipe (the course-level package cs285lab.references):
 
-    python -m cs285lab.plots.reference build nb04/reference --out cs285lab/data/reference/nb04-x.csv \\
+    python -m cs285lab.references build nb04/reference --out cs285lab/data/reference/nb04-x.csv \\
         --meta algorithm="..." --meta env=... --meta profile=ci
-    python -m cs285lab.plots.reference generate nb03-sac-pendulum --profile full
+    python -m cs285lab.references generate nb03-sac-pendulum --profile full
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -36,13 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cs285lab.bands import SPREAD_LABELS, SPREADS, band_over_seeds
 from cs285lab.plots.smoothing import check_smoothing, smooth
 
-__all__ = ["RECIPES", "Recipe", "ReferenceBand", "available_references", "generate", "load_reference", "make_reference",
-           "recipes", "resample_runs"]
-
-SPREADS = {"minmax": (0.0, 1.0), "iqr": (0.25, 0.75), "80": (0.1, 0.9)}
-SPREAD_LABELS = {"minmax": "min–max", "iqr": "25–75%", "80": "10–90%"}
+__all__ = ["SPREADS", "SPREAD_LABELS", "ReferenceBand", "available_references", "load_reference", "make_reference",
+           "reference_dir", "resample_runs"]
 
 
 @dataclass
@@ -80,20 +74,13 @@ class ReferenceBand:
             index="step", columns="seed", values="value", aggfunc="mean").sort_index()
         steps = table.index.to_numpy(float)
         span = span or (float(steps.max()) if len(steps) else None)
-        values = np.column_stack([smooth(table[c].to_numpy(), smoothing, steps, span) for c in table.columns])
-        lo_q, hi_q = SPREADS[spread]
-        counts = np.isfinite(values).sum(axis=1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows before any seed has a value
-            median = np.nanmedian(values, axis=1)
-            low = np.nanquantile(values, lo_q, axis=1)
-            high = np.nanquantile(values, hi_q, axis=1)
-        out = pd.DataFrame({"step": table.index.to_numpy(), "median": median, "low": low, "high": high,
-                            "n_seeds": counts})
+        # each seed smoothed on the shared grid (NaN where it has no value), then the one band-over-seeds rule;
         # a "median" of one seed is no band: start where at least half of the seeds (and two) have a value
-        n = values.shape[1]
-        enough = max(min(n, 2), (n + 1) // 2)
-        return out[out["n_seeds"] >= enough].reset_index(drop=True)
+        n = len(table.columns)
+        curves = [(steps, smooth(table[c].to_numpy(), smoothing, steps, span)) for c in table.columns]
+        band = band_over_seeds(curves, spread, min_seeds=max(min(n, 2), (n + 1) // 2))
+        return pd.DataFrame({"step": band.x.astype(table.index.dtype), "median": band.median, "low": band.low,
+                             "high": band.high, "n_seeds": band.n_seeds})
 
     def label(self, spread: str = "minmax") -> str:
         """Legend text, e.g. 'reference: median, min–max of 5 seeds (ci budget)'."""
@@ -102,13 +89,14 @@ class ReferenceBand:
         return f"reference: median, {SPREAD_LABELS.get(spread, spread)} of {len(self.seeds)} seeds{suffix}"
 
 
-def _reference_dir() -> Path:
+def reference_dir() -> Path:
+    """The folder of the bands shipped with the package (cs285lab/data/reference)."""
     return Path(str(resources.files("cs285lab") / "data" / "reference"))
 
 
 def available_references() -> list[str]:
     """Names of the reference bands shipped with the package."""
-    folder = _reference_dir()
+    folder = reference_dir()
     return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
 
 
@@ -118,7 +106,7 @@ def load_reference(name_or_path: str | Path | ReferenceBand) -> ReferenceBand:
         return name_or_path
     path = Path(name_or_path)
     if not (path.suffix == ".csv" or path.is_file()):
-        path = _reference_dir() / f"{name_or_path}.csv"
+        path = reference_dir() / f"{name_or_path}.csv"
     if not path.is_file():
         known = available_references()
         raise FileNotFoundError(f"no reference band {str(name_or_path)!r}; shipped bands: "
@@ -142,7 +130,7 @@ def resample_runs(runs: pd.DataFrame, metrics: Iterable[str] | None = None, poin
                   ) -> pd.DataFrame:
     """Per-run curves on a common step grid: columns metric, step, seed, value.
 
-    `runs` is the tidy frame of `cs285lab.runs.load_runs`. When every run logged a metric at the
+    `runs` is the tidy frame of `cs285lab.runlog.load_runs`. When every run logged a metric at the
     same steps (e.g. evaluations every 500 steps) and `points` is None, those steps are the grid and
     the values are kept as they are. Otherwise the grid has `points` (default 100) bins over 0 ..
     the shortest run's last step, each holding the run's mean in that bin, gaps interpolated.
@@ -220,142 +208,3 @@ def make_reference(runs: pd.DataFrame, out: str | Path, metrics: Iterable[str] |
             fh.write(f"# {key}: {value}\n")
         curves.to_csv(fh, index=False, float_format="%.4g")
     return out
-
-
-# ----------------------------------------------------------------------------- regenerating shipped bands
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How to regenerate one shipped band: the notebook's training call, at that notebook's budget."""
-
-    notebook: str                                        # budget name, e.g. "nb03"
-    algorithm: str                                       # for the header, e.g. "cs285lab.algos.sac:train_sac"
-    env: str
-    metrics: tuple[str, ...]
-    settings: Callable[[Any], dict[str, Any]]            # budget -> the sizes the notebook's call uses
-    train: Callable[[int, dict[str, Any], Any], None]    # (seed, settings, logger) -> trains, logging to logger
-
-
-RECIPES: dict[str, Recipe] = {}  # filled from cs285lab/plots/recipes/*.py on first use (see recipes())
-
-
-def recipes() -> dict[str, Recipe]:
-    """Every registered recipe: the RECIPES dict of each module in cs285lab/plots/recipes/ (one per notebook)."""
-    import importlib
-    import pkgutil
-
-    from cs285lab.plots import recipes as package
-
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for name, recipe in getattr(module, "RECIPES", {}).items():
-            if not isinstance(recipe, Recipe):
-                raise TypeError(f"{module.__name__}.RECIPES[{name!r}] is not a Recipe")
-            if RECIPES.get(name, recipe) is not recipe:
-                raise ValueError(f"two recipes named {name!r} (one in {module.__name__})")
-            RECIPES[name] = recipe
-    return RECIPES
-
-
-def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str = "ci",
-             root: str | Path | None = None, out: str | Path | None = None, points: int | None = None) -> Path:
-    """Train the registered reference run of `exercise` for each seed at the notebook's budget; write its band.
-
-    The header's profile is "ci", "full", or "ci, full" when the notebook uses the same sizes in both.
-    """
-    import tempfile
-
-    from cs285lab.config import PROFILES, budget
-    from cs285lab.runs import RunLogger, load_runs
-
-    known = recipes()
-    if exercise not in known:
-        raise KeyError(f"no recipe for {exercise!r}; known: {', '.join(sorted(known))} "
-                       "(add one in cs285lab/plots/recipes/<notebook>.py)")
-    recipe = known[exercise]
-    settings = recipe.settings(budget(recipe.notebook, profile))
-    same_in = [p for p in PROFILES if recipe.settings(budget(recipe.notebook, p)) == settings]
-    out = Path(out) if out is not None else _reference_dir() / f"{exercise}.csv"
-    with tempfile.TemporaryDirectory() as scratch:
-        run_root = Path(root) if root is not None else Path(scratch)
-        experiment = f"reference/{exercise}-{profile}"
-        names = []
-        for seed in seeds:
-            with RunLogger(experiment, seed=seed, root=run_root, config=settings) as logger:
-                recipe.train(seed, settings, logger)
-            names.append(logger.run)
-            print(f"  {exercise}: seed {seed} done", flush=True)
-        runs = load_runs(experiment, root=run_root, runs=names, metrics=recipe.metrics)
-        return make_reference(runs, out, recipe.metrics, points, exercise=exercise, algorithm=recipe.algorithm,
-                              env=recipe.env, notebook=recipe.notebook, profile=", ".join(sorted(same_in)),
-                              budget=", ".join(f"{k}={v}" for k, v in settings.items()),
-                              how=f"python -m cs285lab.plots.reference generate {exercise} --profile {profile} "
-                                  f"--seeds {' '.join(map(str, seeds))}")
-
-
-def _parse_meta(items: Sequence[str]) -> dict[str, str]:
-    meta = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--meta expects key=value, got {item!r}")
-        meta[key.strip()] = value.strip()
-    return meta
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: build a band from logged runs (`build`), or list the shipped ones (`list`)."""
-    parser = argparse.ArgumentParser(prog="python -m cs285lab.plots.reference", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="make a band CSV from runs logged with RunLogger")
-    build.add_argument("experiment", nargs="+", help="experiment name(s) under --root")
-    build.add_argument("--root", default="runs")
-    build.add_argument("--out", required=True, help="band CSV to write, e.g. cs285lab/data/reference/nb01-x.csv")
-    build.add_argument("--metrics", default=None, help="comma-separated metric names (default: all)")
-    build.add_argument("--points", type=int, default=None,
-                       help="grid bins (default: the logged steps when all runs share them, else 100)")
-    build.add_argument("--meta", action="append", default=[], help="key=value for the header (repeat)")
-    gen = sub.add_parser("generate", help="retrain a registered reference algorithm and rewrite its shipped band")
-    gen.add_argument("exercise", choices=sorted(recipes()))
-    gen.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    gen.add_argument("--profile", choices=("ci", "full"), default="ci", help="budget profile (default ci)")
-    gen.add_argument("--out", default=None, help="default: the shipped file cs285lab/data/reference/<exercise>.csv")
-    gen.add_argument("--root", default=None, help="keep the runs under this directory (default: a temp dir)")
-    sub.add_parser("list", help="list the shipped bands")
-    args = parser.parse_args(argv)
-    if args.command == "generate":
-        from cs285lab.seeding import seed_everything
-
-        seed_everything(0)  # one torch thread
-        path = generate(args.exercise, args.seeds, args.profile, args.root, args.out)
-        print(f"wrote {path}: {load_reference(path).label()}")
-        return 0
-    if args.command == "list":
-        for name in available_references():
-            band = load_reference(name)
-            print(f"{name}: {', '.join(band.metrics)}; {band.label()}")
-        return 0
-    from cs285lab.runs import load_runs
-
-    metrics = args.metrics.split(",") if args.metrics else None
-    runs = load_runs(args.experiment, root=args.root, metrics=metrics)
-    how = "python -m cs285lab.plots.reference " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = make_reference(runs, args.out, metrics, args.points, **{"how": how, **_parse_meta(args.meta)})
-    print(f"wrote {path}: {load_reference(path).label()}")
-    return 0
-
-
-def _cli() -> int:
-    try:
-        return main()
-    except (FileNotFoundError, KeyError, TypeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    # run the imported module, not this __main__ copy: recipe modules import Recipe from cs285lab.plots.reference
-    from cs285lab.plots.reference import _cli as _imported_cli
-
-    raise SystemExit(_imported_cli())

@@ -1,6 +1,6 @@
 """Reference-band recipes of notebook 04's Pendulum part: its three learners at the notebook's budget.
 
-Regenerate: python -m cs285lab.plots.reference generate nb04-dyna-pendulum --profile full --seeds 0 1 2
+Regenerate: python -m cs285lab.references generate nb04-dyna-pendulum --profile full --seeds 0 1 2
 (likewise nb04-sac-pendulum and nb04-classic-dyna-pendulum).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cs285lab.plots.reference import Recipe
+from cs285lab.references.recipe import Recipe
 
 
 def _nb04_settings(budget: Any) -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """Reference-band recipe of notebook 01: its training call at its budget.
 
-Regenerate: python -m cs285lab.plots.reference generate nb01-a2c-cartpole [--profile full]
+Regenerate: python -m cs285lab.references generate nb01-a2c-cartpole [--profile full]
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cs285lab.plots.reference import Recipe
+from cs285lab.references.recipe import Recipe
 
 
 def _nb01_settings(budget: Any) -> dict[str, Any]:

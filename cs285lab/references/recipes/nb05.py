@@ -1,6 +1,6 @@
 """Reference-band recipe of notebook 05: the student's MBPO run (Part 2) at its budget.
 
-Regenerate: python -m cs285lab.plots.reference generate nb05-mbpo-pendulum --profile full --seeds 0 1 2
+Regenerate: python -m cs285lab.references generate nb05-mbpo-pendulum --profile full --seeds 0 1 2
 At the full budget this is MBPOConfig()'s defaults, the configuration `make bench ONLY=mbpo` measures.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from cs285lab.plots.reference import Recipe
+from cs285lab.references.recipe import Recipe
 
 
 def _nb05_settings(budget: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Reference-band recipes of notebook 02: its training calls at its budget.
 
-Regenerate one: python -m cs285lab.plots.reference generate nb02-sync-n4 --profile full
+Regenerate one: python -m cs285lab.references generate nb02-sync-n4 --profile full
 (nb02-sync-n1 ... nb02-sync-n16: Part 1's synchronous runs; nb02-async: Part 2's healthy threaded run;
 nb02-same-budget: Part 3's synchronous A2C with sync vectorization).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from cs285lab.plots.reference import Recipe
+from cs285lab.references.recipe import Recipe
 
 WORKERS = (1, 2, 4, 8, 16)  # the full budget's sync_workers
 
