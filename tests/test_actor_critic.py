@@ -211,7 +211,7 @@ def test_fit_critic_moves_v_toward_its_lambda_returns_and_leaves_the_actor_alone
     envs = ac.make_vec_env("test/CountTerminate-v0", 2, seed=0)
     model = make_actor_critic(envs.single_observation_space, envs.single_action_space)
     obs, _ = envs.reset(seed=0)
-    rollout, _, _ = ac._collect(envs, model, obs, np.zeros(2, dtype=bool), 8, ac._EpisodeTracker(2))
+    rollout, _, _ = ac.collect_rollout(envs, model, obs, np.zeros(2, dtype=bool), 8)
     envs.close()
     T, N = rollout.rewards.shape
     with torch.no_grad():
@@ -261,7 +261,7 @@ def test_a2c_learns_cartpole_and_fails_with_a_broken_target(monkeypatch):
     def no_terminal_mask(rewards, next_values, terminated, gamma):
         with torch.no_grad():
             return rewards + gamma * next_values  # bootstraps past terminal states
-    monkeypatch.setattr(ac, "td_target", no_terminal_mask)
+    monkeypatch.setattr(ac.targets, "td_target", no_terminal_mask)  # gae_advantages looks it up there
     _, broken = train_a2c("CartPole-v1", seed=0, **SMOKE)
     assert broken[-1]["eval_return"] < 100, "the learning smoke test does not notice a broken target"
 
