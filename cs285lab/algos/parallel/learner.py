@@ -6,7 +6,6 @@ Configured by one dataclass, `AsyncConfig`; `train_async` runs it (workers in `w
 
 from __future__ import annotations
 
-import math
 import queue
 import threading
 import time
