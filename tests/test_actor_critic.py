@@ -290,6 +290,10 @@ def test_a2c_config_validates_with_one_line_errors():
         ac.A2CConfig(num_envs=0)
     with pytest.raises(TypeError, match=r"unknown A2CConfig field\(s\) \['nsteps'\].*n_steps"):
         train_a2c("CartPole-v1", nsteps=4)
+    with pytest.raises(TypeError, match=r"config must be A2CConfig\(...\), got dict"):
+        train_a2c("CartPole-v1", {"n_steps": 4})
+    with pytest.raises(TypeError, match="pass the other settings by keyword"):
+        train_a2c("CartPole-v1", 2, 64, num_envs=4)
 
 
 def test_a_loss_fn_needs_the_one_step_estimator():

@@ -11,7 +11,7 @@ The lecture's batch actor-critic, step by step, as `train_a2c` runs it:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from torch import nn
 from cs285lab.algos.actor_critic.networks import _dist_and_value, _require_model, greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.rollout import RecordEpisodes, Rollout, collect_rollout
 from cs285lab.algos.actor_critic.targets import actor_critic_loss, policy_value_loss
+from cs285lab.algos.configs import Overridable, positional_call
 from cs285lab.algos.guards import check_loss, check_params, check_rewards, positive_int
 from cs285lab.batch import Batch
 from cs285lab.envs import evaluate
@@ -34,7 +35,7 @@ ADVANTAGES = ("gae", "one_step")
 
 
 @dataclass(frozen=True)
-class A2CConfig:
+class A2CConfig(Overridable):
     """Every hyperparameter of `train_a2c`.
 
     advantage: "gae" is the built-in loss: GAE(lambda) advantages (`gae_lambda`=0 is the one-step TD
@@ -86,17 +87,6 @@ class A2CConfig:
             raise ValueError(f"hidden must be a non-empty sequence of layer widths, got {self.hidden!r}")
         object.__setattr__(self, "hidden", tuple(self.hidden))
 
-    @classmethod
-    def of(cls, config: A2CConfig | None = None, **overrides: Any) -> A2CConfig:
-        """`config` (default: the defaults) with `overrides` of its fields; an unknown name is a one-line error."""
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(overrides) - set(names))
-        if unknown:
-            raise TypeError(f"unknown A2CConfig field(s) {unknown}; the fields are {', '.join(names)}")
-        if config is not None and not isinstance(config, cls):
-            raise TypeError(f"config must be an A2CConfig, got {type(config).__name__}")
-        base = {f: getattr(config, f) for f in names} if config is not None else {}
-        return cls(**{**base, **overrides})
 
 
 # Positional arguments of train_a2c before it took a config (kept for notebooks saved before the restructuring).
@@ -119,15 +109,8 @@ def train_a2c(env_id: str, config: A2CConfig | int | None = None, *legacy: int, 
     training-curve points (train_return with the loss stats) ten times as often.
     """
     explicit = isinstance(config, A2CConfig)
-    if config is not None and not explicit:  # train_a2c(env_id, num_envs, total_steps, seed, ...) from before
-        given = dict(zip(_LEGACY_POSITIONAL, (config, *legacy)))
-        if len(legacy) > 2 or any(k in overrides or (k == "seed" and seed != 0) for k in given if k != "seed"):
-            raise TypeError("train_a2c takes (env_id, config) positionally; pass the other settings by keyword")
-        seed = given.pop("seed", seed)
-        overrides = {**given, **overrides}
-        config = None
-    elif legacy:
-        raise TypeError("train_a2c takes (env_id, config) positionally; pass the other settings by keyword")
+    config, seed, overrides = positional_call("train_a2c", A2CConfig, config, legacy, _LEGACY_POSITIONAL, seed,
+                                              overrides)
     if loss_fn is not None and not explicit and "advantage" not in overrides:
         overrides["advantage"] = "one_step"
     cfg = A2CConfig.of(config, **overrides)

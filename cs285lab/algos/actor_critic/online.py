@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -13,6 +13,7 @@ from torch import nn
 
 from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.targets import actor_critic_loss
+from cs285lab.algos.configs import Overridable, positional_call
 from cs285lab.algos.guards import check_params, check_rewards, check_stats, positive_int
 from cs285lab.batch import Batch
 from cs285lab.envs import evaluate
@@ -40,7 +41,7 @@ def online_update(model: nn.Module, optimizer: torch.optim.Optimizer, obs: np.nd
 
 
 @dataclass(frozen=True)
-class OnlineConfig:
+class OnlineConfig(Overridable):
     """Every hyperparameter of `train_online_ac`."""
 
     total_steps: int = 20_000
@@ -60,15 +61,6 @@ class OnlineConfig:
             raise ValueError(f"gamma must be a number in [0, 1], got {self.gamma!r}")
         object.__setattr__(self, "hidden", tuple(self.hidden))
 
-    @classmethod
-    def of(cls, config: OnlineConfig | None = None, **overrides: Any) -> OnlineConfig:
-        """`config` (default: the defaults) with `overrides` of its fields; an unknown name is a one-line error."""
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(overrides) - set(names))
-        if unknown:
-            raise TypeError(f"unknown OnlineConfig field(s) {unknown}; the fields are {', '.join(names)}")
-        base = {f: getattr(config, f) for f in names} if config is not None else {}
-        return cls(**{**base, **overrides})
 
 
 def train_online_ac(env_id: str, config: OnlineConfig | int | None = None, *legacy: int, seed: int = 0,
@@ -80,13 +72,8 @@ def train_online_ac(env_id: str, config: OnlineConfig | int | None = None, *lega
     (default: `online_update`). History rows as in `train_a2c`. A second positional int is
     total_steps (and a third the seed), as before the config.
     """
-    if config is not None and not isinstance(config, OnlineConfig):  # (env_id, total_steps, seed) from before
-        if len(legacy) > 1 or "total_steps" in overrides:
-            raise TypeError("train_online_ac takes (env_id, config) positionally; pass the other settings by keyword")
-        overrides["total_steps"] = config
-        seed, config = (legacy[0] if legacy else seed), None
-    elif legacy:
-        raise TypeError("train_online_ac takes (env_id, config) positionally; pass the other settings by keyword")
+    config, seed, overrides = positional_call("train_online_ac", OnlineConfig, config, legacy,
+                                              ("total_steps", "seed"), seed, overrides)
     cfg = OnlineConfig.of(config, **overrides)
     update = update or online_update
     seed_run(seed)

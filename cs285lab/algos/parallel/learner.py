@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -20,6 +20,7 @@ from torch import nn
 
 from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.targets import policy_value_loss, td_target
+from cs285lab.algos.configs import Overridable, positional_call
 from cs285lab.algos.guards import check_loss, check_params, positive_int
 from cs285lab.algos.parallel.workers import ParameterServer, Stall, Transition, Worker
 from cs285lab.batch import Batch
@@ -129,7 +130,7 @@ def learner_loss(model: nn.Module, batch: Batch, gamma: float, value_coef: float
 
 
 @dataclass(frozen=True)
-class AsyncConfig:
+class AsyncConfig(Overridable):
     """Every hyperparameter of `train_async`.
 
     Workers deliver n-step transitions (`n_steps` rewards, then bootstrap; n = 5 as in A3C): on
@@ -173,17 +174,6 @@ class AsyncConfig:
                 raise ValueError(f"worker {who} does not exist (workers are 0..{self.num_workers - 1})")
         object.__setattr__(self, "hidden", tuple(self.hidden))
 
-    @classmethod
-    def of(cls, config: AsyncConfig | None = None, **overrides: Any) -> AsyncConfig:
-        """`config` (default: the defaults) with `overrides` of its fields; an unknown name is a one-line error."""
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(overrides) - set(names))
-        if unknown:
-            raise TypeError(f"unknown AsyncConfig field(s) {unknown}; the fields are {', '.join(names)}")
-        if config is not None and not isinstance(config, cls):
-            raise TypeError(f"config must be an AsyncConfig, got {type(config).__name__}")
-        base = {f: getattr(config, f) for f in names} if config is not None else {}
-        return cls(**{**base, **overrides})
 
 
 _LEGACY_POSITIONAL = ("num_workers", "total_steps", "seed")  # train_async's arguments before the config
@@ -199,14 +189,8 @@ def train_async(env_id: str, config: AsyncConfig | int | None = None, *legacy: i
     seed, ...)` as before the config still works. Threads are always stopped and joined before
     this returns (or raises).
     """
-    if config is not None and not isinstance(config, AsyncConfig):  # the positional call from before
-        given = dict(zip(_LEGACY_POSITIONAL, (config, *legacy)))
-        if len(legacy) > 2 or any(k in overrides for k in given):
-            raise TypeError("train_async takes (env_id, config) positionally; pass the other settings by keyword")
-        seed = given.pop("seed", seed)
-        overrides, config = {**given, **overrides}, None
-    elif legacy:
-        raise TypeError("train_async takes (env_id, config) positionally; pass the other settings by keyword")
+    config, seed, overrides = positional_call("train_async", AsyncConfig, config, legacy, _LEGACY_POSITIONAL, seed,
+                                              overrides)
     cfg = AsyncConfig.of(config, **overrides)
     seed_run(seed)
     probe = gym.make(env_id)
