@@ -33,8 +33,7 @@ import numpy as np
 
 from benchmarks.harness import Result, learning_curve_figure, notebook_timing
 from cs285lab import seed_everything
-from cs285lab.algos import actor_critic as ac
-from cs285lab.algos.actor_critic import train_a2c
+from cs285lab.algos.actor_critic import A2CConfig, train_a2c
 from cs285lab.envs import evaluate
 
 DESCRIPTION = "synchronous A2C vs stable-baselines3 A2C on CartPole-v1 (100k steps) and Acrobot-v1 (200k), 5 seeds"
@@ -51,27 +50,13 @@ OURS, PEER = "cs285lab A2C", "sb3 A2C"
 
 
 def ours(env_id: str, seed: int, steps: int, settings: dict) -> tuple[list[dict], float, float]:
-    """Our A2C: eval rows, training wall-clock and training CPU seconds (evaluations left out)."""
-    eval_cpu = [0.0]
-
-    def timed_evaluate(*args, **kwargs):  # to leave the evaluations' CPU time out, as for SB3
-        began = time.process_time()
-        try:
-            return evaluate(*args, **kwargs)
-        finally:
-            eval_cpu[0] += time.process_time() - began
-
-    cpu = time.process_time()
-    original, ac.evaluate = ac.evaluate, timed_evaluate
-    try:
-        _, history = train_a2c(env_id, NUM_ENVS, steps, seed, eval_every=steps // 10, eval_episodes=EVAL_EPISODES,
-                               **settings)
-    finally:
-        ac.evaluate = original
-    cpu = time.process_time() - cpu - eval_cpu[0]
-    rows = [{"impl": OURS, "env": env_id, "seed": seed, "env_steps": r["env_steps"], "eval_return": r["eval_return"],
+    """Our A2C: eval rows, training wall-clock and training CPU seconds (evaluations left out by the Recorder)."""
+    config = A2CConfig(num_envs=NUM_ENVS, total_steps=steps, eval_every=steps // 10, eval_episodes=EVAL_EPISODES,
+                       **settings)
+    _, history = train_a2c(env_id, config, seed=seed)
+    rows = [{"impl": OURS, "env": env_id, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
              "wall_s": round(r["train_s"], 2)} for r in history]
-    return rows, history[-1]["train_s"], cpu
+    return rows, history[-1]["train_s"], history[-1]["train_cpu_s"]
 
 
 def peer(env_id: str, seed: int, steps: int) -> tuple[list[dict], float, float]:
@@ -92,7 +77,7 @@ def peer(env_id: str, seed: int, steps: int) -> tuple[list[dict], float, float]:
             score = evaluate(lambda o: self.model.predict(o, deterministic=True)[0], env_id, EVAL_EPISODES)
             spent["wall"] += time.perf_counter() - wall
             spent["cpu"] += time.process_time() - cpu
-            rows.append({"impl": PEER, "env": env_id, "seed": seed, "env_steps": self.num_timesteps,
+            rows.append({"impl": PEER, "env": env_id, "seed": seed, "step": self.num_timesteps,
                          "eval_return": score, "wall_s": round(time.perf_counter() - self.start - spent["wall"], 2)})
 
         def _on_step(self) -> bool:
@@ -116,22 +101,22 @@ def peer(env_id: str, seed: int, steps: int) -> tuple[list[dict], float, float]:
 
 def first_reach(rows: list[dict], target: float) -> float:
     """Env steps at the first evaluation whose mean over seeds reaches `target` (inf if never)."""
-    steps = sorted({r["env_steps"] for r in rows})
+    steps = sorted({r["step"] for r in rows})
     for s in steps:
-        if np.mean([r["eval_return"] for r in rows if r["env_steps"] == s]) >= target:
+        if np.mean([r["eval_return"] for r in rows if r["step"] == s]) >= target:
             return s
     return float("inf")
 
 
-def seconds_to(rows: list[dict], env_steps: float) -> float:
-    """Mean over seeds of the training wall-clock seconds spent when `env_steps` were reached (inf if never)."""
-    at = [r["wall_s"] for r in rows if r["env_steps"] == env_steps]
+def seconds_to(rows: list[dict], step: float) -> float:
+    """Mean over seeds of the training wall-clock seconds spent when `step` env steps were reached (inf if never)."""
+    at = [r["wall_s"] for r in rows if r["step"] == step]
     return float(np.mean(at)) if at else float("inf")
 
 
 def last_fraction_mean(rows: list[dict], steps: int, fraction: float = 0.2) -> float:
     """Mean eval return over seeds and over the evaluations in the last `fraction` of training."""
-    return float(np.mean([r["eval_return"] for r in rows if r["env_steps"] >= (1 - fraction) * steps]))
+    return float(np.mean([r["eval_return"] for r in rows if r["step"] >= (1 - fraction) * steps]))
 
 
 def time_to_target(to_target: dict[str, float], peer_budget_s: float) -> str:
@@ -169,7 +154,7 @@ def run() -> Result:
         to_target = {}
         for impl in (OURS, PEER):
             sel = [r for r in rows if r["env"] == env_id and r["impl"] == impl]
-            finals = [r["eval_return"] for r in sel if r["env_steps"] == max(x["env_steps"] for x in sel if x["seed"] == r["seed"])]
+            finals = [r["eval_return"] for r in sel if r["step"] == max(x["step"] for x in sel if x["seed"] == r["seed"])]
             reach = first_reach(sel, target)
             to_target[impl] = seconds_to(sel, reach)
             lines.append(f"| {env_id} | {impl} | {'never' if reach == float('inf') else int(reach)} | "

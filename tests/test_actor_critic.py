@@ -211,7 +211,7 @@ def test_fit_critic_moves_v_toward_its_lambda_returns_and_leaves_the_actor_alone
     envs = ac.make_vec_env("test/CountTerminate-v0", 2, seed=0)
     model = make_actor_critic(envs.single_observation_space, envs.single_action_space)
     obs, _ = envs.reset(seed=0)
-    rollout, _, _ = ac._collect(envs, model, obs, np.zeros(2, dtype=bool), 8, ac._EpisodeTracker(2))
+    rollout, _, _ = ac.collect_rollout(envs, model, obs, np.zeros(2, dtype=bool), 8)
     envs.close()
     T, N = rollout.rewards.shape
     with torch.no_grad():
@@ -261,7 +261,7 @@ def test_a2c_learns_cartpole_and_fails_with_a_broken_target(monkeypatch):
     def no_terminal_mask(rewards, next_values, terminated, gamma):
         with torch.no_grad():
             return rewards + gamma * next_values  # bootstraps past terminal states
-    monkeypatch.setattr(ac, "td_target", no_terminal_mask)
+    monkeypatch.setattr(ac.targets, "td_target", no_terminal_mask)  # gae_advantages looks it up there
     _, broken = train_a2c("CartPole-v1", seed=0, **SMOKE)
     assert broken[-1]["eval_return"] < 100, "the learning smoke test does not notice a broken target"
 
@@ -275,3 +275,68 @@ def test_sample_actions_draws_from_the_categorical_and_passes_gaussians_through(
     assert chi2 < 16.3, f"Gumbel-max frequencies {counts / len(logits)} differ from softmax {expected / len(logits)}"
     gauss = Independent(torch.distributions.Normal(torch.zeros(5, 2), torch.ones(5, 2)), 1)
     assert ac.sample_actions(gauss).shape == (5, 2)
+
+
+# ---------------------------------------------------------------------------- the config, the rollout step, the schema
+
+def test_a2c_config_validates_with_one_line_errors():
+    with pytest.raises(ValueError, match="advantage must be one of"):
+        ac.A2CConfig(advantage="td")
+    with pytest.raises(ValueError, match="critic_steps works with the built-in GAE loss only"):
+        ac.A2CConfig(advantage="one_step", critic_steps=2)
+    with pytest.raises(ValueError, match="gamma must be a number in"):
+        ac.A2CConfig(gamma=1.5)
+    with pytest.raises(ValueError, match="num_envs must be an int >= 1"):
+        ac.A2CConfig(num_envs=0)
+    with pytest.raises(TypeError, match=r"unknown A2CConfig field\(s\) \['nsteps'\].*n_steps"):
+        train_a2c("CartPole-v1", nsteps=4)
+    with pytest.raises(TypeError, match=r"config must be A2CConfig\(...\), got dict"):
+        train_a2c("CartPole-v1", {"n_steps": 4})
+    with pytest.raises(TypeError, match="pass the other settings by keyword"):
+        train_a2c("CartPole-v1", 2, 64, num_envs=4)
+
+
+def test_a_loss_fn_needs_the_one_step_estimator():
+    with pytest.raises(ValueError, match="advantage='one_step'"):
+        train_a2c("CartPole-v1", ac.A2CConfig(total_steps=64), loss_fn=actor_critic_loss)
+    with pytest.raises(ValueError, match="advantage='one_step'"):
+        train_a2c("CartPole-v1", advantage="gae", total_steps=64, loss_fn=actor_critic_loss)
+
+
+def _params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_old_calls_run_the_same_algorithm_as_the_config():
+    tiny = dict(total_steps=128, n_steps=8, eval_every=64, eval_episodes=1)
+    # before the config: positional (num_envs, total_steps, seed), and loss_fn meant the one-step algorithm
+    old_model, old = train_a2c("CartPole-v1", 2, 128, 3, n_steps=8, eval_every=64, eval_episodes=1,
+                               loss_fn=actor_critic_loss)
+    new_model, new = train_a2c("CartPole-v1", ac.A2CConfig(num_envs=2, advantage="one_step", **tiny), seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(_params(old_model), _params(new_model)))
+    assert [r["eval_return"] for r in old] == [r["eval_return"] for r in new]
+    gae_model, _ = train_a2c("CartPole-v1", ac.A2CConfig(num_envs=2, **tiny), seed=3)
+    assert not all(torch.equal(a, b) for a, b in zip(_params(old_model), _params(gae_model)))
+
+
+def test_training_samples_with_collect_step(monkeypatch):
+    calls = []
+    original = ac.rollout.collect_step
+
+    def counting(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(ac.rollout, "collect_step", counting)
+    train_a2c("CartPole-v1", num_envs=2, total_steps=64, n_steps=4, eval_every=64, eval_episodes=1)
+    assert len(calls) == 64 // 2  # one call per vector-env step: (64 // (2 * 4)) updates x 4 steps
+
+
+def test_history_rows_follow_the_one_schema():
+    _, history = train_a2c("CartPole-v1", num_envs=2, total_steps=64, n_steps=4, eval_every=32, eval_episodes=1)
+    _, online = ac.train_online_ac("CartPole-v1", 40, 0, eval_every=20, eval_episodes=1)
+    for rows in (history, online):
+        for row in rows:
+            assert {"step", "eval_return", "train_return", "wall_s", "train_s", "train_cpu_s"} <= set(row)
+            assert row["env_steps"] == row["step"]  # older notebooks read env_steps
+    assert [r["step"] for r in online] == [0, 20, 40]

@@ -1,4 +1,5 @@
-"""Environment helpers: make, check and evaluate gymnasium environments with vector observations."""
+"""Environments: making vector envs (`vector`), checking spaces and converting actions/observations
+(`spaces`), evaluating a policy (`evaluate`), and the course's own envs (Dyna Maze, pixels)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,9 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-
-def require_vector_obs(env: gym.Env | gym.vector.VectorEnv, who: str = "this algorithm") -> None:
-    """Raise a clear error unless the env has flat Box observations (a 1-D float vector)."""
-    space = getattr(env, "single_observation_space", None) or env.observation_space
-    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
-        raise TypeError(f"{who} needs an env with 1-D Box observations (a float vector); "
-                        f"{getattr(env, 'spec', None) and env.spec.id or type(env).__name__} has {space}. "
-                        "Wrap it (e.g. gymnasium.wrappers.FlattenObservation) or pick a vector-observation env")
+from cs285lab.envs.spaces import (env_actions, obs_tensor, require_action_space,  # noqa: F401 - the env API
+                                 require_obs_space, require_vector_obs)
+from cs285lab.envs.vector import make_vec_env  # noqa: F401
 
 
 def evaluate(policy: Callable[[np.ndarray], np.ndarray | int], env_id: str, episodes: int = 10,
