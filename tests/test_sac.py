@@ -180,3 +180,57 @@ def test_seeded_runs_repeat_exactly():
     keys = ("step", "eval_return", "critic_loss", "actor_loss", "alpha")
     assert [[r.get(k) for k in keys] for r in first] == [[r.get(k) for k in keys] for r in second]
     assert first[-1]["critic_loss"] > 0  # updates did happen
+
+
+def test_plain_update_equals_one_adam_step_on_the_summed_losses():
+    # The printed update takes a step per loss; each loss reaches only its own parameters, so this is
+    # the same arithmetic as one (fused) Adam step on the sum (the update used before), bit for bit.
+    plain, summed = _agent(), _agent()
+    one_adam = torch.optim.Adam([*summed.actor.parameters(), *summed.critic.parameters(), summed.log_alpha],
+                                lr=summed.config.lr, fused=True)
+    for i in range(5):
+        batch = _batch(B=32, seed=i)
+        torch.manual_seed(100 + i)
+        plain.update(batch)
+        torch.manual_seed(100 + i)
+        critic_loss = summed.critic_loss(batch)
+        actor_loss, log_prob = summed.actor_loss(batch)
+        alpha_loss = -(summed.log_alpha * (log_prob.detach() + summed.target_entropy)).mean()
+        one_adam.zero_grad(set_to_none=True)
+        (critic_loss + actor_loss + alpha_loss).backward()
+        one_adam.step()
+        with torch.no_grad():  # the former fast path's Polyak step (a private torch API the printed code avoids)
+            torch._foreach_lerp_(list(summed.target_critic.parameters()), list(summed.critic.parameters()),
+                                 summed.config.tau)
+    for a, b in zip([*plain.actor.parameters(), *plain.critic.parameters(), plain.log_alpha,
+                     *plain.target_critic.parameters()],
+                    [*summed.actor.parameters(), *summed.critic.parameters(), summed.log_alpha,
+                     *summed.target_critic.parameters()]):
+        assert torch.equal(a, b)
+    assert not torch.equal(next(plain.actor.parameters()), next(_agent().actor.parameters()))  # it did learn
+
+
+def test_printed_update_uses_public_torch_only():
+    import inspect
+    source = inspect.getsource(SAC.update)
+    assert "torch._" not in source and "for target, online in zip" in source
+
+
+def test_constructor_leaves_the_global_generator_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    SAC(3, 1, [-2.0], [2.0], seed=1)  # networks from seed 1, drawn on a forked generator
+    assert torch.equal(torch.rand(3), expected)
+    a, b = SAC(3, 1, [-2.0], [2.0], seed=1), SAC(3, 1, [-2.0], [2.0], seed=1)
+    assert all(torch.equal(p, q) for p, q in zip(a.critic.parameters(), b.critic.parameters()))
+
+
+def test_history_rows_have_the_one_schema_and_old_names():
+    from cs285lab.record import SCHEMA
+    _, history = train_sac("Pendulum-v1", 60, seed=0, config=SACConfig(hidden=(8,), batch_size=8, learning_starts=20),
+                           eval_every=30, eval_episodes=1)
+    assert [row["step"] for row in history] == [30, 60]
+    for row in history:
+        assert set(SCHEMA) <= set(row) and "critic_loss" in row
+        assert row["env_steps"] == row["step"] and row["eval_s"] == pytest.approx(row["wall_s"] - row["train_s"])

@@ -16,7 +16,6 @@ batches and uses short model rollouts only inside the critic's target (`MVESAC`)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,12 +23,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cs285lab.algos.guards import check_params, check_stats
 from cs285lab.algos.models import FitStats, NllFn, ProbabilisticEnsemble, TerminationFn, gaussian_nll, never_terminates
-from cs285lab.algos.sac import SAC, EnvInteraction, SACConfig, make_env
-from cs285lab.buffers import Batch, ReplayBuffer
-from cs285lab.envs import evaluate
-from cs285lab.runs import Logger, NullLogger
+from cs285lab.algos.off_policy import run_off_policy
+from cs285lab.algos.sac import SAC, SACConfig
+from cs285lab.batch import Batch
+from cs285lab.buffers import ReplayBuffer
+from cs285lab.envs.continuous import make_env
+from cs285lab.record import HistoryRow, Logger
+from cs285lab.seeding import seed_run
 from cs285lab.twins import twin
 
 Policy = Callable[[Tensor], Tensor]
@@ -161,7 +162,7 @@ class MBPOResult:
 
     agent: SAC
     model: ProbabilisticEnsemble | None
-    history: list[dict]
+    history: list[HistoryRow]
     real_buffer: ReplayBuffer
     model_buffer: ReplayBuffer | None
     fits: list[FitStats]
@@ -175,26 +176,27 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
     """Train MBPO (or SAC with k = 0, or MVE) on `env_id` for `total_steps` real env steps.
 
     The notebook passes the student's `nll_fn`, `rollout_fn`, `batch_fn` and `refresh_fn`;
-    the defaults are the reference versions above. History rows: step, eval_return, train_return,
-    model_val_nll, model_buffer_size, wall_s.
+    the defaults are the reference versions above. History rows (cs285lab.record): step, eval_return,
+    train_return, wall_s, train_s, train_cpu_s, model_val_nll, model_buffer_size and SAC's statistics.
     """
     config = config or MBPOConfig()
     if total_steps < 1 or eval_every < 1 or eval_episodes < 1:
         raise ValueError("train_mbpo: total_steps, eval_every and eval_episodes must be positive")
-    logger = logger or NullLogger()
+    seed_run(seed)
     env = make_env(env_id, "MBPO")
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     rng = np.random.default_rng(seed)
     model = None
     if config.uses_model:
-        torch.manual_seed(seed + 1)
-        model = ProbabilisticEnsemble(obs_dim, act_dim, config.ensemble_size, config.num_elites,
-                                      config.model_hidden, termination_fn=termination_fn)
+        with torch.random.fork_rng(devices=[]):  # the model's weights from a sub-seed; the agent's from `seed`
+            torch.manual_seed(seed + 1)
+            model = ProbabilisticEnsemble(obs_dim, act_dim, config.ensemble_size, config.num_elites,
+                                          config.model_hidden, termination_fn=termination_fn)
     sac_args = (obs_dim, act_dim, env.action_space.low, env.action_space.high, config.sac)
     if config.mve_horizon > 0:
-        agent: SAC = MVESAC(*sac_args, seed=seed, model=model, horizon=config.mve_horizon, rng=rng)
+        agent: SAC = MVESAC(*sac_args, model=model, horizon=config.mve_horizon, rng=rng)
     else:
-        agent = SAC(*sac_args, seed=seed)
+        agent = SAC(*sac_args)
     real_buffer = ReplayBuffer(total_steps, obs_dim, act_dim)
     model_buffer = ReplayBuffer(config.model_buffer_size(), obs_dim, act_dim) if config.rollout_length > 0 else None
 
@@ -205,42 +207,35 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
 
     real_ratio = config.real_ratio if config.rollout_length > 0 else 1.0
     start_learning = config.sac.learning_starts
-
-    interaction = EnvInteraction(env, real_buffer, seed)
-    history: list[dict] = []
     fits: list[FitStats] = []
-    stats = {}
-    start = time.perf_counter()
-    for step in range(1, total_steps + 1):
-        # 1. Act in the real env (random actions until learning starts); store the REAL transition.
-        action = env.action_space.sample() if step <= start_learning else agent.act(interaction.obs)
-        interaction.step(action)
-        if step >= start_learning:
-            # 2. Refit the model on real data every model_train_freq steps.
-            since = step - start_learning
-            if model is not None and since % config.model_train_freq == 0:
-                fits.append(refresh_fn(model, real_buffer, model_buffer, rng, nll_fn=nll_fn,
-                                       max_epochs=config.model_max_epochs))
-            # 3. Branched rollouts from real states with the latest policy, into the model buffer.
-            if model_buffer is not None and since % config.rollout_every == 0:
-                rollout_fn(model, policy, real_buffer, model_buffer, config.rollout_starts, config.rollout_length, rng)
-            # 4. Many SAC updates on mixed real/model batches.
-            for _ in range(config.updates_per_step):
-                stats = agent.update(batch_fn(real_buffer, model_buffer, config.sac.batch_size, real_ratio, rng))
-            check_stats(step, stats)
 
-        if step % eval_every == 0 or step == total_steps:
-            check_params(step, [m for m in (agent.actor, agent.critic, model) if m is not None])
-            row = {"step": step,
-                   "eval_return": evaluate(lambda o: agent.act(o, deterministic=True), env_id, eval_episodes,
-                                           seed=10_000),
-                   "train_return": interaction.train_return(),
-                   "model_val_nll": fits[-1].val_nll if fits else float("nan"),
-                   "model_buffer_size": len(model_buffer) if model_buffer is not None else 0,
-                   "wall_s": time.perf_counter() - start, **stats}
-            history.append(row)
-            logger.log(step, **{k: v for k, v in row.items() if k != "step"})
-    env.close()
+    def before_updates(step: int) -> None:
+        """Steps 2-3 of MBPO, from step `learning_starts` on (the model's turn in the off-policy loop)."""
+        since = step - start_learning
+        # 2. Refit the model on real data every model_train_freq steps.
+        if model is not None and since % config.model_train_freq == 0:
+            fits.append(refresh_fn(model, real_buffer, model_buffer, rng, nll_fn=nll_fn,
+                                   max_epochs=config.model_max_epochs))
+        # 3. Branched rollouts from real states with the latest policy, into the model buffer.
+        if model_buffer is not None and since % config.rollout_every == 0:
+            rollout_fn(model, policy, real_buffer, model_buffer, config.rollout_starts, config.rollout_length, rng)
+
+    def sample_batch(rng: np.random.Generator) -> Batch:
+        """4. SAC's batches mix real and model data."""
+        return batch_fn(real_buffer, model_buffer, config.sac.batch_size, real_ratio, rng)
+
+    def row_stats() -> dict[str, float]:
+        return {"model_val_nll": fits[-1].val_nll if fits else float("nan"),
+                "model_buffer_size": len(model_buffer) if model_buffer is not None else 0}
+
+    # 1. Act in the real env (random actions until learning starts); store the REAL transition. MBPO starts
+    # learning AT step learning_starts (SAC one step later): the first model fit needs no policy.
+    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.sac.batch_size,
+                             learning_starts=start_learning, buffer_size=total_steps,
+                             updates_per_step=config.updates_per_step, logger=logger, eval_every=eval_every,
+                             eval_episodes=eval_episodes, buffer=real_buffer, rng=rng, updates_from=start_learning,
+                             before_updates=before_updates, sample_batch=sample_batch, row_stats=row_stats,
+                             modules=lambda: [m for m in (agent.actor, agent.critic, model) if m is not None])
     return MBPOResult(agent, model, history, real_buffer, model_buffer, fits)
 
 
