@@ -16,8 +16,9 @@ batches and uses short model rollouts only inside the critic's target (`MVESAC`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,6 +64,10 @@ class MBPOConfig:
     mve_horizon: int = 0             # > 0: MVE (model rollouts only in the critic target), no model data
 
     def __post_init__(self) -> None:
+        self.model_hidden = tuple(int(h) for h in self.model_hidden)  # a budget's list reads as a tuple
+        if isinstance(self.sac, Mapping):
+            raise TypeError("MBPOConfig.sac must be a SACConfig; for a table of overrides use "
+                            "MBPOConfig.from_overrides({'sac': {...}, ...})")
         if self.rollout_length < 0 or self.mve_horizon < 0:
             raise ValueError("MBPOConfig: rollout_length and mve_horizon must be >= 0")
         if not 0.0 < self.real_ratio <= 1.0:
@@ -73,6 +78,28 @@ class MBPOConfig:
                              "and model_retain must be positive")
         if self.rollout_length > 0 and self.mve_horizon > 0:
             raise ValueError("MBPOConfig: choose MBPO (rollout_length > 0) or MVE (mve_horizon > 0), not both")
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any] | None = None, **more: Any) -> MBPOConfig:
+        """MBPOConfig's defaults with `overrides` (e.g. a budget's `B.mbpo` table) and then `more` on top;
+        a nested `sac` table overrides fields of the default SAC settings (not SACConfig's own defaults)."""
+        merged: dict[str, Any] = {**(overrides or {})}
+        for key, value in more.items():
+            if key == "sac" and isinstance(value, Mapping):
+                merged["sac"] = {**merged.get("sac", {}), **value}
+            else:
+                merged[key] = value
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(merged) - names)
+        if unknown:
+            raise TypeError(f"MBPOConfig has no fields {unknown}; it has {sorted(names)}")
+        sac = merged.pop("sac", {})
+        if isinstance(sac, Mapping):
+            sac_names = {f.name for f in fields(SACConfig)}
+            if set(sac) - sac_names:
+                raise TypeError(f"SACConfig has no fields {sorted(set(sac) - sac_names)}")
+            sac = replace(cls().sac, **sac)
+        return cls(sac=sac, **merged)
 
     @property
     def uses_model(self) -> bool:
