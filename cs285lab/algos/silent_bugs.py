@@ -132,7 +132,8 @@ def soft_update_polyak(target: nn.Module, online: nn.Module, rate: float) -> Non
 @torch.no_grad()
 def _soft_update_tau_lerp(target: nn.Module, online: nn.Module, rate: float) -> None:
     """Move the target critics a fraction `rate` (tau, e.g. 0.005) of the way toward the online critics."""
-    torch._foreach_lerp_(list(online.parameters()), list(target.parameters()), rate)
+    for t, o in zip(target.parameters(), online.parameters()):
+        o.lerp_(t, rate)
 
 
 @torch.no_grad()
@@ -145,7 +146,8 @@ def _soft_update_tau_loop(target: nn.Module, online: nn.Module, rate: float) -> 
 @torch.no_grad()
 def _soft_update_polyak_lerp(target: nn.Module, online: nn.Module, rate: float) -> None:
     """Keep a fraction `rate` (polyak, e.g. 0.995) of the target critics, take the rest from the online ones."""
-    torch._foreach_lerp_(list(online.parameters()), list(target.parameters()), 1.0 - rate)
+    for t, o in zip(target.parameters(), online.parameters()):
+        o.lerp_(t, 1.0 - rate)
 
 
 @torch.no_grad()
