@@ -182,38 +182,44 @@ def test_seeded_runs_repeat_exactly():
     assert first[-1]["critic_loss"] > 0  # updates did happen
 
 
-def test_plain_update_equals_one_adam_step_on_the_summed_losses():
-    # The printed update takes a step per loss; each loss reaches only its own parameters, so this is
-    # the same arithmetic as one (fused) Adam step on the sum (the update used before), bit for bit.
-    plain, summed = _agent(), _agent()
-    one_adam = torch.optim.Adam([*summed.actor.parameters(), *summed.critic.parameters(), summed.log_alpha],
-                                lr=summed.config.lr, fused=True)
-    for i in range(5):
+def test_plain_update_equals_the_fast_path_the_loop_runs():
+    # The printed update takes a step per loss; fast_update (what training runs) takes one fused Adam step on the
+    # summed losses. Each loss reaches only its own parameters, so the two are the same arithmetic, bit for bit.
+    plain, fast = _agent(), _agent()
+    for i in range(6):
         batch = _batch(B=32, seed=i)
         torch.manual_seed(100 + i)
-        plain.update(batch)
+        plain_stats = plain.update(batch)
         torch.manual_seed(100 + i)
-        critic_loss = summed.critic_loss(batch)
-        actor_loss, log_prob = summed.actor_loss(batch)
-        alpha_loss = -(summed.log_alpha * (log_prob.detach() + summed.target_entropy)).mean()
-        one_adam.zero_grad(set_to_none=True)
-        (critic_loss + actor_loss + alpha_loss).backward()
-        one_adam.step()
-        with torch.no_grad():  # the former fast path's Polyak step (a private torch API the printed code avoids)
-            torch._foreach_lerp_(list(summed.target_critic.parameters()), list(summed.critic.parameters()),
-                                 summed.config.tau)
+        assert fast.fast_update(batch) == plain_stats
     for a, b in zip([*plain.actor.parameters(), *plain.critic.parameters(), plain.log_alpha,
                      *plain.target_critic.parameters()],
-                    [*summed.actor.parameters(), *summed.critic.parameters(), summed.log_alpha,
-                     *summed.target_critic.parameters()]):
+                    [*fast.actor.parameters(), *fast.critic.parameters(), fast.log_alpha,
+                     *fast.target_critic.parameters()]):
         assert torch.equal(a, b)
     assert not torch.equal(next(plain.actor.parameters()), next(_agent().actor.parameters()))  # it did learn
+
+
+def test_training_runs_the_fast_path_unless_a_subclass_replaces_update():
+    from cs285lab.algos.silent_bugs import hooked_sac
+
+    calls = []
+
+    class Counting(SAC):
+        def fast_update(self, batch):
+            calls.append("fast")
+            return super().fast_update(batch)
+
+    Counting(3, 1, [-2.0], [2.0], seed=0).train_step(_batch())
+    reviewed = hooked_sac({})(3, 1, [-2.0], [2.0], seed=0)
+    stats = reviewed.train_step(_batch())
+    assert calls == ["fast"] and "target_drift" in stats  # the reviewed SAC's own update ran
 
 
 def test_printed_update_uses_public_torch_only():
     import inspect
     source = inspect.getsource(SAC.update)
-    assert "torch._" not in source and "for target, online in zip" in source
+    assert "torch._" not in source and "for target, online in zip" in source and "fast_optimizer" not in source
 
 
 def test_constructor_leaves_the_global_generator_alone():

@@ -3,7 +3,8 @@
 SAC, the naive off-policy actor-critic, the ablation arms and MBPO (with MVE and Dyna-style runs)
 all train through `run_off_policy`. What differs between them is plugged in:
 
-    agent.act / agent.update     the algorithm (anything with act(obs, deterministic) and update(batch))
+    agent.act / agent.update     the algorithm (anything with act(obs, deterministic) and update(batch);
+                                 an agent's `train_step`, if it has one, runs in place of update)
     before_updates(step)         work done before each step's updates (MBPO: model refits, branched rollouts)
     sample_batch(rng)            where update batches come from (default: uniform from the replay buffer;
                                  MBPO: real and model transitions mixed)
@@ -42,13 +43,13 @@ class OffPolicyAgent(Protocol):
 
 
 class EnvInteraction:
-    """The "act in the real env" step of the loop: step, store the transition, report rewards to the recorder."""
+    """The "act in the real env" step of the loop: step, store the transition, report the reward to the recorder."""
 
     def __init__(self, env: gym.Env, buffer: ReplayBuffer, seed: int, recorder: Recorder | None = None) -> None:
-        self.env, self.buffer, self.recorder = env, buffer, recorder
+        self.env, self.buffer = env, buffer
+        self.recorder = Recorder() if recorder is None else recorder  # it adds up the training episodes' returns
         env.action_space.seed(seed)
         self.obs, _ = env.reset(seed=seed)
-        self.episode_return, self.finished = 0.0, []
         self.steps = 0
 
     def step(self, action: np.ndarray) -> None:
@@ -57,20 +58,10 @@ class EnvInteraction:
         self.steps += 1
         check_rewards(self.steps, reward)
         self.buffer.add(self.obs, action, reward, next_obs, terminated, truncated)
-        if self.recorder is not None:
-            self.recorder.add(reward, terminated or truncated)
-        self.episode_return += float(reward)
+        self.recorder.add(reward, terminated or truncated)
         self.obs = next_obs
         if terminated or truncated:
-            self.finished.append(self.episode_return)
-            self.episode_return = 0.0
             self.obs, _ = self.env.reset()
-
-    def train_return(self) -> float:
-        """Mean return of the episodes finished since the last call (nan if none), then forget them."""
-        mean = float(np.mean(self.finished)) if self.finished else float("nan")
-        self.finished = []
-        return mean
 
 
 def run_off_policy(agent: OffPolicyAgent, env: gym.Env, env_id: str, total_steps: int, seed: int, *,
@@ -100,6 +91,7 @@ def run_off_policy(agent: OffPolicyAgent, env: gym.Env, env_id: str, total_steps
     if modules is None:
         def modules() -> list[nn.Module]:
             return [m for m in vars(agent).values() if isinstance(m, nn.Module)]
+    learn = getattr(agent, "train_step", agent.update)  # SAC's fast path where it has one (tested equal to update)
     recorder = Recorder(logger)
     interaction = EnvInteraction(env, buffer, seed, recorder)
     stats: dict[str, float] = {}
@@ -114,7 +106,7 @@ def run_off_policy(agent: OffPolicyAgent, env: gym.Env, env_id: str, total_steps
                     before_updates(step)
                 # 3. learn from batches of stored transitions
                 for _ in range(updates_per_step):
-                    stats = agent.update(sample_batch(rng))
+                    stats = learn(sample_batch(rng))
                 check_stats(step, stats)
             # 4. evaluate the deterministic policy from fixed seeds, off the training clocks
             if step % eval_every == 0 or step == total_steps:
