@@ -265,8 +265,8 @@ class SAC:
                 "alpha": self.alpha.item(), "entropy": -log_prob.mean().item()}
 
     def train_step(self, batch: Batch) -> dict[str, float]:
-        """What the training loop calls: `fast_update`, or the `update` of a subclass that replaces it."""
-        if type(self).update is not SAC.update:
+        """What the training loop calls: `fast_update`, or an `update` that a subclass (or the instance) replaces."""
+        if type(self).update is not SAC.update or "update" in vars(self):
             return self.update(batch)
         return self.fast_update(batch)
 
