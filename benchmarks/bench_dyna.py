@@ -6,7 +6,7 @@ Implementations, all the same algorithm (Sutton & Barto, section 8.2) with the b
   - "textbook-python n=N": the peer, a straightforward pure-python Dyna-Q (dict Q table, dict model,
                            a list of tried pairs, random.Random; the maze stepped on its character grid).
 Rows: one per run and episode; eval_return = -(steps of that episode) (higher is better, like a
-return), env_steps = real steps up to the end of that episode, wall_s = wall-clock of the whole
+return), step = real steps up to the end of that episode, wall_s = wall-clock of the whole
 30-run batch of that implementation and n.
 Also times notebook 04 at the full budget (BENCH_DYNA_NOTEBOOK=0 skips it).
 """
@@ -83,8 +83,8 @@ def textbook_dyna_q(n_planning: int, episodes: int, seed: int, alpha: float = 0.
 def _rows(impl: str, steps: np.ndarray, wall: float) -> list[dict]:
     rows = []
     for run, curve in enumerate(steps):
-        for env_steps, episode_steps in zip(np.cumsum(curve), curve):
-            rows.append({"impl": impl, "env": ENV, "seed": run, "env_steps": int(env_steps),
+        for step, episode_steps in zip(np.cumsum(curve), curve):
+            rows.append({"impl": impl, "env": ENV, "seed": run, "step": int(step),
                          "eval_return": -int(episode_steps), "wall_s": round(wall, 3)})
     return rows
 

@@ -42,8 +42,7 @@ def _job(kind: str, name: str, seed: int, steps: int, eval_every: int) -> list[d
     torch.set_num_threads(1)
     b = budget("nb03", "full")
     if kind == "arm" and name != "SAC":
-        config = AblationConfig(fix_critic=ARMS[name][0], fix_actor=ARMS[name][1], num_samples=b.num_samples,
-                                critic_tau=b.critic_tau, learning_starts=b.learning_starts)
+        config = AblationConfig(fix_critic=ARMS[name][0], fix_actor=ARMS[name][1])  # notebook 03's: the defaults
         _, history = train_ablation(ENV, steps, seed, config, eval_every=eval_every, eval_episodes=EVAL_EPISODES)
     else:
         hooks, polyak = {}, "tau"
@@ -51,11 +50,11 @@ def _job(kind: str, name: str, seed: int, steps: int, eval_every: int) -> list[d
             family, convention, place = name.split("/")
             hooks = {FAMILIES[family].hook: FAMILIES[family].buggy[convention][int(place)]}
             polyak = convention if family == "polyak" else "tau"
-        _, history = train_sac(ENV, steps, seed, SACConfig(learning_starts=b.learning_starts),
+        _, history = train_sac(ENV, steps, seed, SACConfig(),
                                agent_cls=hooked_sac(hooks, polyak), eval_every=eval_every, eval_episodes=EVAL_EPISODES)
     impl = name if kind == "arm" else f"silent {name}"
-    return [{"impl": impl, "env": ENV, "seed": seed, "env_steps": r["step"], "eval_return": r["eval_return"],
-             "wall_s": r["wall_s"] - r["eval_s"], "train_cpu_s": r["train_cpu_s"],
+    return [{"impl": impl, "env": ENV, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
+             "wall_s": r["train_s"], "train_cpu_s": r["train_cpu_s"],
              **{k: r.get(k, float("nan")) for k in STATS}} for r in history]
 
 
@@ -102,7 +101,7 @@ def final_returns(rows: list[dict], impl: str) -> list[float]:
     """Per seed: mean evaluation return over the last 20% of the run's evaluations."""
     out = []
     for seed in sorted({r["seed"] for r in rows if r["impl"] == impl}):
-        sel = sorted((r for r in rows if r["impl"] == impl and r["seed"] == seed), key=lambda r: r["env_steps"])
+        sel = sorted((r for r in rows if r["impl"] == impl and r["seed"] == seed), key=lambda r: r["step"])
         tail = sel[-max(1, len(sel) // 5):]
         out.append(float(np.mean([r["eval_return"] for r in tail])))
     return out
@@ -121,7 +120,7 @@ def _summary(rows: list[dict], seeds: list[int], bug_seeds: list[int], steps: in
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for impl in ["SAC", *sorted({r["impl"] for r in rows if r["impl"].startswith("silent")})]:
         f = final_returns(rows, impl)
-        last = [max((r for r in rows if r["impl"] == impl and r["seed"] == s), key=lambda r: r["env_steps"])
+        last = [max((r for r in rows if r["impl"] == impl and r["seed"] == s), key=lambda r: r["step"])
                 for s in sorted({r["seed"] for r in rows if r["impl"] == impl})]
         stat = {k: np.mean([r[k] for r in last]) for k in STATS}
         lines.append(f"| {impl} | {np.mean(f):.0f} | {min(f):.0f} | {stat['q_mean']:.1f} | {stat['target_mean']:.1f} | "

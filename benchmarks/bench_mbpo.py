@@ -35,8 +35,8 @@ def steps_to_threshold(rows: list[dict], impl: str, threshold: float = THRESHOLD
     """First evaluation step at which the mean eval return over seeds reaches `threshold` (None: never)."""
     sel = [r for r in rows if r["impl"] == impl]
     seeds = {r["seed"] for r in sel}
-    for step in sorted({r["env_steps"] for r in sel}):
-        at = [r["eval_return"] for r in sel if r["env_steps"] == step]
+    for step in sorted({r["step"] for r in sel}):
+        at = [r["eval_return"] for r in sel if r["step"] == step]
         if len(at) == len(seeds) and np.mean(at) >= threshold:
             return step
     return None
@@ -46,7 +46,7 @@ def _per_seed(rows: list[dict], impl: str) -> list[int | None]:
     """Env steps at which each seed's eval return first reaches the threshold (None: never)."""
     out = []
     for seed in sorted({r["seed"] for r in rows if r["impl"] == impl}):
-        sel = sorted((r["env_steps"], r["eval_return"]) for r in rows if r["impl"] == impl and r["seed"] == seed)
+        sel = sorted((r["step"], r["eval_return"]) for r in rows if r["impl"] == impl and r["seed"] == seed)
         out.append(next((step for step, value in sel if value >= THRESHOLD), None))
     return out
 
@@ -67,7 +67,7 @@ def run() -> Result:
                             eval_episodes=EVAL_EPISODES)
         mbpo_wall.append(time.perf_counter() - start)
         mbpo_cpu.append(time.process_time() - cpu_start)  # what the run costs without other jobs around
-        rows += [{"impl": "mbpo", "env": ENV, "seed": seed, "env_steps": r["step"], "eval_return": r["eval_return"],
+        rows += [{"impl": "mbpo", "env": ENV, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
                   "wall_s": round(r["wall_s"], 2)} for r in result.history]
         print(f"mbpo seed {seed}: {mbpo_wall[-1]:.0f} s, final {result.history[-1]['eval_return']:.0f}", flush=True)
     k0_steps = int(os.environ.get("BENCH_K0_STEPS", "1500"))
@@ -76,14 +76,14 @@ def run() -> Result:
         seed_everything(seed)
         result = train_mbpo(ENV, k0_steps, seed=seed, config=control, eval_every=EVAL_EVERY,
                             eval_episodes=EVAL_EPISODES)
-        rows += [{"impl": "sac_same_updates_k0", "env": ENV, "seed": seed, "env_steps": r["step"],
+        rows += [{"impl": "sac_same_updates_k0", "env": ENV, "seed": seed, "step": r["step"],
                   "eval_return": r["eval_return"], "wall_s": round(r["wall_s"], 2)} for r in result.history]
         print(f"k=0 seed {seed}: final {result.history[-1]['eval_return']:.0f}", flush=True)
     for seed in seeds:
         seed_everything(seed)
         _, history = train_sac(ENV, sac_steps, seed=seed, config=SACConfig(), eval_every=EVAL_EVERY,
                                eval_episodes=EVAL_EPISODES)
-        rows += [{"impl": "sac_nb03", "env": ENV, "seed": seed, "env_steps": r["step"], "eval_return": r["eval_return"],
+        rows += [{"impl": "sac_nb03", "env": ENV, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
                   "wall_s": round(r["wall_s"], 2)} for r in history]
         print(f"sac seed {seed}: final {history[-1]['eval_return']:.0f}", flush=True)
 
@@ -126,7 +126,7 @@ def _worst_after(rows: list[dict], impl: str) -> list[int | None]:
     """Per seed, the lowest eval return at or after the first crossing of the threshold (a late collapse shows)."""
     out = []
     for seed in sorted({r["seed"] for r in rows if r["impl"] == impl}):
-        sel = sorted((r["env_steps"], r["eval_return"]) for r in rows if r["impl"] == impl and r["seed"] == seed)
+        sel = sorted((r["step"], r["eval_return"]) for r in rows if r["impl"] == impl and r["seed"] == seed)
         first = next((i for i, (_, value) in enumerate(sel) if value >= THRESHOLD), None)
         out.append(None if first is None else round(min(value for _, value in sel[first:])))
     return out
@@ -137,12 +137,12 @@ def _plateau(rows: list[dict], impl: str, last_fraction: float = 0.2) -> list[in
     out = []
     for seed in sorted({r["seed"] for r in rows if r["impl"] == impl}):
         sel = [r for r in rows if r["impl"] == impl and r["seed"] == seed]
-        cutoff = max(r["env_steps"] for r in sel) * (1 - last_fraction)
-        out.append(round(float(np.mean([r["eval_return"] for r in sel if r["env_steps"] >= cutoff]))))
+        cutoff = max(r["step"] for r in sel) * (1 - last_fraction)
+        out.append(round(float(np.mean([r["eval_return"] for r in sel if r["step"] >= cutoff]))))
     return out
 
 
 def _final(rows: list[dict], impl: str) -> float:
     sel = [r for r in rows if r["impl"] == impl]
-    last = max(r["env_steps"] for r in sel)
-    return float(np.mean([r["eval_return"] for r in sel if r["env_steps"] == last]))
+    last = max(r["step"] for r in sel)
+    return float(np.mean([r["eval_return"] for r in sel if r["step"] == last]))

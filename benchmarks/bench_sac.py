@@ -38,8 +38,8 @@ PARTIAL = Path(__file__).resolve().parent / "results" / "sac.partial.json"  # pr
 
 
 def _rows(impl: str, seed: int, history: list[dict]) -> list[dict]:
-    return [{"impl": impl, "env": ENV, "seed": seed, "env_steps": r["step"], "eval_return": r["eval_return"],
-             "wall_s": r["wall_s"] - r["eval_s"], "train_cpu_s": r["train_cpu_s"]} for r in history]
+    return [{"impl": impl, "env": ENV, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
+             "wall_s": r["train_s"], "train_cpu_s": r["train_cpu_s"]} for r in history]
 
 
 def _sb3(seed: int, steps: int, eval_every: int, **overrides) -> list[dict]:
@@ -62,8 +62,8 @@ def _sb3(seed: int, steps: int, eval_every: int, **overrides) -> list[dict]:
                 ret = evaluate(lambda o: self.model.predict(o, deterministic=True)[0], ENV, EVAL_EPISODES, seed=10_000)
                 self.eval_s += time.perf_counter() - t
                 self.eval_cpu += time.process_time() - c
-                history.append({"step": step, "eval_return": ret, "wall_s": time.perf_counter() - self.start,
-                                "eval_s": self.eval_s,
+                wall = time.perf_counter() - self.start
+                history.append({"step": step, "eval_return": ret, "wall_s": wall, "train_s": wall - self.eval_s,
                                 "train_cpu_s": time.process_time() - self.cpu_start - self.eval_cpu})
             return True
 
@@ -142,19 +142,19 @@ def _summary(rows: list[dict], speed: dict[str, list[float]], steps: int, seeds:
              "half budget on (seed, step) | ms / env step | time vs SB3 |", "| --- | --- | --- | --- | --- | --- |"]
     sb3_ms = float(np.mean(speed[SB3]))
     for impl in (OURS, NAIVE, SB3):
-        final = [r["eval_return"] for r in rows if r["impl"] == impl and r["env_steps"] == steps]
+        final = [r["eval_return"] for r in rows if r["impl"] == impl and r["step"] == steps]
         if not final:
             continue
-        half = [r["eval_return"] for r in rows if r["impl"] == impl and r["env_steps"] == steps // 2] or [np.nan]
+        half = [r["eval_return"] for r in rows if r["impl"] == impl and r["step"] == steps // 2] or [np.nan]
         ms = float(np.mean(speed[impl]))
-        worst = min((r for r in rows if r["impl"] == impl and r["env_steps"] >= steps // 2), key=lambda r: r["eval_return"])
+        worst = min((r for r in rows if r["impl"] == impl and r["step"] >= steps // 2), key=lambda r: r["eval_return"])
         lines.append(f"| {impl} | {np.mean(final):.0f} ± {np.std(final):.0f} | {np.mean(half):.0f} | "
-                     f"{worst['eval_return']:.0f} ({worst['seed']}, {worst['env_steps']}) | {ms:.2f} | {ms / sb3_ms:.2f}x |")
-    ours_final = np.mean([r["eval_return"] for r in rows if r["impl"] == OURS and r["env_steps"] == steps])
-    ours_on_peer = np.mean([r["eval_return"] for r in rows if r["impl"] == OURS and r["env_steps"] == steps
+                     f"{worst['eval_return']:.0f} ({worst['seed']}, {worst['step']}) | {ms:.2f} | {ms / sb3_ms:.2f}x |")
+    ours_final = np.mean([r["eval_return"] for r in rows if r["impl"] == OURS and r["step"] == steps])
+    ours_on_peer = np.mean([r["eval_return"] for r in rows if r["impl"] == OURS and r["step"] == steps
                             and r["seed"] in peer_seeds])
-    sb3_final = np.mean([r["eval_return"] for r in rows if r["impl"] == SB3 and r["env_steps"] == steps])
-    late = [r["eval_return"] for r in rows if r["impl"] == OURS and r["env_steps"] >= steps // 2]
+    sb3_final = np.mean([r["eval_return"] for r in rows if r["impl"] == SB3 and r["step"] == steps])
+    late = [r["eval_return"] for r in rows if r["impl"] == OURS and r["step"] >= steps // 2]
     lines += ["", f"Stability: {sum(x < -200 for x in late)} of {len(late)} evaluations of cs285lab SAC from step "
               f"{steps // 2} on (all seeds) fall below -200."]
     lines += ["", f"On SB3's seeds {peer_seeds}: cs285lab SAC {ours_on_peer:.0f}, SB3 {sb3_final:.0f} "

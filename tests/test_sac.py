@@ -180,3 +180,63 @@ def test_seeded_runs_repeat_exactly():
     keys = ("step", "eval_return", "critic_loss", "actor_loss", "alpha")
     assert [[r.get(k) for k in keys] for r in first] == [[r.get(k) for k in keys] for r in second]
     assert first[-1]["critic_loss"] > 0  # updates did happen
+
+
+def test_plain_update_equals_the_fast_path_the_loop_runs():
+    # The printed update takes a step per loss; fast_update (what training runs) takes one fused Adam step on the
+    # summed losses. Each loss reaches only its own parameters, so the two are the same arithmetic, bit for bit.
+    plain, fast = _agent(), _agent()
+    for i in range(6):
+        batch = _batch(B=32, seed=i)
+        torch.manual_seed(100 + i)
+        plain_stats = plain.update(batch)
+        torch.manual_seed(100 + i)
+        assert fast.fast_update(batch) == plain_stats
+    for a, b in zip([*plain.actor.parameters(), *plain.critic.parameters(), plain.log_alpha,
+                     *plain.target_critic.parameters()],
+                    [*fast.actor.parameters(), *fast.critic.parameters(), fast.log_alpha,
+                     *fast.target_critic.parameters()]):
+        assert torch.equal(a, b)
+    assert not torch.equal(next(plain.actor.parameters()), next(_agent().actor.parameters()))  # it did learn
+
+
+def test_training_runs_the_fast_path_unless_a_subclass_replaces_update():
+    from cs285lab.algos.silent_bugs import hooked_sac
+
+    calls = []
+
+    class Counting(SAC):
+        def fast_update(self, batch):
+            calls.append("fast")
+            return super().fast_update(batch)
+
+    Counting(3, 1, [-2.0], [2.0], seed=0).train_step(_batch())
+    reviewed = hooked_sac({})(3, 1, [-2.0], [2.0], seed=0)
+    stats = reviewed.train_step(_batch())
+    assert calls == ["fast"] and "target_drift" in stats  # the reviewed SAC's own update ran
+
+
+def test_printed_update_uses_public_torch_only():
+    import inspect
+    source = inspect.getsource(SAC.update)
+    assert "torch._" not in source and "for target, online in zip" in source and "fast_optimizer" not in source
+
+
+def test_constructor_leaves_the_global_generator_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    SAC(3, 1, [-2.0], [2.0], seed=1)  # networks from seed 1, drawn on a forked generator
+    assert torch.equal(torch.rand(3), expected)
+    a, b = SAC(3, 1, [-2.0], [2.0], seed=1), SAC(3, 1, [-2.0], [2.0], seed=1)
+    assert all(torch.equal(p, q) for p, q in zip(a.critic.parameters(), b.critic.parameters()))
+
+
+def test_history_rows_have_the_one_schema_and_old_names():
+    from cs285lab.record import SCHEMA
+    _, history = train_sac("Pendulum-v1", 60, seed=0, config=SACConfig(hidden=(8,), batch_size=8, learning_starts=20),
+                           eval_every=30, eval_episodes=1)
+    assert [row["step"] for row in history] == [30, 60]
+    for row in history:
+        assert set(SCHEMA) <= set(row) and "critic_loss" in row
+        assert row["env_steps"] == row["step"] and row["eval_s"] == pytest.approx(row["wall_s"] - row["train_s"])

@@ -16,20 +16,27 @@ batches and uses short model rollouts only inside the critic's target (`MVESAC`)
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from cs285lab.algos.guards import check_params, check_stats
+# The notebook's measurements moved to mbpo_measures; they stay importable from here.
+from cs285lab.algos.mbpo_measures import (branched_states, collect_random_transitions,  # noqa: F401
+                                          imagined_rollout, imagined_vs_real_return, model_error_vs_horizon,
+                                          on_policy_states, pendulum_angle_velocity, state_distance,
+                                          value_overestimation)
 from cs285lab.algos.models import FitStats, NllFn, ProbabilisticEnsemble, TerminationFn, gaussian_nll, never_terminates
-from cs285lab.algos.sac import SAC, EnvInteraction, SACConfig, make_env
-from cs285lab.buffers import Batch, ReplayBuffer
-from cs285lab.envs import evaluate
-from cs285lab.runs import Logger, NullLogger
+from cs285lab.algos.off_policy import run_off_policy
+from cs285lab.algos.sac import SAC, SACConfig
+from cs285lab.batch import Batch
+from cs285lab.buffers import ReplayBuffer
+from cs285lab.envs.continuous import make_env
+from cs285lab.record import HistoryRow, Logger
+from cs285lab.seeding import seed_run
 from cs285lab.twins import twin
 
 Policy = Callable[[Tensor], Tensor]
@@ -57,6 +64,10 @@ class MBPOConfig:
     mve_horizon: int = 0             # > 0: MVE (model rollouts only in the critic target), no model data
 
     def __post_init__(self) -> None:
+        self.model_hidden = tuple(int(h) for h in self.model_hidden)  # a budget's list reads as a tuple
+        if isinstance(self.sac, Mapping):
+            raise TypeError("MBPOConfig.sac must be a SACConfig; for a table of overrides use "
+                            "MBPOConfig.from_overrides({'sac': {...}, ...})")
         if self.rollout_length < 0 or self.mve_horizon < 0:
             raise ValueError("MBPOConfig: rollout_length and mve_horizon must be >= 0")
         if not 0.0 < self.real_ratio <= 1.0:
@@ -67,6 +78,28 @@ class MBPOConfig:
                              "and model_retain must be positive")
         if self.rollout_length > 0 and self.mve_horizon > 0:
             raise ValueError("MBPOConfig: choose MBPO (rollout_length > 0) or MVE (mve_horizon > 0), not both")
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any] | None = None, **more: Any) -> MBPOConfig:
+        """MBPOConfig's defaults with `overrides` (e.g. a budget's `B.mbpo` table) and then `more` on top;
+        a nested `sac` table overrides fields of the default SAC settings (not SACConfig's own defaults)."""
+        merged: dict[str, Any] = {**(overrides or {})}
+        for key, value in more.items():
+            if key == "sac" and isinstance(value, Mapping):
+                merged["sac"] = {**merged.get("sac", {}), **value}
+            else:
+                merged[key] = value
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(merged) - names)
+        if unknown:
+            raise TypeError(f"MBPOConfig has no fields {unknown}; it has {sorted(names)}")
+        sac = merged.pop("sac", {})
+        if isinstance(sac, Mapping):
+            sac_names = {f.name for f in fields(SACConfig)}
+            if set(sac) - sac_names:
+                raise TypeError(f"SACConfig has no fields {sorted(set(sac) - sac_names)}")
+            sac = replace(cls().sac, **sac)
+        return cls(sac=sac, **merged)
 
     @property
     def uses_model(self) -> bool:
@@ -161,7 +194,7 @@ class MBPOResult:
 
     agent: SAC
     model: ProbabilisticEnsemble | None
-    history: list[dict]
+    history: list[HistoryRow]
     real_buffer: ReplayBuffer
     model_buffer: ReplayBuffer | None
     fits: list[FitStats]
@@ -175,26 +208,27 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
     """Train MBPO (or SAC with k = 0, or MVE) on `env_id` for `total_steps` real env steps.
 
     The notebook passes the student's `nll_fn`, `rollout_fn`, `batch_fn` and `refresh_fn`;
-    the defaults are the reference versions above. History rows: step, eval_return, train_return,
-    model_val_nll, model_buffer_size, wall_s.
+    the defaults are the reference versions above. History rows (cs285lab.record): step, eval_return,
+    train_return, wall_s, train_s, train_cpu_s, model_val_nll, model_buffer_size and SAC's statistics.
     """
     config = config or MBPOConfig()
     if total_steps < 1 or eval_every < 1 or eval_episodes < 1:
         raise ValueError("train_mbpo: total_steps, eval_every and eval_episodes must be positive")
-    logger = logger or NullLogger()
+    seed_run(seed)
     env = make_env(env_id, "MBPO")
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     rng = np.random.default_rng(seed)
     model = None
     if config.uses_model:
-        torch.manual_seed(seed + 1)
-        model = ProbabilisticEnsemble(obs_dim, act_dim, config.ensemble_size, config.num_elites,
-                                      config.model_hidden, termination_fn=termination_fn)
+        with torch.random.fork_rng(devices=[]):  # the model's weights from a sub-seed; the agent's from `seed`
+            torch.manual_seed(seed + 1)
+            model = ProbabilisticEnsemble(obs_dim, act_dim, config.ensemble_size, config.num_elites,
+                                          config.model_hidden, termination_fn=termination_fn)
     sac_args = (obs_dim, act_dim, env.action_space.low, env.action_space.high, config.sac)
     if config.mve_horizon > 0:
-        agent: SAC = MVESAC(*sac_args, seed=seed, model=model, horizon=config.mve_horizon, rng=rng)
+        agent: SAC = MVESAC(*sac_args, model=model, horizon=config.mve_horizon, rng=rng)
     else:
-        agent = SAC(*sac_args, seed=seed)
+        agent = SAC(*sac_args)
     real_buffer = ReplayBuffer(total_steps, obs_dim, act_dim)
     model_buffer = ReplayBuffer(config.model_buffer_size(), obs_dim, act_dim) if config.rollout_length > 0 else None
 
@@ -205,220 +239,36 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
 
     real_ratio = config.real_ratio if config.rollout_length > 0 else 1.0
     start_learning = config.sac.learning_starts
-
-    interaction = EnvInteraction(env, real_buffer, seed)
-    history: list[dict] = []
     fits: list[FitStats] = []
-    stats = {}
-    start = time.perf_counter()
-    for step in range(1, total_steps + 1):
-        # 1. Act in the real env (random actions until learning starts); store the REAL transition.
-        action = env.action_space.sample() if step <= start_learning else agent.act(interaction.obs)
-        interaction.step(action)
-        if step >= start_learning:
-            # 2. Refit the model on real data every model_train_freq steps.
-            since = step - start_learning
-            if model is not None and since % config.model_train_freq == 0:
-                fits.append(refresh_fn(model, real_buffer, model_buffer, rng, nll_fn=nll_fn,
-                                       max_epochs=config.model_max_epochs))
-            # 3. Branched rollouts from real states with the latest policy, into the model buffer.
-            if model_buffer is not None and since % config.rollout_every == 0:
-                rollout_fn(model, policy, real_buffer, model_buffer, config.rollout_starts, config.rollout_length, rng)
-            # 4. Many SAC updates on mixed real/model batches.
-            for _ in range(config.updates_per_step):
-                stats = agent.update(batch_fn(real_buffer, model_buffer, config.sac.batch_size, real_ratio, rng))
-            check_stats(step, stats)
 
-        if step % eval_every == 0 or step == total_steps:
-            check_params(step, [m for m in (agent.actor, agent.critic, model) if m is not None])
-            row = {"step": step,
-                   "eval_return": evaluate(lambda o: agent.act(o, deterministic=True), env_id, eval_episodes,
-                                           seed=10_000),
-                   "train_return": interaction.train_return(),
-                   "model_val_nll": fits[-1].val_nll if fits else float("nan"),
-                   "model_buffer_size": len(model_buffer) if model_buffer is not None else 0,
-                   "wall_s": time.perf_counter() - start, **stats}
-            history.append(row)
-            logger.log(step, **{k: v for k, v in row.items() if k != "step"})
-    env.close()
+    def before_updates(step: int) -> None:
+        """Steps 2-3 of MBPO, from step `learning_starts` on (the model's turn in the off-policy loop)."""
+        since = step - start_learning
+        # 2. Refit the model on real data every model_train_freq steps.
+        if model is not None and since % config.model_train_freq == 0:
+            fits.append(refresh_fn(model, real_buffer, model_buffer, rng, nll_fn=nll_fn,
+                                   max_epochs=config.model_max_epochs))
+        # 3. Branched rollouts from real states with the latest policy, into the model buffer.
+        if model_buffer is not None and since % config.rollout_every == 0:
+            rollout_fn(model, policy, real_buffer, model_buffer, config.rollout_starts, config.rollout_length, rng)
+
+    def sample_batch(rng: np.random.Generator) -> Batch:
+        """4. SAC's batches mix real and model data."""
+        return batch_fn(real_buffer, model_buffer, config.sac.batch_size, real_ratio, rng)
+
+    def row_stats() -> dict[str, float]:
+        return {"model_val_nll": fits[-1].val_nll if fits else float("nan"),
+                "model_buffer_size": len(model_buffer) if model_buffer is not None else 0}
+
+    # 1. Act in the real env (random actions until learning starts); store the REAL transition. MBPO starts
+    # learning AT step learning_starts (SAC one step later): the first model fit needs no policy.
+    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.sac.batch_size,
+                             learning_starts=start_learning, buffer_size=total_steps,
+                             updates_per_step=config.updates_per_step, logger=logger, eval_every=eval_every,
+                             eval_episodes=eval_episodes, buffer=real_buffer, rng=rng, updates_from=start_learning,
+                             before_updates=before_updates, sample_batch=sample_batch, row_stats=row_stats,
+                             modules=lambda: [m for m in (agent.actor, agent.critic, model) if m is not None])
     return MBPOResult(agent, model, history, real_buffer, model_buffer, fits)
-
-
-# ---- measurements for the notebook ------------------------------------------------------------
-
-def collect_random_transitions(env_id: str, steps: int, seed: int) -> Batch:
-    """`steps` real transitions of a uniformly random policy (the model section's data)."""
-    if steps < 1:
-        raise ValueError("collect_random_transitions: steps must be positive")
-    env = make_env(env_id, "collect_random_transitions")
-    env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
-    rows = []
-    for _ in range(steps):
-        action = env.action_space.sample()
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        rows.append((obs, action, reward, next_obs, float(terminated)))
-        obs = env.reset()[0] if terminated or truncated else next_obs
-    env.close()
-    return Batch(*(torch.as_tensor(np.array(column), dtype=torch.float32) for column in zip(*rows)))
-
-
-@torch.no_grad()
-def model_error_vs_horizon(model: ProbabilisticEnsemble, env_id: str, horizon: int, episodes: int = 3,
-                           seed: int = 123, policy: Callable[[np.ndarray], np.ndarray] | None = None,
-                           stride: int = 10) -> np.ndarray:
-    """Mean distance between open-loop model predictions and the real states, h = 1..horizon steps ahead.
-
-    Real trajectories come from `policy` (default: random actions); from every `stride`-th state the model
-    replays the recorded actions on its own predictions (elite-mean), so errors compound.
-    """
-    env = make_env(env_id, "model_error_vs_horizon")
-    env.action_space.seed(seed)
-    errors: list[np.ndarray] = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        states, actions, done = [obs], [], False
-        while not done:
-            action = env.action_space.sample() if policy is None else policy(obs)
-            obs, _, terminated, truncated, _ = env.step(action)
-            states.append(obs)
-            actions.append(action)
-            done = terminated or truncated
-        states_t = torch.as_tensor(np.array(states), dtype=torch.float32)
-        actions_t = torch.as_tensor(np.array(actions), dtype=torch.float32).reshape(len(actions), -1)
-        starts = torch.arange(0, len(actions) - horizon + 1, stride)
-        if len(starts) == 0:
-            continue
-        predicted = states_t[starts]
-        per_h = []
-        for h in range(horizon):
-            predicted, _ = model.predict_mean(predicted, actions_t[starts + h])
-            per_h.append((predicted - states_t[starts + h + 1]).norm(dim=-1).mean().item())
-        errors.append(np.array(per_h))
-    env.close()
-    if not errors:
-        raise ValueError(f"episodes of {env_id} are shorter than horizon={horizon}")
-    return np.mean(errors, axis=0)
-
-
-@torch.no_grad()
-def value_overestimation(agent: SAC, env_id: str, episodes: int = 5, seed: int = 10_000) -> float:
-    """Mean of Q(s0, pi(s0)) minus the real discounted return from s0 (deterministic policy): > 0 = optimism."""
-    env = make_env(env_id, "value_overestimation")
-    gaps = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        action = agent.act(obs, deterministic=True)
-        q = agent.critic(torch.as_tensor(obs[None], dtype=torch.float32),
-                         torch.as_tensor(action[None], dtype=torch.float32)).min(dim=0).values.item()
-        ret, discount, done = 0.0, 1.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(action)
-            ret += discount * float(reward)
-            discount *= agent.config.gamma
-            done = terminated or truncated
-            action = agent.act(obs, deterministic=True)
-        gaps.append(q - ret)
-    env.close()
-    return float(np.mean(gaps))
-
-
-# ---- Lecture 12's cautions, measured (notebook 05, Part 3) ------------------------------------
-
-def pendulum_angle_velocity(obs: np.ndarray | Tensor) -> np.ndarray:
-    """Pendulum observations [cos, sin, velocity] -> [angle in (-pi, pi], velocity] (angle 0 = upright)."""
-    obs = np.asarray(obs.detach() if isinstance(obs, Tensor) else obs, dtype=np.float64)
-    if obs.ndim != 2 or obs.shape[1] != 3:
-        raise ValueError(f"expected Pendulum observations of shape [N, 3], got {obs.shape}")
-    return np.stack([np.arctan2(obs[:, 1], obs[:, 0]), obs[:, 2]], axis=1)
-
-
-def state_distance(a: np.ndarray, b: np.ndarray, bins: int = 12, max_speed: float = 8.0, seed: int = 0) -> float:
-    """Total-variation distance (0 = same, 1 = disjoint) between two Pendulum state sets, on a bins x bins grid.
-
-    The larger set is subsampled (seeded) to the size of the smaller: the histogram estimate of the distance is
-    biased upwards for small sets, so two comparisons are only comparable at equal sizes.
-    """
-    if len(a) == 0 or len(b) == 0:
-        raise ValueError("state_distance needs at least one state in each set")
-    size, rng = min(len(a), len(b)), np.random.default_rng(seed)
-    a, b = (np.asarray(x)[rng.choice(len(x), size, replace=False)] if len(x) > size else np.asarray(x) for x in (a, b))
-    edges = (np.linspace(-np.pi, np.pi, bins + 1), np.linspace(-max_speed, max_speed, bins + 1))
-    hists = [np.histogram2d(*pendulum_angle_velocity(x).T, bins=edges)[0] for x in (a, b)]
-    return float(0.5 * np.abs(hists[0] / hists[0].sum() - hists[1] / hists[1].sum()).sum())
-
-
-@torch.no_grad()
-def on_policy_states(agent: SAC, env_id: str, episodes: int, seed: int) -> np.ndarray:
-    """States the agent's current (sampled) policy visits in the real env: what it would train on if on-policy."""
-    env = make_env(env_id, "on_policy_states")
-    states = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        done = False
-        while not done:
-            states.append(obs)
-            obs, _, terminated, truncated, _ = env.step(agent.act(obs))
-            done = terminated or truncated
-    env.close()
-    return np.array(states, dtype=np.float32)
-
-
-@torch.no_grad()
-def branched_states(model: ProbabilisticEnsemble, agent: SAC, real_buffer: ReplayBuffer, num_starts: int,
-                    horizon: int, rng: np.random.Generator) -> np.ndarray:
-    """The states a branched rollout of length `horizon` stores (its `obs` column), as in the model buffer."""
-    if horizon < 1 or num_starts < 1:
-        raise ValueError("branched_states: horizon and num_starts must be positive")
-    obs, states = real_buffer.sample(num_starts, rng).obs, []
-    for _ in range(horizon):
-        states.append(obs.numpy())
-        obs, _, terminated = model.step(obs, agent.sample_actions(obs)[0], rng)
-        obs = obs[~terminated]
-        if obs.shape[0] == 0:
-            break
-    return np.concatenate(states)
-
-
-@torch.no_grad()
-def imagined_rollout(model: ProbabilisticEnsemble, agent: SAC, obs: np.ndarray, steps: int,
-                     rng: np.random.Generator) -> np.ndarray:
-    """The states [steps + 1, obs_dim] the model imagines from `obs` under the agent's deterministic policy."""
-    if steps < 1:
-        raise ValueError("imagined_rollout: steps must be positive")
-    state = torch.as_tensor(np.asarray(obs, dtype=np.float32)[None])
-    states = [state[0].numpy()]
-    for _ in range(steps):
-        state, _, _ = model.step(state, agent.act(state.numpy(), deterministic=True), rng)
-        states.append(state[0].numpy())
-    return np.array(states)
-
-
-@torch.no_grad()
-def imagined_vs_real_return(agent: SAC, model: ProbabilisticEnsemble, env_id: str, horizon: int, episodes: int,
-                            rng: np.random.Generator, seed: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
-    """Like for like: the same deterministic policy, the same start states, the same horizon and the same value
-    (discounted sum of `horizon` rewards), once inside the model (random elite per step, sampled) and once in
-    the real env. Returns (predicted, real), one value per start state."""
-    if horizon < 1 or episodes < 1:
-        raise ValueError("imagined_vs_real_return: horizon and episodes must be positive")
-    env = make_env(env_id, "imagined_vs_real_return")
-    gamma = agent.config.gamma
-    predicted, real = np.zeros(episodes), np.zeros(episodes)
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        imagined = torch.as_tensor(obs[None], dtype=torch.float32)
-        for h in range(horizon):
-            action = agent.act(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            imagined, model_reward, _ = model.step(imagined, agent.act(imagined.numpy(), deterministic=True),
-                                                            rng)
-            real[episode] += gamma**h * float(reward)
-            predicted[episode] += gamma**h * float(model_reward[0])
-            if terminated or truncated:
-                break
-    env.close()
-    return predicted, real
 
 
 __all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "mixed_batch",

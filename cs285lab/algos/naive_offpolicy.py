@@ -19,10 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from cs285lab.algos.sac import SquashedGaussianActor, make_env, run_off_policy
-from cs285lab.buffers import Batch
+from cs285lab.algos.off_policy import run_off_policy
+from cs285lab.algos.sac import SquashedGaussianActor, seeded_init
+from cs285lab.batch import Batch
+from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
-from cs285lab.runs import Logger
+from cs285lab.record import HistoryRow, Logger
+from cs285lab.seeding import seed_run
 
 
 @dataclass
@@ -56,13 +59,13 @@ class NaiveOffPolicyAC(ActsWithActor):
     """A V critic and a squashed Gaussian actor, both trained on batches from the replay buffer."""
 
     def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray, action_high: np.ndarray,
-                 config: NaiveConfig | None = None, seed: int = 0) -> None:
+                 config: NaiveConfig | None = None, seed: int | None = None) -> None:
         self.config = config = config or NaiveConfig()
         self.obs_dim = int(obs_dim)
-        torch.manual_seed(seed)
-        self.actor = SquashedGaussianActor(obs_dim, act_dim, config.hidden, np.asarray(action_low, np.float32),
-                                           np.asarray(action_high, np.float32))
-        self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU)
+        with seeded_init(seed):  # the networks from `seed` if given, else from the global generator
+            self.actor = SquashedGaussianActor(obs_dim, act_dim, config.hidden, np.asarray(action_low, np.float32),
+                                               np.asarray(action_high, np.float32))
+            self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=config.lr)
 
@@ -89,12 +92,13 @@ class NaiveOffPolicyAC(ActsWithActor):
 
 def train_naive(env_id: str, total_steps: int, seed: int, config: NaiveConfig | None = None, *,
                 logger: Logger | None = None, eval_every: int = 1000,
-                eval_episodes: int = 10) -> tuple[NaiveOffPolicyAC, list[dict]]:
+                eval_episodes: int = 10) -> tuple[NaiveOffPolicyAC, list[HistoryRow]]:
     """Train the naive off-policy actor-critic with the same loop (and buffer) as train_sac."""
+    seed_run(seed)
     config = config or NaiveConfig()
     env = make_env(env_id, who="the naive off-policy actor-critic")
     agent = NaiveOffPolicyAC(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
-                             env.action_space.high, config, seed=seed)
+                             env.action_space.high, config)
     history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.batch_size,
                              learning_starts=config.learning_starts, buffer_size=config.buffer_size,
                              logger=logger, eval_every=eval_every, eval_episodes=eval_episodes)

@@ -26,10 +26,13 @@ import torch
 from torch import Tensor, nn
 
 from cs285lab.algos.naive_offpolicy import ActsWithActor
-from cs285lab.algos.sac import SquashedGaussianActor, make_env, run_off_policy
-from cs285lab.buffers import Batch
+from cs285lab.algos.off_policy import run_off_policy
+from cs285lab.algos.sac import SquashedGaussianActor, seeded_init
+from cs285lab.batch import Batch
+from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
-from cs285lab.runs import Logger
+from cs285lab.record import HistoryRow, Logger
+from cs285lab.seeding import seed_run
 from cs285lab.twins import twin
 
 ARMS = {  # name -> (fix_critic, fix_actor): the four cells of the 2 x 2 ablation
@@ -107,27 +110,27 @@ class AblationAC(ActsWithActor):
     """The naive off-policy actor-critic with the critic fix and the policy-gradient fix as switches."""
 
     def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray, action_high: np.ndarray,
-                 config: AblationConfig | None = None, seed: int = 0, *,
+                 config: AblationConfig | None = None, seed: int | None = None, *,
                  q_target_fn: Callable = q_target, actor_loss_fn: Callable = score_function_loss) -> None:
         self.config = config = config or AblationConfig()
         self.obs_dim = int(obs_dim)
         self.q_target_fn, self.actor_loss_fn = q_target_fn, actor_loss_fn
-        torch.manual_seed(seed)
-        self.actor = SquashedGaussianActor(obs_dim, act_dim, config.hidden, np.asarray(action_low, np.float32),
-                                           np.asarray(action_high, np.float32))
-        self.policy = _Policy(self.actor)
-        # V(s) for the unfixed critic; Q(s, a) whenever something needs Q. An unfixed critic with a
-        # fixed actor fits Q to r + gamma V(s'): the value of the old policies that filled the buffer.
-        self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU) if not config.fix_critic else None
-        needs_q = config.fix_critic or config.fix_actor
-        self.q = mlp(obs_dim + act_dim, 1, config.hidden, activation=nn.ReLU) if needs_q else None
-        # The bootstrapped critic (Q when fixed, V when not) has a slowly moving copy for its targets, as in SAC.
-        self.q_slow = self.v_slow = None
-        if config.critic_tau is not None:
-            if config.fix_critic:
-                self.q_slow = copy.deepcopy(self.q).requires_grad_(False)
-            else:
-                self.v_slow = copy.deepcopy(self.value).requires_grad_(False)
+        with seeded_init(seed):  # the networks from `seed` if given, else from the global generator
+            self.actor = SquashedGaussianActor(obs_dim, act_dim, config.hidden, np.asarray(action_low, np.float32),
+                                               np.asarray(action_high, np.float32))
+            self.policy = _Policy(self.actor)
+            # V(s) for the unfixed critic; Q(s, a) whenever something needs Q. An unfixed critic with a
+            # fixed actor fits Q to r + gamma V(s'): the value of the old policies that filled the buffer.
+            self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU) if not config.fix_critic else None
+            needs_q = config.fix_critic or config.fix_actor
+            self.q = mlp(obs_dim + act_dim, 1, config.hidden, activation=nn.ReLU) if needs_q else None
+            # The bootstrapped critic (Q when fixed, V when not) has a slowly moving copy for its targets, as in SAC.
+            self.q_slow = self.v_slow = None
+            if config.critic_tau is not None:
+                if config.fix_critic:
+                    self.q_slow = copy.deepcopy(self.q).requires_grad_(False)
+                else:
+                    self.v_slow = copy.deepcopy(self.value).requires_grad_(False)
         critic_params = [p for net in (self.value, self.q) if net is not None for p in net.parameters()]
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.critic_opt = torch.optim.Adam(critic_params, lr=config.lr)
@@ -183,8 +186,9 @@ class AblationAC(ActsWithActor):
         self.critic_opt.step()
         for slow, net in ((self.q_slow, self.q), (self.v_slow, self.value)):
             if slow is not None:
-                with torch.no_grad():
-                    torch._foreach_lerp_(list(slow.parameters()), list(net.parameters()), self.config.critic_tau)
+                with torch.no_grad():  # Polyak: slow <- slow + tau * (net - slow)
+                    for slow_param, param in zip(slow.parameters(), net.parameters()):
+                        slow_param.lerp_(param, self.config.critic_tau)
         actor_loss = self.actor_loss(batch, advantage)
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
@@ -195,12 +199,13 @@ class AblationAC(ActsWithActor):
 def train_ablation(env_id: str, total_steps: int, seed: int, config: AblationConfig | None = None, *,
                    logger: Logger | None = None, eval_every: int = 1000, eval_episodes: int = 10,
                    q_target_fn: Callable = q_target,
-                   actor_loss_fn: Callable = score_function_loss) -> tuple[AblationAC, list[dict]]:
+                   actor_loss_fn: Callable = score_function_loss) -> tuple[AblationAC, list[HistoryRow]]:
     """Train one arm of the ablation with the off-policy loop of train_sac; return the agent and its history."""
+    seed_run(seed)
     config = config or AblationConfig()
     env = make_env(env_id, who="the off-policy actor-critic ablation")
     agent = AblationAC(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
-                       env.action_space.high, config, seed=seed, q_target_fn=q_target_fn, actor_loss_fn=actor_loss_fn)
+                       env.action_space.high, config, q_target_fn=q_target_fn, actor_loss_fn=actor_loss_fn)
     history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.batch_size,
                              learning_starts=config.learning_starts, buffer_size=config.buffer_size,
                              logger=logger, eval_every=eval_every, eval_episodes=eval_episodes)

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from cs285lab.algos.sac import SAC
-from cs285lab.buffers import Batch
+from cs285lab.batch import Batch
 
 
 # ----- family "broadcast": critic_loss(q [num_q, B], y [B]) -> scalar ---------------------------------
@@ -132,7 +132,8 @@ def soft_update_polyak(target: nn.Module, online: nn.Module, rate: float) -> Non
 @torch.no_grad()
 def _soft_update_tau_lerp(target: nn.Module, online: nn.Module, rate: float) -> None:
     """Move the target critics a fraction `rate` (tau, e.g. 0.005) of the way toward the online critics."""
-    torch._foreach_lerp_(list(online.parameters()), list(target.parameters()), rate)
+    for t, o in zip(target.parameters(), online.parameters()):
+        o.lerp_(t, rate)
 
 
 @torch.no_grad()
@@ -145,7 +146,8 @@ def _soft_update_tau_loop(target: nn.Module, online: nn.Module, rate: float) -> 
 @torch.no_grad()
 def _soft_update_polyak_lerp(target: nn.Module, online: nn.Module, rate: float) -> None:
     """Keep a fraction `rate` (polyak, e.g. 0.995) of the target critics, take the rest from the online ones."""
-    torch._foreach_lerp_(list(online.parameters()), list(target.parameters()), 1.0 - rate)
+    for t, o in zip(target.parameters(), online.parameters()):
+        o.lerp_(t, 1.0 - rate)
 
 
 @torch.no_grad()
@@ -217,13 +219,17 @@ class HookedSAC(SAC):
         critic_loss = self.critic_loss(batch)
         actor_loss, log_prob = self.actor_loss(batch)
         alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        self.optimizer.zero_grad(set_to_none=True)
+        optimizers = (self.critic_optimizer, self.actor_optimizer, self.alpha_optimizer)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        # one backward pass of the sum: a buggy hook may send the critic's loss into the actor, and it must count
         (critic_loss + actor_loss + alpha_loss).backward()
         grad = {name: float(torch.linalg.vector_norm(torch.stack(
             [p.grad.norm() for p in net.parameters() if p.grad is not None])) if any(
             p.grad is not None for p in net.parameters()) else 0.0)
             for name, net in (("critic", self.critic), ("actor", self.actor))}
-        self.optimizer.step()
+        for optimizer in optimizers:
+            optimizer.step()
         rate = CONVENTION_RATE[self.polyak_convention](self.config.tau)
         self.hooks.get("soft_update", soft_update_tau if self.polyak_convention == "tau" else soft_update_polyak)(
             self.target_critic, self.critic, rate)

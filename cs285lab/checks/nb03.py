@@ -16,7 +16,7 @@ from torch import nn
 
 from cs285lab.buffers import Batch
 from cs285lab.checks.core import CheckFailed, Exercise, exercise
-from cs285lab.config import profile
+from cs285lab.config import thresholds
 
 # --------------------------------------------------------------------------------------------
 # 1. The replay buffer
@@ -581,9 +581,6 @@ def gradient_variance(variances: Mapping[str, Mapping[int, float]], score_fn: Ca
                           "measurement cells")
 
 
-LEARNING_THRESHOLD = {"ci": -600.0, "full": -300.0}
-
-
 def sac_learned(history: list[dict], agent=None) -> None:
     """Check a SAC run learned Pendulum-v1: the last evaluation beats the threshold, re-measured on `agent`."""
     with exercise("sac_learned") as ex:
@@ -591,7 +588,7 @@ def sac_learned(history: list[dict], agent=None) -> None:
             raise NotImplementedError("sac_learned: no training history yet; the training cell above did not finish")
         if not isinstance(history, list) or not isinstance(history[-1], dict) or "eval_return" not in history[-1]:
             ex.fail("pass the history returned by train_sac (a list of dicts with 'eval_return')")
-        threshold = LEARNING_THRESHOLD[profile()]
+        threshold = float(thresholds("nb03")["sac_final_return"])
         final = float(history[-1]["eval_return"])
         ex.expect(math.isfinite(final), "the final evaluation return is not a number: the training diverged")
         if agent is not None:
@@ -636,9 +633,6 @@ def _reevaluate(ex: Exercise, agent, history: list[dict], name: str) -> float:
     return float(np.mean([r["eval_return"] for r in history[len(history) // 2:]]))
 
 
-FIXED_MARGIN = 200.0  # the fixed agent's second-half mean return must beat the naive agent's by this much
-
-
 def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, runs: Mapping) -> None:
     """Check your two edits: their unit checks, then that the fixed agent built from them learns where the naive one does not.
 
@@ -664,9 +658,10 @@ def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, runs: Mapping) 
                   and not getattr(naive_config, "fix_actor", True), "pass the naive agent trained in the cell above")
         fixed = _reevaluate(ex, fixed_agent, fixed_history, "fixed")
         naive = _reevaluate(ex, naive_agent, naive_history, "naive")
-        ex.expect(fixed >= naive + FIXED_MARGIN,
+        margin = float(thresholds("nb03")["fixed_margin"])
+        ex.expect(fixed >= naive + margin,
                   f"your fixed agent averaged {fixed:.0f} over the second half of its evaluations, the naive one "
-                  f"{naive:.0f}: the fix should beat it by at least {FIXED_MARGIN:.0f}. Your functions pass their "
+                  f"{naive:.0f}: the fix should beat it by at least {margin:.0f}. Your functions pass their "
                   "checks, so look for something the checks cannot see: do they use the arguments they are given "
                   "(the policy and critic passed in, not a global agent)?")
 

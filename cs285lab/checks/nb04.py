@@ -8,6 +8,7 @@ import numpy as np
 import cs285lab.envs  # noqa: F401 - registers cs285lab/DynaMaze-v0
 from cs285lab.algos.dyna import dyna_q_runs
 from cs285lab.checks.core import exercise
+from cs285lab.config import thresholds
 
 UNSEEN_PAIRS = ("you planned from (s, a) pairs that were never tried: the model knows nothing about them. "
                 "Sample only from the pairs stored in the model (e.g. list(model))")
@@ -201,11 +202,12 @@ def dyna_q(fn, runs: int = 3, episodes: int = 12, seed: int = 0) -> None:
                 curves.append(steps)
             mean_steps[n] = float(np.mean(curves, axis=0)[1:].mean())
         reference = dyna_q_runs(N_PLANNING, runs=10, episodes=episodes, seed=seed).steps[:, 1:].mean()
-        ex.expect(mean_steps[N_PLANNING] < 2.5 * reference,
+        limits = thresholds("nb04")
+        ex.expect(mean_steps[N_PLANNING] < limits["dyna_q_vs_reference"] * reference,
                   f"with n = {N_PLANNING} planning steps your agent needs {mean_steps[N_PLANNING]:.0f} steps per episode (episodes 2-"
                   f"{episodes}, mean of {runs} runs); the reference needs about {reference:.0f}. Planning is not "
                   "helping: check that each real step is followed by n planning updates on pairs from the model, "
                   "with the Q-learning max target")
-        ex.expect(mean_steps[0] > 3 * mean_steps[N_PLANNING],
+        ex.expect(mean_steps[0] > limits["planning_speedup"] * mean_steps[N_PLANNING],
                   f"without planning (n = 0) your agent needs {mean_steps[0]:.0f} steps per episode, hardly more than "
                   f"with n = {N_PLANNING} ({mean_steps[N_PLANNING]:.0f}); pass n_planning on to planning (n = 0: no planning at all)")

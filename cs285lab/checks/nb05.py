@@ -10,6 +10,7 @@ import torch
 
 from cs285lab.buffers import Batch, ReplayBuffer
 from cs285lab.checks.core import CheckFailed, exercise
+from cs285lab.config import thresholds
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -312,13 +313,15 @@ def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
     return again
 
 
-def learning(result, random_return: float, min_gain: float = 150.0, *, rerun: dict | None = None) -> None:
+def learning(result, random_return: float, *, rerun: dict | None = None) -> None:
     """Check an MBPO run: a real model fit and a policy that beats random; with `rerun`, re-measured, not trusted.
 
     `rerun` (what the notebook's check cell passes): env_id, seed, config, eval_episodes and the four student
     functions. Then the random baseline and the final return are measured again, and the first model refit is
-    reproduced with the student's functions, so numbers typed into a result fail.
+    reproduced with the student's functions, so numbers typed into a result fail. The required gain over the
+    random policy is the budget's `min_gain` threshold.
     """
+    min_gain = float(thresholds("nb05")["min_gain"])
     with exercise("mbpo_learning") as ex:
         fits = result.fits
         ex.expect(len(fits) >= 2, "the model was refit fewer than 2 times; did train_mbpo run with your functions?")
