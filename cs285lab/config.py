@@ -30,6 +30,9 @@ def budget(notebook: str, profile_name: str | None = None) -> SimpleNamespace:
 
     Budgets live in cs285lab/budgets/<notebook>.toml with a [full] and a [ci] table;
     keys missing from [ci] fall back to [full], so the two cannot silently diverge in shape.
+    A nested table (e.g. [full.mbpo] / [ci.mbpo]) holds overrides of a config's fields: [ci.mbpo]
+    goes on top of [full.mbpo] and may name fields [full.mbpo] leaves at the config's default.
+    [full.thresholds] / [ci.thresholds] are the checks' pass thresholds (see `thresholds`).
     """
     name = profile() if profile_name is None else profile_name
     if name not in PROFILES:
@@ -62,11 +65,13 @@ def thresholds(notebook: str, profile_name: str | None = None) -> dict:
 def _overlay(full: dict, ci: dict, where: str, path: str = "") -> dict:
     """`full` with `ci`'s values on top, table by table; a ci key that [full] lacks is an error (same shape)."""
     unknown = sorted(set(ci) - set(full))
-    if unknown:
+    # Other nested tables hold config overrides: ci may change a field that full leaves at its default.
+    if unknown and path in ("", ".thresholds"):
         raise ValueError(f"{where}: [ci{path}] keys {unknown} are missing from [full{path}]")
     merged = dict(full)
     for key, value in ci.items():
-        if isinstance(full[key], dict) != isinstance(value, dict):
+        base = full.get(key, {} if isinstance(value, dict) else None)
+        if key in full and isinstance(base, dict) != isinstance(value, dict):
             raise ValueError(f"{where}: {key!r} is a table in one profile and a value in the other")
-        merged[key] = _overlay(full[key], value, where, f"{path}.{key}") if isinstance(value, dict) else value
+        merged[key] = _overlay(base, value, where, f"{path}.{key}") if isinstance(value, dict) else value
     return merged

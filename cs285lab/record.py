@@ -10,7 +10,7 @@ A history is a list of rows, one per evaluation. Every row has
     train_cpu_s   CPU seconds of this process spent training (evaluations excluded)
 
 plus the algorithm's own statistics (losses, alpha, model_val_nll, ...). The same names are the
-columns of run logs (`cs285lab.runs`), benchmark CSVs and plots. `Recorder` produces the rows:
+columns of run logs (`cs285lab.runlog`), benchmark CSVs and plots. `Recorder` produces the rows:
 training loops report rewards and episode ends to it and ask it to evaluate.
 """
 

@@ -7,8 +7,10 @@ caller (a notebook's setup cell, a benchmark, a test): the same, plus one torch 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -36,3 +38,18 @@ def seed_everything(seed: int, torch_threads: int | None = 1) -> np.random.Gener
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
     return rng
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int | None) -> Iterator[None]:
+    """Inside the block torch draws from a generator seeded with `seed`; the global one is left as it was.
+
+    For constructors that take a seed (the networks of an agent built outside a training entry
+    point); with None the block draws from the global generator as usual.
+    """
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -124,3 +124,33 @@ def declared_twins() -> list[Twin]:
                     keywords = {k.arg: ast.literal_eval(k.value) for k in deco.keywords}
                     found.append(Twin(args[0], args[1], module, node.name, tuple(keywords.get("needed_by", ()))))
     return sorted(found, key=lambda t: (t.notebook, t.exercise, t.qualname))
+
+
+def reexported_names(full_names: set[str]) -> set[str]:
+    """`full_names` (dotted, e.g. 'cs285lab.algos.actor_critic.targets.td_target') plus every name a module
+    re-exports them under (`from .targets import td_target` makes 'cs285lab.algos.actor_critic.td_target'),
+    read from the source without importing anything."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    imports: list[tuple[str, str, str]] = []  # (importing module, source module, name)
+    for path in package.rglob("*.py"):
+        parts = ("cs285lab", *path.relative_to(package).with_suffix("").parts)
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        here = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom):
+                source = node.module or ""
+                if node.level:
+                    base = here.split(".")[: len(here.split(".")) - node.level + 1]
+                    source = ".".join(base + ([source] if source else []))
+                imports += [(module, source, a.name) for a in node.names if a.asname in (None, a.name)]
+    names, grew = set(full_names), True
+    while grew:  # to a fixpoint: a package may re-export what a subpackage re-exports
+        grew = False
+        for module, source, name in imports:
+            if f"{source}.{name}" in names and f"{module}.{name}" not in names:
+                names.add(f"{module}.{name}")
+                grew = True
+    return names

@@ -31,27 +31,6 @@ UPPER = ("cs285lab.runs", "cs285lab.references", "cs285lab.grading", "cs285lab.c
 
 MAX_LINES = 400
 
-# Files over MAX_LINES while the restructuring of issue #12 is being merged: the algorithm splits
-# happen on other branches. The lead empties this after the merge; an entry whose file is short
-# again (or gone) fails test_the_long_file_allow_list_is_not_stale, so the list can only shrink.
-LONG_FILES_UNTIL_MERGED: frozenset[str] = frozenset({
-    "cs285lab/algos/actor_critic.py",
-    "cs285lab/algos/dyna.py",
-    "cs285lab/algos/mbpo.py",
-    "cs285lab/algos/parallel.py",
-})
-
-# Arrows from a bottom module to a top one that the other branches of #12 remove (the algorithms
-# take Logger/NullLogger from cs285lab.record instead of cs285lab.runs). Emptied by the lead after the
-# merge; a listed arrow that no longer exists fails test_the_arrow_allow_list_is_not_stale.
-ARROWS_UNTIL_MERGED: frozenset[tuple[str, str]] = frozenset({
-    ("cs285lab.algos.actor_critic", "cs285lab.runs"),
-    ("cs285lab.algos.mbpo", "cs285lab.runs"),
-    ("cs285lab.algos.naive_offpolicy", "cs285lab.runs"),
-    ("cs285lab.algos.offpolicy_fixes", "cs285lab.runs"),
-    ("cs285lab.algos.parallel", "cs285lab.runs"),
-    ("cs285lab.algos.sac", "cs285lab.runs"),
-})
 
 
 def _module_name(path: Path) -> str:
@@ -205,7 +184,7 @@ def test_no_import_circle_in_the_package():
 def test_bottom_modules_import_nothing_from_the_top():
     graph = import_graph()
     bad = sorted((module, target) for module, targets in graph.items() if _is_under(module, BOTTOM)
-                 for target in targets if _is_under(target, TOP) and (module, target) not in ARROWS_UNTIL_MERGED)
+                 for target in targets if _is_under(target, TOP))
     assert not bad, "bottom modules importing from the top floors:\n" + "\n".join(f"{a} -> {b}" for a, b in bad)
 
 
@@ -215,12 +194,6 @@ def test_plots_and_checks_import_nothing_from_the_notebook_facing_top():
                  for target in targets if _is_under(target, UPPER))
     assert not bad, ("plots/checks importing runs, references, grading or cli:\n"
                      + "\n".join(f"{a} -> {b}" for a, b in bad))
-
-
-def test_the_arrow_allow_list_is_not_stale():
-    graph = import_graph()
-    gone = sorted(arrow for arrow in ARROWS_UNTIL_MERGED if arrow[1] not in graph.get(arrow[0], set()))
-    assert not gone, f"remove from ARROWS_UNTIL_MERGED (these imports are gone): {gone}"
 
 
 def _long_files() -> dict[str, int]:
@@ -236,14 +209,8 @@ def _long_files() -> dict[str, int]:
 
 
 def test_no_file_in_the_package_is_over_400_lines():
-    too_long = {rel: n for rel, n in _long_files().items() if rel not in LONG_FILES_UNTIL_MERGED}
+    too_long = _long_files()
     assert not too_long, f"files over {MAX_LINES} lines (split them by subject): {too_long}"
-
-
-def test_the_long_file_allow_list_is_not_stale():
-    long_now = _long_files()
-    short_again = sorted(rel for rel in LONG_FILES_UNTIL_MERGED if rel not in long_now)
-    assert not short_again, f"remove from LONG_FILES_UNTIL_MERGED (no longer over {MAX_LINES} lines): {short_again}"
 
 
 @pytest.mark.parametrize("module", ["cs285lab.runlog", "cs285lab.record", "cs285lab.bands", "cs285lab.batch"])

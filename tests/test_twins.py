@@ -489,6 +489,16 @@ def test_declared_twins_match_the_registry():
 ])
 def test_reuse_of_reference_code_is_detected(source, known, expected):
     from cs285lab.grading.reuse import imported_names, used_twins
+    from cs285lab.twins import reexported_names
 
-    twins = {f"{t.module}.{t.qualname}" for t in TWINS}
+    # the grader flags a twin under every name the package re-exports it as (flag_reuse does the same)
+    twins = reexported_names({f"{t.module}.{t.qualname}" for t in TWINS})
     assert used_twins(source, twins, imported_names(known)) == expected
+
+
+def test_reexported_names_follow_package_reexports():
+    from cs285lab.twins import reexported_names
+
+    names = reexported_names({"cs285lab.algos.actor_critic.targets.td_target"})
+    assert "cs285lab.algos.actor_critic.td_target" in names
+    assert reexported_names({"cs285lab.nowhere.f"}) == {"cs285lab.nowhere.f"}

@@ -3,28 +3,45 @@ calls the training functions took before they took a config (kept for notebooks 
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass, replace
 from typing import Any, TypeVar
 
 C = TypeVar("C", bound="Overridable")
 
-__all__ = ["Overridable", "positional_call"]
+__all__ = ["Overridable", "positional_call", "with_overrides"]
 
 
 class Overridable:
-    """Mixin for a config dataclass: `Config.of(config, **overrides)`."""
+    """Mixin for a config dataclass: `Config.of(config, **overrides)`, e.g. `A2CConfig.of(None, **B.batched)`."""
 
     @classmethod
     def of(cls: type[C], config: C | None = None, **overrides: Any) -> C:
-        """`config` (default: the defaults) with `overrides` of its fields; an unknown name is a one-line error."""
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-        unknown = sorted(set(overrides) - set(names))
-        if unknown:
-            raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; the fields are {', '.join(names)}")
-        if config is not None and not isinstance(config, cls):
-            raise TypeError(f"config must be {cls.__name__}(...), got {type(config).__name__}")
-        base = {name: getattr(config, name) for name in names} if config is not None else {}
-        return cls(**{**base, **overrides})
+        """`config` (default: the defaults) with `overrides` of its fields; an unknown name is a one-line error.
+
+        A mapping given for a field that holds a config (e.g. MBPOConfig.sac) overrides that config's fields."""
+        config = _check_config(cls, config) if config is not None else cls()
+        return with_overrides(config, overrides)
+
+
+def _check_config(cls: type, config: Any) -> Any:
+    if not isinstance(config, cls):
+        raise TypeError(f"config must be {cls.__name__}(...), got {type(config).__name__}")
+    return config
+
+
+def with_overrides(config: C, overrides: Mapping[str, Any]) -> C:
+    """A copy of the config dataclass `config` with `overrides` of its fields (nested configs by mapping)."""
+    names = [f.name for f in fields(config)]  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise TypeError(f"unknown {type(config).__name__} field(s) {unknown}; the fields are {', '.join(names)}")
+    changes = {}
+    for name, value in overrides.items():
+        current = getattr(config, name)
+        nested = isinstance(value, Mapping) and is_dataclass(current) and not isinstance(current, type)
+        changes[name] = with_overrides(current, value) if nested else value
+    return replace(config, **changes)
 
 
 def positional_call(who: str, config_cls: type, config: Any, legacy: tuple, names: tuple[str, ...], seed: int,

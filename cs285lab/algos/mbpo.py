@@ -17,7 +17,7 @@ batches and uses short model rollouts only inside the critic's target (`MVESAC`)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 # The notebook's measurements moved to mbpo_measures; they stay importable from here.
+from cs285lab.algos.configs import Overridable, with_overrides
 from cs285lab.algos.mbpo_measures import (branched_states, collect_random_transitions,  # noqa: F401
                                           imagined_rollout, imagined_vs_real_return, model_error_vs_horizon,
                                           on_policy_states, pendulum_angle_velocity, state_distance,
@@ -43,7 +44,7 @@ Policy = Callable[[Tensor], Tensor]
 
 
 @dataclass
-class MBPOConfig:
+class MBPOConfig(Overridable):
     """Hyperparameters of MBPO (defaults: swing Pendulum-v1 up within ~500-1000 env steps)."""
 
     # 150 random steps are enough for a first model; the large step size suits the 64-unit nets.
@@ -83,23 +84,8 @@ class MBPOConfig:
     def from_overrides(cls, overrides: Mapping[str, Any] | None = None, **more: Any) -> MBPOConfig:
         """MBPOConfig's defaults with `overrides` (e.g. a budget's `B.mbpo` table) and then `more` on top;
         a nested `sac` table overrides fields of the default SAC settings (not SACConfig's own defaults)."""
-        merged: dict[str, Any] = {**(overrides or {})}
-        for key, value in more.items():
-            if key == "sac" and isinstance(value, Mapping):
-                merged["sac"] = {**merged.get("sac", {}), **value}
-            else:
-                merged[key] = value
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(merged) - names)
-        if unknown:
-            raise TypeError(f"MBPOConfig has no fields {unknown}; it has {sorted(names)}")
-        sac = merged.pop("sac", {})
-        if isinstance(sac, Mapping):
-            sac_names = {f.name for f in fields(SACConfig)}
-            if set(sac) - sac_names:
-                raise TypeError(f"SACConfig has no fields {sorted(set(sac) - sac_names)}")
-            sac = replace(cls().sac, **sac)
-        return cls(sac=sac, **merged)
+        config = with_overrides(cls(), dict(overrides or {}))
+        return with_overrides(config, more)
 
     @property
     def uses_model(self) -> bool:

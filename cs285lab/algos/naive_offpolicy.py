@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cs285lab.algos.configs import Overridable
 from cs285lab.algos.off_policy import run_off_policy
-from cs285lab.algos.sac import SquashedGaussianActor, seeded_init
+from cs285lab.algos.sac import SquashedGaussianActor
+from cs285lab.seeding import seeded_init
 from cs285lab.batch import Batch
 from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
@@ -29,7 +31,7 @@ from cs285lab.seeding import seed_run
 
 
 @dataclass
-class NaiveConfig:
+class NaiveConfig(Overridable):
     """Hyperparameters of the naive off-policy actor-critic (same sizes as SACConfig's defaults)."""
 
     hidden: tuple[int, ...] = (64, 64)

@@ -25,9 +25,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cs285lab.algos.configs import Overridable
 from cs285lab.algos.naive_offpolicy import ActsWithActor
 from cs285lab.algos.off_policy import run_off_policy
-from cs285lab.algos.sac import SquashedGaussianActor, seeded_init
+from cs285lab.algos.sac import SquashedGaussianActor
+from cs285lab.seeding import seeded_init
 from cs285lab.batch import Batch
 from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
@@ -44,7 +46,7 @@ ARMS = {  # name -> (fix_critic, fix_actor): the four cells of the 2 x 2 ablatio
 
 
 @dataclass
-class AblationConfig:
+class AblationConfig(Overridable):
     """Hyperparameters shared by every arm (the naive algorithm's, plus the fixes' switches)."""
 
     fix_critic: bool = False

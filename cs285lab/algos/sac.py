@@ -22,18 +22,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cs285lab.algos.configs import Overridable
 from cs285lab.algos.off_policy import EnvInteraction, run_off_policy  # noqa: F401 - old import path of the loop
 from cs285lab.batch import Batch
 from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
 from cs285lab.record import HistoryRow, Logger
-from cs285lab.seeding import seed_run
+from cs285lab.seeding import seed_run, seeded_init
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
 @dataclass
-class SACConfig:
+class SACConfig(Overridable):
     """Hyperparameters of SAC (defaults: small nets that learn Pendulum-v1 in about 4k env steps, and stay there)."""
 
     hidden: tuple[int, ...] = (64, 64)   # both actor and critics
@@ -269,17 +270,6 @@ class SAC:
         if type(self).update is not SAC.update or "update" in vars(self):
             return self.update(batch)
         return self.fast_update(batch)
-
-
-@contextlib.contextmanager
-def seeded_init(seed: int | None) -> Iterator[None]:
-    """Draw from torch's generator seeded with `seed` inside the block, leaving the global one as it was (None: as is)."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def _check_batch(batch: Batch, obs_dim: int, act_dim: int) -> None:

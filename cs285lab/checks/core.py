@@ -230,7 +230,7 @@ def exercise(name: str) -> Iterator[Exercise]:
 
 
 class _ProgressLogger:
-    """Feeds a check's training progress to Exercise.progress (the Logger protocol of cs285lab.runs)."""
+    """Feeds a check's training progress to Exercise.progress (the Logger protocol of cs285lab.record)."""
 
     def __init__(self, ex: Exercise, what: str, total_steps: int) -> None:
         self.ex, self.what, self.total = ex, what, int(total_steps)

@@ -106,12 +106,15 @@ def reuse_rows(submission: str, notebook: str, path: Path | None, twins_by_cell:
 
 def flag_reuse(jobs: list[Job], results: dict[int, JobResult]) -> int:
     """Add (or refresh) the reuse flags of every finished job; return how many cells were flagged."""
-    from cs285lab.twins import declared_twins
+    from cs285lab.twins import declared_twins, reexported_names
 
     by_notebook: dict[str, dict[str, set[str]]] = {}
     for entry in declared_twins():
         by_notebook.setdefault(entry.notebook, {}).setdefault(entry.exercise, set()).add(
             f"{entry.module}.{entry.qualname}")
+    for cells in by_notebook.values():  # a twin is reused as well under a name a package re-exports it as
+        for exercise, names in cells.items():
+            cells[exercise] = reexported_names(names)
     flagged = 0
     for index, result in results.items():
         job = jobs[index]
