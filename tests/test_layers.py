@@ -33,16 +33,16 @@ MAX_LINES = 400
 
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def modules() -> dict[str, Path]:
-    """Every module of cs285lab/ by dotted name."""
-    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py")) if "__pycache__" not in p.parts}
+def modules(root: Path = ROOT) -> dict[str, Path]:
+    """Every module of cs285lab/ (under `root`) by dotted name."""
+    return {_module_name(p, root): p for p in sorted((root / "cs285lab").rglob("*.py")) if "__pycache__" not in p.parts}
 
 
 def _resolve(module: str, path: Path, level: int, target: str | None) -> str:
@@ -87,9 +87,9 @@ def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    """module -> the cs285lab modules it imports."""
-    mods = modules()
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """module -> the cs285lab modules it imports (of the checkout at `root`)."""
+    mods = modules(root)
     return {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
 
 
@@ -217,3 +217,24 @@ def test_no_file_in_the_package_is_over_400_lines():
 def test_the_bottom_of_the_run_record_imports_only_the_bottom(module):
     graph = import_graph()
     assert all(_is_under(target, BOTTOM) for target in graph[module]), sorted(graph[module])
+
+
+def folder_map(root: Path = ROOT) -> list[str]:
+    """The package's import arrows between its folders and top-level modules, one line per place."""
+    def place(module: str) -> str:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else "cs285lab (init)"
+
+    arrows: dict[str, set[str]] = {}
+    for module, targets in import_graph(root).items():
+        arrows.setdefault(place(module), set()).update(place(t) for t in targets)
+    return [f"{here:16s} -> {', '.join(sorted(there - {here})) or '(nothing)'}" for here, there in sorted(arrows.items())]
+
+
+if __name__ == "__main__":  # python tests/test_layers.py [CHECKOUT]: the map docs/ARCHITECTURE.md shows
+    import sys
+
+    where = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT
+    print("\n".join(folder_map(where)))
+    found = cycles(import_graph(where))
+    print("import circles:", "; ".join(" -> ".join(c) for c in found) if found else "none")

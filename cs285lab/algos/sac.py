@@ -243,14 +243,13 @@ class SAC:
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
                 "alpha": self.alpha.item(), "entropy": -log_prob.mean().item()}
 
-
     # -- the fast path the training loop runs (same arithmetic as `update`, bit for bit; tests/test_sac.py) ----
     def fast_update(self, batch: Batch) -> dict[str, float]:
         """`update` with less overhead: one backward pass of the summed losses, one fused Adam step, one Polyak call.
 
         The same numbers as `update`: each loss reaches only its own parameters (the target is detached, the
         actor's loss freezes the critic, the temperature's detaches log pi), Adam works per parameter, and
-        Tensor.lerp_ over a list is what the loop in `update` does one tensor at a time. About 15% faster per update.
+        Tensor.lerp_ over a list is what the loop in `update` does one tensor at a time.
         """
         _check_batch(batch, self.obs_dim, self.act_dim)
         critic_loss = self.critic_loss(batch)
