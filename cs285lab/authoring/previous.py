@@ -20,10 +20,14 @@ REGISTRY = "previous_cells.json"
 PROTECTED = ("check", "locked")
 
 
+def normalized(source: str) -> str:
+    """A cell's source without trailing spaces and blank edges: what "changed" compares."""
+    return "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip()
+
+
 def fingerprint(source: str) -> str:
-    """A short hash of a cell's source, blind to trailing spaces and blank edges."""
-    normal = "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip()
-    return hashlib.sha256(normal.encode("utf-8")).hexdigest()[:20]
+    """A short hash of a cell's normalized source."""
+    return hashlib.sha256(normalized(source).encode("utf-8")).hexdigest()[:20]
 
 
 def accepted(notebook: str) -> dict[str, set[str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from cs285lab.authoring.previous import accepted, fingerprint
+from cs285lab.authoring.previous import accepted, fingerprint, normalized
 from cs285lab.authoring.student import cell_meta, read_notebook, to_student, validate
 
 CHECK_IMPORT = re.compile(r"^(\s*)from\s+cs285lab\.checks\s+import\s+load\s*$", re.MULTILINE)
@@ -130,8 +130,7 @@ def match_reference(path: Path, nb: nbformat.NotebookNode | None, refs: dict[str
     return None
 
 
-def _normalized(source: str) -> str:
-    return "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip()
+_normalized = normalized  # one normalization for "unchanged" and for earlier releases' fingerprints
 
 
 def normalized_source(source: str) -> str:
