@@ -281,8 +281,9 @@ def test_every_student_keeps_their_own_name_and_row(hostile):
         assert Path(row["path"]).stem == key or Path(row["path"]).parent.name == key
         page = hostile["out"] / "feedback" / f"{safe_name(key)}.md"
         assert page.read_text(encoding="utf-8").startswith(f"# Feedback for {key}\n")
-    pages = {p.name for p in (hostile["out"] / "feedback").iterdir()}
+    pages = {p.name for p in (hostile["out"] / "feedback").iterdir() if p.suffix == ".md"}
     assert len(pages) == len(expected), pages
+    assert {p.stem for p in (hostile["out"] / "feedback").glob("*.html")} == {p.removesuffix(".md") for p in pages}
     assert {"张伟.md", "李娜.md", "José.md"} <= pages
 
 
@@ -476,6 +477,6 @@ def test_feedback_names_the_graded_copy_rule_without_a_kernel(tmp_path, capsys):
     assert statuses == [("error", "00_tiny (1).ipynb"), ("ignored", NB)], statuses
     assert "graded 00_tiny (1).ipynb" in capsys.readouterr().err
     summary = table(out / "summary.csv")
-    assert all(r["feedback"] == "feedback/eve.md" for r in summary)
+    assert all(r["feedback"] == "feedback/eve.html" for r in summary)
     assert any("Rule:" in r["notes"] for r in summary)
 
