@@ -10,12 +10,16 @@ import hashlib
 import json
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+import nbformat
 
 import cs285lab
 from cs285lab.files import write_atomic
@@ -28,9 +32,48 @@ from cs285lab.grading.run import Limits, RunResult, run_notebook, stop_all
 from cs285lab.grading.sandbox import Sandbox
 from cs285lab.grading.scrub import hidden_fragments, scrub
 from cs285lab.grading.verdict import Row, grade_rows, notebook_rows
+from cs285lab.notebook_format import cell_meta
 
 CHECKS = Path(cs285lab.__file__).resolve().parent / "checks"  # found, not imported: the grader needs no torch
 GRADER_VERSION = "3"  # bump when grading logic changes: it invalidates every cached result
+
+
+class Stop:
+    """A stop request (Ctrl-C, SIGTERM, SIGHUP) that never lands inside the thread pool's locks.
+
+    A KeyboardInterrupt raised while `concurrent.futures.wait` holds the futures' locks can leave one
+    locked, and the pool then never finishes; inside `deferred()` a signal only sets a flag, and
+    `check()` raises the KeyboardInterrupt at a safe point.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.defer = False
+
+    @contextmanager
+    def deferred(self):
+        """Signals arriving inside this block wait for the next `check()`."""
+        self.defer = True
+        try:
+            yield
+        finally:
+            self.defer = False
+
+    def signal(self, signum: int) -> None:
+        """What a signal handler calls: stop now, or at the next check when deferred."""
+        if self.defer:
+            self.requested.set()
+        else:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    def check(self) -> None:
+        """Raise the KeyboardInterrupt of a deferred stop request."""
+        if self.requested.is_set():
+            self.requested.clear()
+            raise KeyboardInterrupt("stopped")
+
+
+STOP = Stop()
 
 
 @dataclass
@@ -73,13 +116,22 @@ def reference_digest(ref: Reference) -> bytes:
     return _digest(*parts).encode()
 
 
+def graded_content(nb: nbformat.NotebookNode) -> bytes:
+    """What of a submitted notebook the grade depends on: each cell's type, source, cs285lab metadata and tags.
+
+    Saved outputs, execution counts and UI metadata are not in it: re-saving a notebook does not re-run it.
+    """
+    return json.dumps([(c.cell_type, c.source, cell_meta(c), c.get("metadata", {}).get("tags"))
+                       for c in nb.cells], sort_keys=True, default=str).encode()
+
+
 def cache_key(job: Job, settings: Settings, reference: bytes) -> str:
     """Content hash of what decides this job's grade: submission, reference digest, limits, policy."""
     limits = settings.limits
     options = json.dumps([job.submission, job.notebook, limits.profile, limits.cell_timeout,
                           limits.notebook_timeout, limits.memory_mb, limits.file_mb, settings.tampered_policy,
                           "sandboxed" if settings.sandbox is not None else "unsandboxed"])
-    return _digest(options.encode(), job.path.read_bytes(), reference)
+    return _digest(options.encode(), graded_content(job.nb), reference)
 
 
 def cell_seconds(assembled: Assembled, result: RunResult) -> dict[str, float]:
@@ -183,15 +235,17 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, finish: Callable
     futures = {pool.submit(run_job, jobs[i], settings): i for i in pending}
     try:
         while futures:
-            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-            for future in finished:
-                index = futures.pop(future)
-                result = future.result()
-                if not result.internal_error:
-                    write_atomic(cache_dir / f"{pending[index]}.json", json.dumps(
-                        {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds,
-                         "cells": result.cell_seconds}))
-                done(index, result)
+            with STOP.deferred():
+                finished, _ = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index = futures.pop(future)
+                    result = future.result()
+                    if not result.internal_error:
+                        write_atomic(cache_dir / f"{pending[index]}.json", json.dumps(
+                            {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds,
+                             "cells": result.cell_seconds}))
+                    done(index, result)
+            STOP.check()
     except KeyboardInterrupt:
         # Keep what finished; drop the runs cut short.
         stop_all()

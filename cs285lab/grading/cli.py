@@ -78,9 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    # SIGTERM and SIGHUP take the Ctrl-C path: running notebooks are killed, scratch folders removed,
+    # SIGINT, SIGTERM and SIGHUP take the Ctrl-C path: running notebooks are killed, scratch folders removed,
     # finished results kept.
-    raise KeyboardInterrupt(f"signal {signum}")
+    from cs285lab.grading.batch import STOP
+
+    STOP.signal(signum)
 
 
 def main(argv: list[str]) -> int:
@@ -97,7 +99,7 @@ def main(argv: list[str]) -> int:
         return emit_main(args, argv)
     previous = {}
     try:
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             previous[signum] = signal.signal(signum, _terminate)
     except ValueError:
         previous = {}  # not the main thread: signals stay as they are

@@ -76,6 +76,13 @@ def strip_claims(text: str) -> str:
     return CLAIM_MARKER.sub("", text)
 
 
+def _strings(value: object) -> tuple[str, ...]:
+    """A metadata entry that is a list of strings, or one string, or absent."""
+    if not value:
+        return ()
+    return tuple(str(item) for item in (value if isinstance(value, (list, tuple)) else [value]))
+
+
 def _questions(name: str, cells: list[nbformat.NotebookNode]) -> list[Question]:
     found = []
     for index, cell in enumerate(cells):
@@ -84,12 +91,9 @@ def _questions(name: str, cells: list[nbformat.NotebookNode]) -> list[Question]:
             continue
         reference = region_text(cell.source, MD_BEGIN, MD_END, f"{name} {meta['id']}")
         prompt = cells[index - 1].source.strip() if index > 0 and cells[index - 1].cell_type == "markdown" else ""
-        rubric = meta.get("rubric") or ()
-        refers = meta.get("refers_to") or ()
         found.append(Question(name, meta["id"], float(meta["points"]), strip_claims(prompt),
-                              strip_claims(reference).strip(),
-                              tuple(str(item) for item in (rubric if isinstance(rubric, list) else [rubric])),
-                              tuple(str(item) for item in (refers if isinstance(refers, list) else [refers]))))
+                              strip_claims(reference).strip(), _strings(meta.get("rubric")),
+                              _strings(meta.get("refers_to"))))
     return found
 
 

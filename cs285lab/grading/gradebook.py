@@ -98,13 +98,14 @@ def gradebook_rows(tables: Tables, roster: Roster | None = None) -> tuple[list[s
         late[row["submission"]] = late.get(row["submission"], 0.0) + to_float(row.get("late_penalty"))
     expected = roster.students if roster is not None else {}
     rows = []
-    for student in sorted(set(students) | set(expected)):
+    for student in sorted(set(students) | set(expected) | set(tables.submissions())):
         entry = students.get(student)
         known = expected.get(student, {})
         out = {"student": student, "name": known.get("name", ""), "max_points": number(sum(max_points.values()))}
         if entry is None:
+            status = "no submission" if student not in tables.submissions() else "nothing gradable was found"
             out.update({Path(n).stem: "0" for n in notebooks})
-            out.update({"written": "0", "late_penalty": "0", "total": "0", "pending": "0", "status": "no submission",
+            out.update({"written": "0", "late_penalty": "0", "total": "0", "pending": "0", "status": status,
                         "comments": ""})
         else:
             auto = {n: entry["auto"].get(n, 0.0) for n in notebooks}

@@ -82,14 +82,16 @@ def unpack(paths: list[Path], out: Path, pattern: re.Pattern | None = None, max_
     done = Unpacked()
     limit = int(max_mb * 2**20)
     for key, path in sorted(keys.items()):
+        folder = out / key
+        folder.mkdir(parents=True)
+        done.students[key] = []
+        collected = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+        (folder / SUBMITTED_FILE).write_text(collected.isoformat(timespec="seconds") + "\n", encoding="utf-8")
         try:
             archive = zipfile.ZipFile(path)
         except zipfile.BadZipFile:
-            done.skipped.append(f"{path.name}: not a zip file (student {key} has an empty folder)")
-            (out / key).mkdir(parents=True)
+            done.skipped.append(f"{path.name}: not a zip file (student {key} gets an empty folder)")
             continue
-        folder = out / key
-        folder.mkdir(parents=True)
         with archive:
             for info in archive.infolist():
                 name = PurePosixPath(info.filename.replace("\\", "/")).name
@@ -110,10 +112,7 @@ def unpack(paths: list[Path], out: Path, pattern: re.Pattern | None = None, max_
                     done.skipped.append(f"{path.name}: {info.filename} is larger than {max_mb:g} MB")
                     continue
                 target.write_bytes(data)
-                done.students.setdefault(key, []).append(name)
-        collected = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-        (folder / SUBMITTED_FILE).write_text(collected.isoformat(timespec="seconds") + "\n", encoding="utf-8")
-        done.students.setdefault(key, [])
+                done.students[key].append(name)
     return done
 
 
