@@ -13,7 +13,6 @@ import csv
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -448,7 +447,10 @@ def test_sigkill_leaves_no_process_and_the_rerun_cleans_up_and_resumes(tmp_path)
     assert _gone(prefix, "environ") == [], "a process of the killed grader is still alive"
     stale = _scratch_of(tmp_path / "tmp", grader.pid)
     assert len(stale) == 1  # nobody was left to remove it
-    assert {r["submission"]: r["status"] for r in table(out / "grades.csv")} == {"a-quick": "passed"}
+    # A killed grader writes no tables (they are written once, at the end): its finished work is in the cache
+    # and in the finished student's feedback.
+    assert not (out / "grades.csv").exists() and len(list((out / "cache").glob("*.json"))) == 1
+    assert "passed" in (out / "feedback" / "a-quick.md").read_text()
     save(klass / "b-sleeper" / NB, tiny_solution())  # the rerun should not sleep again
     done = grade(str(klass), "--out", str(out), "--solutions", str(solutions), "-j", "1", *OPTIONS,
                  env={"TMPDIR": str(tmp_path / "tmp")})

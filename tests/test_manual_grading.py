@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -22,6 +19,16 @@ SHEET = f"manual/{Path(tinyclass.NOTEBOOK).stem}-{tinyclass.QUESTION}.csv"
 def _rows(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def _regrade(solutions: Path, klass: Path, out: Path, capsys, *extra: str) -> tuple[int, str]:
+    """Re-run the grade command in this process (the class is cached: no kernel unless a notebook changed)."""
+    from cs285lab.grading import cli
+
+    capsys.readouterr()
+    code = cli.main([str(klass), "--out", str(out), "--solutions", str(solutions), "--layout", "class",
+                     "--sandbox", "auto", *extra])
+    return code, capsys.readouterr().err
 
 
 def _answer_row(out: Path, student: str) -> dict:
@@ -53,7 +60,7 @@ def test_first_grading_writes_one_sheet_per_question(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_filled_sheet_is_merged_everywhere_and_left_untouched(graded, tmp_path):
+def test_filled_sheet_is_merged_everywhere_and_left_untouched(graded, tmp_path, capsys):
     solutions, klass, out = graded
     sheet = _rows(out / SHEET)
     scores = {"alice": ("2", "names both reasons"), "bob": ("0.5", "vague"), "dave": ("", "")}
@@ -65,8 +72,8 @@ def test_filled_sheet_is_merged_everywhere_and_left_untouched(graded, tmp_path):
         writer.writerows(sheet)
     typed = (out / SHEET).read_bytes()
 
-    result = tinyclass.grade(solutions, klass, out)
-    assert result.returncode == 0, result.stderr
+    code, err = _regrade(solutions, klass, out, capsys)
+    assert code == 0, err
     assert (out / SHEET).read_bytes() == typed, "the instructor's sheet was rewritten"
     assert sorted(p.name for p in (out / "manual").glob("*.csv")) == [Path(SHEET).name], "no new sheet needed"
 
@@ -89,11 +96,10 @@ def test_filled_sheet_is_merged_everywhere_and_left_untouched(graded, tmp_path):
     gs_out = tmp_path / "gs"
     shutil.copytree(out, gs_out)
     gs = tmp_path / "results.json"
-    done = subprocess.run([sys.executable, "-m", "cs285lab", "grade", str(klass / "alice"), "--out", str(gs_out),
-                           "--solutions", str(solutions), "--layout", "student", "--sandbox", "auto",
-                           "--gradescope", str(gs)], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "CS285LAB_PROFILE": "ci"})
-    assert done.returncode == 0, done.stderr
+    from cs285lab.grading import cli
+
+    assert cli.main([str(klass / "alice"), "--out", str(gs_out), "--solutions", str(solutions), "--layout", "student",
+                     "--sandbox", "auto", "--gradescope", str(gs)]) == 0
     results = json.loads(gs.read_text())
     written = next(t for t in results["tests"] if "(written answer)" in t["name"])
     assert written["score"] == 2 and written["max_score"] == 2
@@ -101,7 +107,7 @@ def test_filled_sheet_is_merged_everywhere_and_left_untouched(graded, tmp_path):
 
 
 @pytest.mark.slow
-def test_changed_answer_and_bad_score_stay_pending_and_go_to_a_new_sheet(graded):
+def test_changed_answer_and_bad_score_stay_pending_and_go_to_a_new_sheet(graded, capsys):
     solutions, klass, out = graded
     rows = _rows(out / SHEET)
     scores = {"alice": "2", "bob": "0.5", "dave": "7"}  # dave's is above the question's 2 points
@@ -118,10 +124,10 @@ def test_changed_answer_and_bad_score_stay_pending_and_go_to_a_new_sheet(graded)
     cell.source = "Because all Q values start at 0 and argmax picks the first."
     nbformat.write(nb, path)
 
-    result = tinyclass.grade(solutions, klass, out)
-    assert result.returncode == 0, result.stderr
+    code, err = _regrade(solutions, klass, out, capsys)
+    assert code == 0, err
     assert (out / SHEET).read_bytes() == typed
-    assert f"{Path(SHEET).name} row 4: points '7' is not a number from 0 to 2" in result.stderr, result.stderr
+    assert f"{Path(SHEET).name} row 4: points '7' is not a number from 0 to 2" in err, err
     assert _answer_row(out, "bob")["status"] == "pending", "a score belongs to the answer it was given to"
     assert _answer_row(out, "dave")["status"] == "pending"
     assert _answer_row(out, "alice")["status"] == "graded"
