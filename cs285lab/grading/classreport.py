@@ -114,7 +114,8 @@ def collect(tables: Tables) -> dict[str, NotebookStats]:
         if row["notebook"] not in notebooks:
             continue
         stats = notebooks[row["notebook"]]
-        student, status, points, most = row["submission"], row["status"], to_float(row["points"]), to_float(row["max_points"])
+        student, status = row["submission"], row["status"]
+        points, most = to_float(row["points"]), to_float(row["max_points"])
         if status == "pending":
             stats.pending[student] = stats.pending.get(student, 0.0) + most
         else:
@@ -197,7 +198,8 @@ def _roster(tables: Tables, roster: list[str] | None) -> list[str]:
     esc = html.escape
     rows = roster_rows(tables, roster)
     parts = ["<h2 id=roster>Roster</h2><table class=roster><tr><th>student</th><th>points</th><th>pending</th>"
-             "<th>errors</th><th>timeouts</th><th>tampered</th><th>flagged</th><th>missing</th><th>late penalty</th></tr>"]
+             "<th>errors</th><th>timeouts</th><th>tampered</th><th>flagged</th><th>missing</th>"
+             "<th>late penalty</th></tr>"]
     for entry in rows:
         if entry.get("absent"):
             parts.append(f"<tr class=absent><td>{esc(entry['student'])}</td><td colspan=8 class=warn>on the roster, "

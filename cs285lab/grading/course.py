@@ -98,7 +98,7 @@ def _questions(name: str, cells: list[nbformat.NotebookNode]) -> list[Question]:
 
 
 def _titles(cells: list[nbformat.NotebookNode]) -> tuple[str, dict[str, str]]:
-    """The notebook's title and, per check, solution or written cell, its section heading and the function it is about."""
+    """The notebook's title and, per check, solution or written cell, its section heading and its function."""
     title, section, titles = "", "", {}
     for cell in cells:
         if cell.cell_type == "markdown":
@@ -135,8 +135,8 @@ def load_references(solutions: Path) -> dict[str, Reference]:
                 if meta["kind"] == "check":
                     checks.append(Check(meta["id"], float(meta["points"])))
         title, titles = _titles(solution.cells)
-        refs[path.name] = Reference(path.name, path, solution, student, checks, ids, _questions(path.name, solution.cells),
-                                    titles, title)
+        refs[path.name] = Reference(path.name, path, solution, student, checks, ids,
+                                    _questions(path.name, solution.cells), titles, title)
     return refs
 
 

@@ -114,9 +114,9 @@ def gradebook_rows(tables: Tables, roster: Roster | None = None) -> tuple[list[s
             if roster is not None and student not in expected:
                 status += "; not on the roster"
             out.update({Path(n).stem: number(round(v, 4)) for n, v in auto.items()})
-            out.update({"written": number(round(entry["written"], 4)), "late_penalty": number(round(late.get(student, 0.0), 4)),
-                        "total": number(round(total, 4)), "pending": str(entry["pending"]), "status": status,
-                        "comments": " | ".join(entry["comments"])})
+            out.update({"written": number(round(entry["written"], 4)),
+                        "late_penalty": number(round(late.get(student, 0.0), 4)), "total": number(round(total, 4)),
+                        "pending": str(entry["pending"]), "status": status, "comments": " | ".join(entry["comments"])})
         rows.append(out)
     return columns, rows
 
@@ -143,7 +143,8 @@ def canvas_rows(tables: Tables, roster: Roster | None = None) -> tuple[list[str]
             elif to_float(summary.get("pending")) > 0:
                 row[Path(name).stem] = ""  # written answers still to grade: no score yet, not 0
             else:
-                row[Path(name).stem] = number(round(to_float(summary["points"]) - to_float(summary.get("late_penalty")), 4))
+                earned = to_float(summary["points"]) - to_float(summary.get("late_penalty"))
+                row[Path(name).stem] = number(round(earned, 4))
         rows.append(row)
     return columns, rows
 

@@ -12,6 +12,7 @@ grades.csv, the feedback pages and the gradebook.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import secrets
 import sys
@@ -23,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from cs285lab.grading.course import Question, SubmissionError, load_references, read_submission
 from cs285lab.grading.handpages import CSP, Entry, grading_page, index_page
-from cs285lab.grading.manual import answer_id, read_sheets, save_score, student_answer
+from cs285lab.grading.manual import _uncell, answer_id, read_sheets, save_score, student_answer
 from cs285lab.grading.tables import Tables
 from cs285lab.notebook_format import AuthoringError
 
@@ -57,11 +58,9 @@ class HandGrading:
         sheets = read_sheets(self.out / "manual", question)
         latest: dict[str, str] = {}  # submission -> the answer the last sheet listing it holds
         for path in sheets.paths:
-            import csv
-
             with open(path, newline="", encoding="utf-8-sig") as handle:
                 for row in csv.DictReader(handle):
-                    latest[(row.get("submission") or "").lstrip("'")] = row.get("answer") or ""
+                    latest[_uncell(row.get("submission") or "")] = _uncell(row.get("answer") or "")
         tables = Tables.read(self.out)
         found: list[Entry] = []
         for row in tables.grades:
@@ -155,7 +154,8 @@ class Handler(BaseHTTPRequestHandler):
         question = desk.questions[pieces[1]]
         entries = desk.entries(question)
         if pieces[2] == "next-pending":
-            after = int((query.get("after") or ["-1"])[0]) if (query.get("after") or ["-1"])[0].lstrip("-").isdigit() else -1
+            given = (query.get("after") or ["-1"])[0]
+            after = int(given) if given.lstrip("-").isdigit() else -1
             order = list(range(after + 1, len(entries))) + list(range(0, after + 1))
             target = next((i for i in order if entries[i].points is None), max(0, min(after, len(entries) - 1)))
             self._send(HTTPStatus.SEE_OTHER, location=f"{self.base}/q/{pieces[1]}/{target}")
@@ -190,9 +190,8 @@ class Handler(BaseHTTPRequestHandler):
             points = float(text) if text else None
             desk.save(question, entries[k], points, comment)
         except ValueError as exc:
-            error = f"not saved: {exc}" if text else f"not saved: {exc}"
             self._send(HTTPStatus.BAD_REQUEST, grading_page(question, entries, k, self.base, desk.blind,
-                                                            error=f"{error} (got {text!r})", merge=desk.merge))
+                                                            error=f"not saved: {exc} (got {text!r})", merge=desk.merge))
             return
         then = (form.get("then") or ["stay"])[0]
         where = (f"{self.base}/q/{pieces[1]}/next-pending?after={k}" if then == "next-pending"
@@ -223,7 +222,8 @@ def main(argv: list[str]) -> int:
         return 2
     solutions = args.solutions
     if solutions is None:
-        recorded = json.loads((args.out / "run.json").read_text()).get("solutions") if (args.out / "run.json").is_file() else None
+        record = args.out / "run.json"
+        recorded = json.loads(record.read_text()).get("solutions") if record.is_file() else None
         solutions = Path(recorded) if recorded else Path("solutions")
     try:
         desk = HandGrading(args.out, solutions, args.blind)

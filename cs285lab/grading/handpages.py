@@ -90,7 +90,8 @@ def render_output(output: dict) -> str:
     if kind == "stream":
         return _text(output.get("text", ""))
     if kind == "error":
-        return _text(f"{output.get('ename', '')}: {output.get('evalue', '')}\n" + "\n".join(output.get("traceback", [])))
+        trace = "\n".join(output.get("traceback", []))
+        return _text(f"{output.get('ename', '')}: {output.get('evalue', '')}\n{trace}")
     data = output.get("data") or {}
     for mime in ("image/png", "image/jpeg", "image/svg+xml"):
         if mime in data:
@@ -156,13 +157,15 @@ def grading_page(question: Question, entries: list[Entry], k: int, base: str, bl
         for i, e in enumerate(entries))
     rubric = "".join(f"<li>{esc(item)}</li>" for item in question.rubric) or "<li>(no rubric in the solution)</li>"
     value = "" if entry.points is None else f"{entry.points:g}"
-    status = (f"<p class=error>{esc(error)}</p>" if error else "") + (f"<p class=saved>{esc(message)}</p>" if message else "")
+    status = ((f"<p class=error>{esc(error)}</p>" if error else "")
+              + (f"<p class=saved>{esc(message)}</p>" if message else ""))
     who = "" if blind else f"<p class=muted>Student: <code>{esc(entry.student)}</code></p>"
     body = (f"<header><b>{esc(question.notebook)} · {esc(question.id)}</b> ({question.points:g} points) — "
             f"<span id=position>{esc(entry.label)}</span>: answer {k + 1} of {n}, <span id=pending>{pending}</span> "
             f"need grading<nav>{''.join(nav)}</nav></header><main><div>"
             f"<section><h2>Question</h2>{render_markdown(question.question)}</section>"
-            f"<section><h2>The answer</h2><div class=answer id=answer>{render_markdown(entry.text)}</div>{who}</section>"
+            "<section><h2>The answer</h2>"
+            f"<div class=answer id=answer>{render_markdown(entry.text)}</div>{who}</section>"
             f"<section class=outputs><h2>The student's outputs this question refers to</h2>"
             f"{outputs_html(entry, question)}</section></div><div>"
             f"<section><h2>Score</h2>{status}<form method=post action=\"{here}/{k}\">"

@@ -120,9 +120,10 @@ def load_policy(path: Path) -> LatePolicy:
     if unknown:
         raise PolicyError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KEYS))}")
     try:
-        zone: timezone | ZoneInfo = ZoneInfo(data["timezone"]) if "timezone" in data else datetime.now().astimezone().tzinfo
+        zone = ZoneInfo(data["timezone"]) if "timezone" in data else datetime.now().astimezone().tzinfo
     except (ZoneInfoNotFoundError, ValueError):
-        raise PolicyError(f"{path}: timezone {data['timezone']!r} is not a time zone name such as Europe/Paris") from None
+        raise PolicyError(f"{path}: timezone {data['timezone']!r} is not a time zone name such as "
+                          "Europe/Paris") from None
     deadlines = {str(k): _moment(v, zone, f"{path}: deadlines.{k}") for k, v in (data.get("deadlines") or {}).items()}
     students = {}
     for name, own in (data.get("students") or {}).items():

@@ -136,8 +136,9 @@ def merge(out: Path, shards: list[Path], roster: Roster | None = None, stream=No
         raise MergeError(f"{out}: holds the output of a grading run, not of a merge; merge into a new folder")
     out.mkdir(parents=True, exist_ok=True)
     parts = [Tables.read(s) for s in shards]
-    tables = Tables(*(sorted((row for t in parts for row in getattr(t, name)),
-                             key=lambda r: (r["submission"], r["notebook"])) for name in ("grades", "summary", "timings")))
+    tables = Tables(*(sorted((row for t in parts for row in getattr(t, name)), key=lambda r: (r["submission"],
+                                                                                              r["notebook"]))
+                      for name in ("grades", "summary", "timings")))
     for shard in shards:
         for folder in ("feedback", "cache"):
             if (shard / folder).is_dir():

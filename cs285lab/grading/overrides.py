@@ -73,8 +73,9 @@ def _matches(override: Override, row: Row) -> bool:
             and (row.notebook == override.notebook or row.notebook.startswith(override.notebook)))
 
 
-def apply_overrides(rows: list[Row], overrides: list[Override], used: set[str], stream: TextIO | None = None) -> list[Row]:
-    """`rows` with every matching override applied (new rows; the input is not changed); records used lines in `used`."""
+def apply_overrides(rows: list[Row], overrides: list[Override], used: set[str],
+                    stream: TextIO | None = None) -> list[Row]:
+    """`rows` with every matching override applied (new rows, the input unchanged); the lines used go into `used`."""
     stream = stream if stream is not None else sys.stderr
     out = []
     for row in rows:

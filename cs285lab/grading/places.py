@@ -58,7 +58,7 @@ def student_label(assembled: Assembled, number: int) -> str:
 
 
 def report_label(assembled: Assembled, number: int) -> str:
-    """Where code cell `number` is, for the class report: its id, else its section and place (same for every student)."""
+    """Where code cell `number` is, for the class report: its id, else its section and place (alike for everyone)."""
     entry = assembled.cells[number]
     if entry.get("id"):
         return entry["id"]

@@ -1,4 +1,4 @@
-"""`cs285lab unpack ZIP_OR_FOLDER... --out CLASS`: the `submission.zip`s of the handout's `make submit`, as a class folder.
+"""`cs285lab unpack ZIP_OR_FOLDER... --out CLASS`: the handout's `make submit` zips, as a class folder.
 
 Each zip becomes CLASS/<student>/ with the notebooks it holds (any folder inside the zip is
 flattened: `notebooks/00_getting_started.ipynb` -> `00_getting_started.ipynb`). The student's key
