@@ -7,7 +7,10 @@ Two measurements, each run sandboxed and unsandboxed in the same session, on 2 c
     seconds per notebook (the grader's own timing, from summary.csv) and wall-clock per submission.
 Rows: impl = sandbox | no-sandbox, env = the notebook (or "submission" for the whole one), wall_s =
 seconds, eval_return = points earned, step = 0, seed = the repeat. BENCH_GRADING_FULL=0 skips
-the full submission (a few minutes per mode).
+the full submission (a few minutes per mode). Every grading command is timed by harness.timed: the
+load average before and after and the CPU other processes used are recorded (columns load_before,
+load_after, others, busy); a measurement taken on a busy machine is taken again, and stays marked
+BUSY in the tables if the machine never was quiet.
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import nbformat
 
-from benchmarks.harness import Result
+from benchmarks.harness import Result, Timed, timed
 
 DESCRIPTION = "cs285lab grade: seconds per notebook and per six-notebook submission, sandbox on vs off (-j 2)"
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,17 +42,26 @@ def _tiny_solution() -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=[solution, check])
 
 
-def _grade(submissions: Path, solutions: Path, out: Path, mode: str, *extra: str) -> tuple[float, list[dict]]:
+def _run_grader(submissions: Path, solutions: Path, out: Path, mode: str, *extra: str) -> list[dict]:
+    shutil.rmtree(out, ignore_errors=True)  # a re-run after a busy attempt must not read the cache
     env = {k: v for k, v in os.environ.items() if k not in ("CS285LAB_PROFILE", "CS285LAB_GRADE_SANDBOX")}
-    start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "cs285lab", "grade", str(submissions), "--out", str(out),
                            "--solutions", str(solutions), "-j", "2", "--profile", "ci", *MODES[mode], *extra],
                           cwd=ROOT, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"grading ({mode}) failed: {done.stderr[-2000:]}")
     with open(out / "summary.csv", newline="", encoding="utf-8") as handle:
-        return seconds, list(csv.DictReader(handle))
+        return list(csv.DictReader(handle))
+
+
+def _grade(submissions: Path, solutions: Path, out: Path, mode: str, *extra: str) -> Timed:
+    """One grading command, timed, with the machine's load around it (taken again while the machine is busy)."""
+    return timed(_run_grader, submissions, solutions, out, mode, *extra)
+
+
+def _load(measure: Timed) -> dict:
+    return {"load_before": round(measure.load_before, 2), "load_after": round(measure.load_after, 2),
+            "others": "" if measure.others is None else round(measure.others, 2), "busy": int(measure.busy)}
 
 
 def run() -> Result:
@@ -65,20 +76,21 @@ def run() -> Result:
         for k in range(TINY_STUDENTS):
             (tiny / "class" / f"student{k}").mkdir(parents=True)
             nbformat.write(_tiny_solution(), tiny / "class" / f"student{k}" / "00_tiny.ipynb")
-        tiny_wall = {}
+        tiny_wall, measures = {}, []
         for mode in MODES:
-            wall, summary = _grade(tiny / "class", tiny / "solutions", work / f"tiny-{mode}", mode)
-            tiny_wall[mode] = wall
-            for seed, row in enumerate(summary):
+            measure = _grade(tiny / "class", tiny / "solutions", work / f"tiny-{mode}", mode)
+            measures.append(measure)
+            tiny_wall[mode] = measure
+            for seed, row in enumerate(measure.value):
                 rows.append({"impl": mode, "env": "tiny", "seed": seed, "step": 0, "kind": "tiny",
-                             "eval_return": float(row["points"]), "wall_s": float(row["seconds"])})
+                             "eval_return": float(row["points"]), "wall_s": float(row["seconds"]), **_load(measure)})
         per = {m: [r["wall_s"] for r in rows if r["impl"] == m and r["kind"] == "tiny"] for m in MODES}
         mean = {m: sum(v) / len(v) for m, v in per.items()}
         lines += ["## A one-cell notebook (the grader's own price)", "",
                   f"{TINY_STUDENTS} students, -j 2. Seconds per notebook (mean of the grader's per-notebook "
                   "timing) and wall-clock of the whole command:", "",
-                  "| mode | s per notebook | wall-clock, all students |", "| --- | --- | --- |"]
-        lines += [f"| {m} | {mean[m]:.1f} | {tiny_wall[m]:.1f} |" for m in MODES]
+                  "| mode | s per notebook | wall-clock, all students | load |", "| --- | --- | --- | --- |"]
+        lines += [f"| {m} | {mean[m]:.1f} | {tiny_wall[m].seconds:.1f} | {tiny_wall[m].note()} |" for m in MODES]
         lines += ["", f"Sandbox / no sandbox, per notebook: {mean['sandbox'] / mean['no-sandbox']:.2f}x.", ""]
 
         if os.environ.get("BENCH_GRADING_FULL", "1") != "0":
@@ -88,15 +100,17 @@ def run() -> Result:
                 shutil.copy(path, student / path.name)
             full = {}
             for mode in MODES:
-                wall, summary = _grade(student, ROOT / "solutions", work / f"full-{mode}", mode, "--layout", "student")
-                full[mode] = (wall, {r["notebook"]: r for r in summary})
+                measure = _grade(student, ROOT / "solutions", work / f"full-{mode}", mode, "--layout", "student")
+                measures.append(measure)
+                summary = measure.value
+                full[mode] = (measure, {r["notebook"]: r for r in summary})
                 for r in summary:
                     rows.append({"impl": mode, "env": r["notebook"], "seed": 0, "step": 0, "kind": "notebook",
                                  "eval_return": float(r["points"]), "wall_s": float(r["seconds"]),
-                                 "max_points": float(r["max_points"])})
+                                 "max_points": float(r["max_points"]), **_load(measure)})
                 rows.append({"impl": mode, "env": "submission", "seed": 0, "step": 0, "kind": "submission",
-                             "eval_return": sum(float(r["points"]) for r in summary), "wall_s": wall,
-                             "max_points": sum(float(r["max_points"]) for r in summary)})
+                             "eval_return": sum(float(r["points"]) for r in summary), "wall_s": measure.seconds,
+                             "max_points": sum(float(r["max_points"]) for r in summary), **_load(measure)})
             lines += ["## One student's six reference notebooks (ci budget, -j 2)", "",
                       "| notebook | points | s, sandbox | s, no sandbox | ratio |", "| --- | --- | --- | --- | --- |"]
             for name in sorted(full["sandbox"][1]):
@@ -106,11 +120,16 @@ def run() -> Result:
                 lines.append(f"| {name} | {on['points']}/{on['max_points']} | {float(on['seconds']):.1f} | "
                              f"{float(off['seconds']):.1f} | {float(on['seconds']) / max(0.1, float(off['seconds'])):.2f} |")
             on, off = full["sandbox"][0], full["no-sandbox"][0]
-            lines += ["", f"Whole submission, wall-clock: {on:.0f} s sandboxed, {off:.0f} s without ({on / off:.2f}x).", ""]
+            lines += ["", f"Whole submission, wall-clock: {on.seconds:.0f} s sandboxed ({on.note()}), "
+                      f"{off.seconds:.0f} s without ({off.note()}); {on.seconds / off.seconds:.2f}x.", ""]
         else:
             lines += ["Full submission: skipped (BENCH_GRADING_FULL=0).", ""]
-        lines.append(f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on "
-                     "the machine slows both modes alike; compare the ratios).")
+        busy = [m for m in measures if m.busy]
+        lines.append(f"Load: the 1-minute load average before and after each grading command, and the CPU other "
+                     f"processes used during it, on {os.cpu_count()} cores. "
+                     + (f"WARNING: {len(busy)} of {len(measures)} measurement(s) were taken on a busy machine "
+                        "(marked BUSY) even after waiting and re-running: they overstate what grading costs."
+                        if busy else "Every measurement was taken on a quiet machine."))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -128,4 +147,5 @@ def run() -> Result:
     ax.set_title("cs285lab grade, -j 2: sandbox on vs off")
     ax.legend()
     fig.tight_layout()
-    return Result(rows, "\n".join(lines), extra_columns=("kind", "max_points"), figures={"": fig})
+    return Result(rows, "\n".join(lines), extra_columns=("kind", "max_points", "load_before", "load_after", "others",
+                                                        "busy"), figures={"": fig})

@@ -27,6 +27,79 @@ from cs285lab.bands import band_over_seeds  # noqa: E402
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 COLUMNS = ("impl", "env", "seed", "step", "eval_return", "wall_s")
+BUSY_LOAD_PER_CORE = 0.75  # a load average of 1.5 on 2 cores: timings taken above it are not the machine's own
+BUSY_OTHERS_PER_CORE = 0.25  # other processes using half a core of 2 during a measurement slow it visibly
+RETRIES = 2  # a busy measurement is taken again this many times (after waiting for the load to fall)
+
+
+@dataclass
+class Timed:
+    """One timed measurement and how busy the machine was around it."""
+
+    value: object
+    seconds: float
+    load_before: float
+    load_after: float
+    others: float | None  # cores that other processes used on average during it (None: not measurable here)
+    attempts: int = 1
+
+    @property
+    def busy(self) -> bool:
+        """True when other work on the machine may have slowed this measurement."""
+        cores = os.cpu_count() or 1
+        return (self.load_before >= BUSY_LOAD_PER_CORE * cores
+                or (self.others is not None and self.others >= BUSY_OTHERS_PER_CORE * cores))
+
+    def note(self) -> str:
+        """The load, as the results tables print it."""
+        others = "" if self.others is None else f", others {self.others:.2f} cores"
+        return (f"load {self.load_before:.2f} -> {self.load_after:.2f}{others}"
+                + (" (BUSY: not the machine's own speed)" if self.busy else ""))
+
+
+def _cpu_seconds() -> tuple[float, float] | None:
+    """(seconds of CPU the whole machine has used, seconds this process and its finished children used)."""
+    import resource
+
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)  # all but idle and iowait
+    own = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    return busy / hz, own
+
+
+def wait_for_quiet(limit_s: float = 300.0) -> float:
+    """Wait (up to `limit_s`) until the 1-minute load average is below the busy line; return it."""
+    cores = os.cpu_count() or 1
+    deadline = time.monotonic() + limit_s
+    while os.getloadavg()[0] >= BUSY_LOAD_PER_CORE * cores and time.monotonic() < deadline:
+        time.sleep(10)
+    return os.getloadavg()[0]
+
+
+def timed(fn, *args, retries: int = RETRIES, settle_s: float = 300.0, **kwargs) -> Timed:
+    """Run `fn(*args, **kwargs)`, timing it and recording the load before and after; a busy measurement is
+    taken again (up to `retries` times, each after waiting for the load to fall) and stays marked if it
+    never was quiet."""
+    attempt, last = 0, None
+    while True:
+        attempt += 1
+        before, cpu = os.getloadavg()[0], _cpu_seconds()
+        start = time.perf_counter()
+        value = fn(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        after, cpu_after = os.getloadavg()[0], _cpu_seconds()
+        others = None
+        if cpu is not None and cpu_after is not None and seconds > 0:
+            others = max(0.0, ((cpu_after[0] - cpu[0]) - (cpu_after[1] - cpu[1])) / seconds)
+        last = Timed(value, seconds, before, after, others, attempt)
+        if not last.busy or attempt > retries:
+            return last
+        wait_for_quiet(settle_s)
 
 
 @dataclass
@@ -91,8 +164,10 @@ def learning_curve_figure(rows: list[dict], title: str) -> plt.Figure:
     return fig
 
 
-def write(name: str, result: Result, seconds: float) -> Path:
-    """Write results/<name>.csv, results/<name>.md and results/<name>*.png; return the summary path."""
+def write(name: str, result: Result, seconds: float, loads: str = "") -> Path:
+    """Write results/<name>.csv, results/<name>.md and results/<name>*.png; return the summary path.
+
+    `loads` (the load average around the whole run) goes into the page's header line."""
     RESULTS.mkdir(exist_ok=True)
     columns = COLUMNS + tuple(c for c in result.extra_columns if c not in COLUMNS)
     missing = [c for c in COLUMNS if any(c not in r for r in result.rows)]
@@ -109,9 +184,10 @@ def write(name: str, result: Result, seconds: float) -> Path:
         fig.savefig(RESULTS / png, dpi=110)
         plt.close(fig)
         images.append(png)
-    machine = f"{platform.machine()}, {platform.python_version()}, {__import__('os').cpu_count()} cores"
+    machine = f"{platform.machine()}, {platform.python_version()}, {os.cpu_count()} cores"
+    load = f"; {loads}" if loads else ""
     text = (f"# Benchmark: {name}\n\n_{time.strftime('%Y-%m-%d')} on {machine}; "
-            f"whole benchmark {seconds:.0f} s_\n\n{result.summary.strip()}\n\n"
+            f"whole benchmark {seconds:.0f} s{load}_\n\n{result.summary.strip()}\n\n"
             + "".join(f"![{png}]({png})\n" for png in images))
     path = RESULTS / f"{name}.md"
     path.write_text(text)
@@ -123,7 +199,13 @@ def run(names: list[str]) -> None:
     for name in names:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         print(f"== {name}: {module.DESCRIPTION}", flush=True)
+        before = os.getloadavg()[0]
+        if before >= BUSY_LOAD_PER_CORE * (os.cpu_count() or 1):
+            print(f"warning: load average {before:.2f}: timings taken now are not the machine's own; waiting "
+                  "up to 5 minutes for it to fall", flush=True)
+            before = wait_for_quiet()
         start = time.perf_counter()
         result = module.run()
-        path = write(name, result, time.perf_counter() - start)
+        after = os.getloadavg()[0]
+        path = write(name, result, time.perf_counter() - start, f"load average {before:.2f} before, {after:.2f} after")
         print(path.read_text(), flush=True)

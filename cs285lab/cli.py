@@ -1,4 +1,4 @@
-"""The `cs285lab` command: make-student, refresh-outputs, release, grade, references."""
+"""The `cs285lab` command: make-student, refresh-outputs, release, grade, hand-grade, unpack, references."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def _make_student(args: argparse.Namespace) -> int:
-    from cs285lab.authoring.student import AuthoringError, check_students, make_students
+    from cs285lab.authoring.student import check_students, make_students
+    from cs285lab.notebook_format import AuthoringError
 
     try:
         if args.check:
@@ -38,8 +39,8 @@ def _make_student(args: argparse.Namespace) -> int:
 
 
 def _refresh_outputs(args: argparse.Namespace) -> int:
-    from cs285lab.authoring.student import AuthoringError
     from cs285lab.authoring.outputs import refresh_outputs
+    from cs285lab.notebook_format import AuthoringError
 
     try:
         for path in args.notebooks:
@@ -53,7 +54,7 @@ def _refresh_outputs(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace) -> int:
     from cs285lab.authoring.release import build_release
-    from cs285lab.authoring.student import AuthoringError
+    from cs285lab.notebook_format import AuthoringError
 
     try:
         release = build_release(Path(args.root), int(args.through), Path(args.out))
@@ -84,6 +85,18 @@ def _grade(argv: list[str]) -> int:
     return grade_main(argv)
 
 
+def _hand_grade(argv: list[str]) -> int:
+    from cs285lab.grading.handgrade import main as hand_grade_main
+
+    return hand_grade_main(argv)
+
+
+def _unpack(argv: list[str]) -> int:
+    from cs285lab.grading.unpack import main as unpack_main
+
+    return unpack_main(argv)
+
+
 def _references(argv: list[str]) -> int:
     from cs285lab.references.cli import run
 
@@ -95,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["grade"]:
         return _grade(argv[1:])
+    if argv[:1] == ["hand-grade"]:
+        return _hand_grade(argv[1:])
+    if argv[:1] == ["unpack"]:
+        return _unpack(argv[1:])
     if argv[:1] == ["references"]:
         return _references(argv[1:])
     parser = argparse.ArgumentParser(prog="cs285lab", description="cs285lab course tools")
@@ -117,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("--root", default=".", help="the course repository (default: the current folder)")
     rel.set_defaults(run=_release)
     sub.add_parser("grade", help="grade submissions (see: cs285lab grade --help)")
+    sub.add_parser("hand-grade", help="grade written answers in the browser (see: cs285lab hand-grade --help)")
+    sub.add_parser("unpack", help="unpack the handout's submission zips into a class folder "
+                   "(see: cs285lab unpack --help)")
     sub.add_parser("references", help="build, regenerate or list reference bands (see: cs285lab references --help; "
                    "the same as python -m cs285lab.references)")
     args = parser.parse_args(argv)

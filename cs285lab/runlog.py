@@ -37,6 +37,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cs285lab.files import pid_alive as _pid_alive
+from cs285lab.files import write_atomic
+
 if TYPE_CHECKING:  # pandas loads only when runs are read back
     import pandas as pd
 
@@ -252,16 +255,6 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists, but is someone else's
-    return True
-
-
 def run_status(meta: dict[str, Any]) -> str | None:
     """A run's status; "running" only while its process lives: a run whose process died reads "interrupted"."""
     status = meta.get("status")
@@ -374,9 +367,7 @@ def _natural_key(path: Path) -> list[Any]:
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write JSON via a temp file + rename, so a crash never leaves a half-written config."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _fresh_dir(base: Path, name: str) -> Path:

@@ -258,7 +258,7 @@ def test_console_script_and_module_entry_point(tmp_path):
 def test_regeneration_remembers_the_protected_cells_it_replaces(tmp_path):
     import json
 
-    from cs285lab.authoring.previous import fingerprint
+    from cs285lab.notebook_format import cell_fingerprint as fingerprint
 
     solutions, out = course(tmp_path)
     registry = tmp_path / "previous_cells.json"

@@ -54,3 +54,43 @@ def test_every_committed_results_table_has_the_step_column():
         with open(path) as handle:
             header = next(csv.reader(handle))
         assert header[:6] == list(harness.COLUMNS), f"{path.name}: {header[:6]}"
+
+
+def _machine(monkeypatch, loads: list[float], others: list[float], cores: int = 2) -> list[int]:
+    """A machine scripted per attempt: the load average before and after, and the cores other processes use
+    while each 10-second measurement runs (ours uses one core). Returns the list of waits for quiet."""
+    monkeypatch.setattr(harness.os, "cpu_count", lambda: cores)
+    loads = list(loads)
+    monkeypatch.setattr(harness.os, "getloadavg", lambda: (loads.pop(0), 0.0, 0.0))
+    cpu = [reading for share in others for reading in ((0.0, 0.0), (10.0 * (1.0 + share), 10.0))]
+    monkeypatch.setattr(harness, "_cpu_seconds", lambda: cpu.pop(0))
+    clock = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: float(next(clock)))
+    waited: list[int] = []
+    monkeypatch.setattr(harness, "wait_for_quiet", lambda *a, **k: waited.append(1) or 0.1)
+    return waited
+
+
+def test_a_timing_on_a_quiet_machine_is_taken_once_and_says_the_load(monkeypatch):
+    waited = _machine(monkeypatch, loads=[0.4, 0.9], others=[0.0])
+    calls = []
+    measure = harness.timed(lambda: calls.append(1) or "done")
+    assert (measure.value, measure.attempts, measure.busy, calls, waited) == ("done", 1, False, [1], [])
+    assert measure.note().startswith("load 0.40 -> 0.90") and "BUSY" not in measure.note()
+
+
+def test_a_timing_on_a_busy_machine_is_taken_again_and_marked_if_it_stays_busy(monkeypatch):
+    # before: load 1.8 >= 1.5 on 2 cores; then quiet: the second attempt is kept
+    waited = _machine(monkeypatch, loads=[1.8, 2.0, 0.5, 1.0], others=[0.0, 0.0])
+    measure = harness.timed(lambda: "x")
+    assert (measure.attempts, measure.busy, len(waited)) == (2, False, 1)
+    # another process takes a whole core during every attempt: marked BUSY after the retries
+    waited = _machine(monkeypatch, loads=[0.2, 1.2] * 3, others=[1.0] * 3)
+    measure = harness.timed(lambda: "x", retries=2)
+    assert measure.attempts == 3 and measure.busy and "BUSY" in measure.note() and len(waited) == 2
+
+
+def test_the_results_page_says_the_load(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "RESULTS", tmp_path)
+    harness.write("fake", harness.Result(_rows(), "summary"), 1.0, "load average 0.30 before, 1.10 after")
+    assert "load average 0.30 before, 1.10 after" in (tmp_path / "fake.md").read_text().splitlines()[2]

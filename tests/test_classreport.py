@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 import tinyclass
-from cs285lab.grading.jobs import Job, JobResult
-from cs285lab.grading.classreport import NOT_ATTEMPTED, collect, mistake, render
-from cs285lab.grading.verdict import Row
+from cs285lab.grading.classreport import NOT_ATTEMPTED, collect, mistake, render, roster_rows
+from cs285lab.grading.tables import Tables
 
 
-class Tables(HTMLParser):
+class PageTables(HTMLParser):
     """Rows of every <table class=...> on a page, as lists of cell texts, keyed by the table's class."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
         self.images: list[str] = []
+        self.links: list[str] = []
         self._table: str | None = None
         self._row: list[str] | None = None
         self._cell: list[str] | None = None
@@ -36,6 +35,8 @@ class Tables(HTMLParser):
             self._cell = []
         elif tag == "img":
             self.images.append(attrs.get("src", ""))
+        elif tag == "a" and attrs.get("href", "").startswith("feedback/"):
+            self.links.append(attrs["href"])
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None:
@@ -52,53 +53,67 @@ class Tables(HTMLParser):
             self._cell.append(data)
 
 
-def parse(page: str) -> Tables:
-    parser = Tables()
+def parse(page: str) -> PageTables:
+    parser = PageTables()
     parser.feed(page)
     return parser
 
 
-def _row(student: str, exercise: str, status: str, message: str, points: float = 0.0) -> Row:
-    return Row(student, "03_x.ipynb", exercise, points, 2.0, status, message)
+def _row(student: str, exercise: str, status: str, message: str, points: float = 0.0, kind: str = "check") -> dict:
+    return {"submission": student, "notebook": "03_x.ipynb", "exercise": exercise, "title": "", "kind": kind,
+            "points": f"{points:g}", "max_points": "2", "status": status, "message": message, "path": ""}
 
 
-def _synthetic() -> tuple[list[Job], dict[int, JobResult]]:
-    ref = object()  # the report only needs to know that the job had a reference notebook
+def _synthetic() -> Tables:
+    """Four students' rows of one notebook, as grades.csv / summary.csv / timings.csv would hold them."""
     rows = {
         "ann": [_row("ann", "nb03-check-q", "passed", "✓ q_target: all 6 checks passed", 2.0),
                 _row("ann", "nb03-check-buffer", "failed", "CheckFailed: replay_buffer: sample() draws from empty "
-                     "slots: use rng.integers(0, self.size) (largest difference 0.731)")],
+                     "slots: use rng.integers(0, self.size) (largest difference 0.731)"),
+                _row("ann", "nb03-answer", "graded", "clear", 1.5, "written")],
         "ben": [_row("ben", "nb03-check-q", "failed", "CheckFailed: q_target: your target used the action stored in "
                      "the buffer; sample a' ~ pi(s') fresh"),
                 _row("ben", "nb03-check-buffer", "failed", "CheckFailed: replay_buffer: sample() draws from empty "
-                     "slots: use rng.integers(0, self.size) (largest difference 1.25)")],
+                     "slots: use rng.integers(0, self.size) (largest difference 1.25)"),
+                _row("ben", "nb03-answer", "pending", "written answer: waiting for hand grading", 0.0, "written")],
         "cleo": [_row("cleo", "nb03-check-q", "failed", "CheckFailed: q_target: your target used the action stored in "
                       "the buffer; sample a' ~ pi(s') fresh (earlier, cell nb03-buffer raised ValueError: cleo's bug)"),
-                 _row("cleo", "nb03-check-buffer", "failed", "NotImplementedError: replay_buffer: not implemented yet")],
+                 _row("cleo", "nb03-check-buffer", "failed", "NotImplementedError: replay_buffer: not implemented yet"),
+                 _row("cleo", "nb03-answer", "pending", "written answer: waiting for hand grading", 0.0, "written")],
         "dan": [_row("dan", "nb03-check-q", "failed", "CheckFailed: q_target: your target used the action stored in "
                      "the buffer; sample a' ~ pi(s') fresh"),
-                _row("dan", "nb03-check-buffer", "timeout", "ran longer than the per-cell limit of 300 s")],
+                _row("dan", "nb03-check-buffer", "timeout", "ran longer than the per-cell limit of 300 s"),
+                _row("dan", "nb03-answer", "missing", "no written answer (the cell is blank or unchanged)", 0.0,
+                     "written")],
     }
-    jobs = [Job(student, "03_x.ipynb", Path(f"{student}.ipynb"), ref) for student in rows]
-    results = {i: JobResult(rows[job.submission], seconds=10.0 + i, cell_seconds={"nb03-check-q": 1.0 + i,
-                                                                                 "nb03-setup": 0.5})
-               for i, job in enumerate(jobs)}
-    return jobs, results
+    tables = Tables()
+    for k, (student, own) in enumerate(rows.items()):
+        tables.grades += own
+        statuses = {s: sum(r["status"] == s for r in own) for s in ("passed", "failed", "timeout", "pending", "missing")}
+        tables.summary.append({"submission": student, "notebook": "03_x.ipynb", "title": "03 · x",
+                               "points": f"{sum(float(r['points']) for r in own):g}", "max_points": "6",
+                               **{s: str(n) for s, n in statuses.items()}, "late_penalty": "0", "seconds": f"{10 + k}",
+                               "feedback": f"feedback/{student}.html"})
+        tables.timings += [{"submission": student, "notebook": "03_x.ipynb", "cell": "nb03-check-q", "seconds": f"{1 + k}"},
+                           {"submission": student, "notebook": "03_x.ipynb", "cell": "nb03-setup", "seconds": "0.5"}]
+    return tables
 
 
 def test_mistakes_are_counted_per_student_and_ranked():
-    jobs, results = _synthetic()
-    stats = collect(jobs, results)["03_x.ipynb"]
+    tables = _synthetic()
+    stats = collect(tables)["03_x.ipynb"]
     q, buffer = stats.checks["nb03-check-q"], stats.checks["nb03-check-buffer"]
     assert q.pass_rate == 0.25 and buffer.pass_rate == 0.0
     action = "your target used the action stored in the buffer; sample a' ~ pi(s') fresh"
     assert q.mistakes[action] == {"ben", "cleo", "dan"}, "the '(earlier, ...)' context does not split a mistake"
     empty = "sample() draws from empty slots: use rng.integers(0, self.size) (largest difference #)"
     assert buffer.mistakes[empty] == {"ann", "ben"}, "numbers are masked so one mistake is one group"
-    assert buffer.mistakes[NOT_ATTEMPTED] == {"cleo"}
-    page = parse(render({"03_x.ipynb": stats}, 4))
+    assert NOT_ATTEMPTED not in buffer.mistakes and buffer.not_attempted == {"cleo"}, "not attempted is no mistake"
+    page = parse(render(tables))
     ranked = page.tables["mistakes"][1:]
     assert [(r[0], r[1], r[2]) for r in ranked[:2]] == [("3", "nb03-check-q", action), ("2", "nb03-check-buffer", empty)]
+    assert all(NOT_ATTEMPTED not in r[2] for r in ranked)
+    assert page.tables["untried"][1:] == [["1", "nb03-check-buffer"]]
     examples = ranked[0][3]
     assert "cleo" not in examples and "student's bug" in examples, "examples are anonymized"
     assert stats.seconds == [10.0, 11.0, 12.0, 13.0]
@@ -106,20 +121,44 @@ def test_mistakes_are_counted_per_student_and_ranked():
     assert slow[1][0] == "nb03-check-q" and slow[1][2] == "4.0", "slowest cell first, with its max"
 
 
+def test_pending_written_answers_are_not_counted_as_zero():
+    tables = _synthetic()
+    stats = collect(tables)["03_x.ipynb"]
+    answer = stats.checks["nb03-answer"]
+    assert answer.statuses["pending"] == 2 and answer.graded == 2, "ann graded, dan missing; ben and cleo pending"
+    assert stats.pending == {"ben": 2.0, "cleo": 2.0}
+    assert stats.totals == {"ann": 3.5, "ben": 0.0, "cleo": 0.0, "dan": 0.0}
+    text = render(tables)
+    assert "written answers worth 4 points pending for 2 student(s), not counted" in text
+    only_pending = Tables([r for r in tables.grades if r["exercise"] == "nb03-answer" and r["status"] == "pending"],
+                          [s for s in tables.summary if s["submission"] in ("ben", "cleo")])
+    checks = {r[0]: r[2] for r in parse(render(only_pending)).tables["checks"][1:]}
+    assert checks["nb03-answer"] == "pending", "no verdict yet is not 0% passed"
+    roster = {r["student"]: r for r in roster_rows(tables)}
+    assert roster["ben"]["pending"] == 1 and roster["dan"]["timeout"] == 1 and roster["ann"]["points"] == 3.5
+
+
+def test_the_roster_links_every_student_and_names_the_missing_ones():
+    tables = _synthetic()
+    page = parse(render(tables, roster=["ann", "ben", "cleo", "dan", "eve"]))
+    roster = {r[0]: r for r in page.tables["roster"][1:]}
+    assert set(roster) == {"ann", "ben", "cleo", "dan", "eve"}
+    assert "no submission" in roster["eve"][1]
+    assert roster["dan"][4] == "1", "dan's timeout"
+    assert page.links[:4] == ["feedback/ann.html", "feedback/ben.html", "feedback/cleo.html", "feedback/dan.html"]
+
+
 def test_mistake_key():
-    assert mistake(_row("x", "e", "failed", "CheckFailed: td_target: you bootstrap past terminal states")) \
+    assert mistake("failed", "CheckFailed: td_target: you bootstrap past terminal states") \
         == "you bootstrap past terminal states"
-    assert mistake(_row("x", "e", "timeout", "ran longer than the per-cell limit of 300 s")) \
+    assert mistake("timeout", "ran longer than the per-cell limit of 300 s") \
         == "timeout: ran longer than the per-cell limit of # s"
-    assert mistake(_row("x", "e", "failed", "NotImplementedError: f: not implemented yet")) == NOT_ATTEMPTED
+    assert mistake("failed", "NotImplementedError: f: not implemented yet") == NOT_ATTEMPTED
 
 
 @pytest.mark.slow
-def test_report_of_a_graded_class(tmp_path):
-    solutions, klass = tinyclass.build(tmp_path)
-    out = tmp_path / "out"
-    result = tinyclass.grade(solutions, klass, out)
-    assert result.returncode == 0, result.stderr
+def test_report_of_a_graded_class(tmp_path_factory):
+    out = tinyclass.graded(tmp_path_factory) / "out"
     text = (out / "report.html").read_text()
     page = parse(text)
     ranked = {(r[1], r[2]): int(r[0]) for r in page.tables["mistakes"][1:]}
@@ -127,16 +166,23 @@ def test_report_of_a_graded_class(tmp_path):
     assert ranked[ties] == 2, "bob and carol pick the first of tied actions"
     mask = next(key for key in ranked if tinyclass.NO_TERMINAL_MISTAKE in key[1])
     assert ranked[mask] == 1 and mask[0] == "nb04-check-q-update"
-    assert ranked[("nb04-check-q-update", NOT_ATTEMPTED)] == 1, "dave left the stub"
     assert ranked[(tinyclass.QUESTION, "missing: no written answer (the cell is blank or unchanged)")] == 1
-    assert len(ranked) == 4, ranked
+    assert len(ranked) == 3, ranked
+    assert page.tables["untried"][1:] == [["1", "nb04-check-q-update"]], "dave left the stub"
     checks = {r[0]: r[2] for r in page.tables["checks"][1:]}
     assert checks["nb04-check-epsilon-greedy"] == "50%" and checks["nb04-check-q-update"] == "50%"
     assert checks[tinyclass.QUESTION] == "0%"  # carol's blank answer is the only verdict so far
     assert len(page.images) == 1 and page.images[0].startswith("data:image/png;base64,")
+    mistakes = "".join(str(r) for r in page.tables["mistakes"])
     for student in tinyclass.CLASS:
-        assert not re.search(rf"\b{student}\b", text), f"{student} is named in the report"
+        assert not re.search(rf"\b{student}\b", mistakes), f"{student} is named in the mistakes"
+    assert [r[0] for r in page.tables["roster"][1:]] == sorted(tinyclass.CLASS)
+    roster = {r[0]: r for r in page.tables["roster"][1:]}
+    assert roster["alice"][1] == "4 / 6" and roster["alice"][2] == "1", "alice: 4 points, her answer pending"
+    assert roster["dave"][6] == "1", "dave's reuse flag"
     assert "Slowest cells" in text and "nb04-check-epsilon-greedy" in text
+    slow = [r[0] for r in page.tables["slow"][1:]]
+    assert not any(label.startswith("your") for label in slow), slow
 
 
 def test_anonymize_replaces_whole_names_only():

@@ -28,7 +28,7 @@ from cs285lab.checks import CheckFailed
 
 ROOT = Path(__file__).resolve().parents[1]
 NB00 = ROOT / "solutions" / "00_getting_started.ipynb"
-OPTIONS = ["-j", "2", "--cell-timeout", "45", "--notebook-timeout", "240", "--memory-mb", "3072"]
+OPTIONS = ["-j", "2", "--cell-timeout", "30", "--notebook-timeout", "240", "--memory-mb", "3072"]
 RTG, TD = "nb00-check-reward-to-go", "nb00-check-td-target"
 
 pytestmark = pytest.mark.skipif(not NB00.exists(), reason="needs solutions/00_getting_started.ipynb")
@@ -113,9 +113,9 @@ EXPECTED = {  # (submission, exercise): (status, points, words the message must 
     ("monkeypatch", RTG): ("failed", 0, "not discounted"),  # fakes in sys.modules / the toolkit had no effect
     ("monkeypatch", TD): ("failed", 0, "did not confirm"),  # set_custom_exc swallowed the CheckFailed
     ("exits", RTG): ("passed", 2, "all 6 checks passed"),
-    ("exits", TD): ("error", 0, "`import os, subprocess` killed the kernel"),
+    ("exits", TD): ("error", 0, "(`import os, subprocess`) killed the kernel"),
     ("runaway", RTG): ("error", 0, "ran out of memory (limit 3072 MB)"),
-    ("runaway", TD): ("timeout", 0, "per-cell limit of 45 s"),
+    ("runaway", TD): ("timeout", 0, "per-cell limit of 30 s"),
     ("truncated", RTG): ("error", 0, "JSON is broken"),
     ("truncated", TD): ("error", 0, "JSON is broken"),
     ("scratchpad", ""): ("error", 0, "not a course notebook"),
@@ -159,6 +159,10 @@ def test_every_row_has_the_right_status_points_and_message(batch):
         assert words in row["message"], f"{key}: message {row['message']!r} lacks {words!r}"
         assert len(row["message"]) < 5000, f"{key}: the message is not capped"
     assert all(r["notebook"] == NB00.name for r in batch["grades"] if r["submission"] != "scratchpad")
+    # The student's cell is named by the heading it sits under, not by the grader's run (always In[1] there).
+    assert not any("Cell In[" in r["message"] for r in batch["grades"])
+    assert "your solution cell under “Exercise 1 · Discounted reward-to-go”, line" in rows[("blank", RTG)]["message"]
+    assert rows[("solution", TD)]["title"] == "Exercise 2 · A batched TD target, with termination done right: `td_target`"
 
 
 def test_summary_feedback_and_nothing_written_by_students(batch):
@@ -173,8 +177,9 @@ def test_summary_feedback_and_nothing_written_by_students(batch):
     assert "not discounted" in (batch["out"] / "feedback" / "monkeypatch.md").read_text()
     # The monkeypatching notebook wrote grades.csv in its own folder and junk next to it: no effect here.
     assert "999" not in (batch["out"] / "grades.csv").read_text()
-    written = {p.name for p in batch["out"].iterdir()} - {"report.html", "manual"}  # the class report's files
-    assert sorted(written) == ["cache", "feedback", "grades.csv", "summary.csv"]
+    written = {p.name for p in batch["out"].iterdir()}
+    assert sorted(written) == ["cache", "feedback", "gradebook-canvas.csv", "gradebook.csv", "grades.csv",
+                               "report.html", "run.json", "summary.csv", "timings.csv"]
     assert "graded 8 notebook(s) of 8 submission(s)" in batch["stderr"] and "(0 from cache)" in batch["stderr"]
 
 
@@ -220,7 +225,8 @@ def test_gradescope_results_json(batch, tmp_path, capsys):
     data = json.loads(results.read_text())
     assert data["score"] == 5
     assert [(t["name"], t["score"], t["max_score"], t["status"]) for t in data["tests"]] == [
-        (f"{NB00.name}: {RTG}", 2, 2, "passed"), (f"{NB00.name}: {TD}", 3, 3, "passed")]
+        (f"{NB00.name}: Exercise 1 · Discounted reward-to-go: `discounted_reward_to_go`", 2, 2, "passed"),
+        (f"{NB00.name}: Exercise 2 · A batched TD target, with termination done right: `td_target`", 3, 3, "passed")]
     assert all(isinstance(t["output"], str) and t["output"] for t in data["tests"])
 
 

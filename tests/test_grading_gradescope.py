@@ -61,7 +61,7 @@ def test_setup_and_run_autograder_grade_a_submission(tmp_path):
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0
     assert [(t["name"], t["score"], t["max_score"], t["status"]) for t in results["tests"]] == [
-        (f"{NB}: tiny-check", 0, 2, "failed")]
+        (f"{NB}: A tiny course notebook", 0, 2, "failed")]  # named as the notebook names it: its heading
     assert "double(3) should be 6" in results["tests"][0]["output"]
     assert "# Feedback for submission" in graded.stdout  # the page shown in Gradescope's output panel
 

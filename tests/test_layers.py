@@ -21,7 +21,7 @@ PACKAGE = ROOT / "cs285lab"
 # The floors of the package, bottom to top (see docs/): a bottom module imports nothing from TOP.
 BOTTOM = ("cs285lab.batch", "cs285lab.record", "cs285lab.bands", "cs285lab.runlog", "cs285lab.seeding",
           "cs285lab.config", "cs285lab.nets", "cs285lab.twins", "cs285lab.buffers", "cs285lab.envs",
-          "cs285lab.algos")
+          "cs285lab.algos", "cs285lab.files", "cs285lab.notebook_format")
 TOP = ("cs285lab.plots", "cs285lab.checks", "cs285lab.grading", "cs285lab.runs", "cs285lab.authoring",
        "cs285lab.cli", "cs285lab.references")
 

@@ -56,6 +56,15 @@ def test_handout_holds_released_notebooks_and_no_answers(handouts):
     assert "make lab" in (out / "README.md").read_text() and "make submit" in (out / "README.md").read_text()
 
 
+def test_handout_files_are_readable_by_the_other_users_of_a_course_server(handouts):
+    written = [handouts[1] / name for name in ("README.md", "Makefile", "RELEASE.json")]
+    written += sorted((handouts[1] / "notebooks").glob("*.ipynb"))
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in written:  # the atomic writer's temporary file is owner-only; the file it leaves is not
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, f"{path.name}: {oct(path.stat().st_mode & 0o777)}"
+
+
 def _body(handout: Path, entry: Twin) -> list[ast.stmt]:
     path = handout / Path(*entry.module.split(".")).with_suffix(".py")
     node = next(n for n in ast.parse(path.read_text()).body if getattr(n, "name", None) == entry.qualname)

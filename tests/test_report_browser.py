@@ -14,8 +14,6 @@ import pytest
 
 from test_classreport import _synthetic
 from cs285lab.grading.classreport import write_report
-from cs285lab.grading.manual import Question, _page
-from cs285lab.grading.verdict import Row
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -61,8 +59,7 @@ def _open(path: Path) -> dict:
 
 
 def test_report_renders_offline_with_its_figures(tmp_path):
-    jobs, results = _synthetic()
-    path = write_report(tmp_path, jobs, results)
+    path = write_report(tmp_path, _synthetic())
     seen = _open(path)
     assert not seen["errors"], seen["errors"]
     assert seen["images"] and all(i["complete"] and i["width"] > 100 and i["height"] > 100 for i in seen["images"])
@@ -72,15 +69,127 @@ def test_report_renders_offline_with_its_figures(tmp_path):
     (tmp_path / "report.png").write_bytes(seen["screenshot"])
 
 
-def test_hand_grading_page_renders(tmp_path):
-    question = Question("01_x.ipynb", "nb01-answer", 2.0, "**Question.** Why?", "Because <b>reasons</b>.",
-                        ("1 point: reason one", "1 point: reason two"))
-    answers = [("ann", "An answer with <script>alert(1)</script> in it", Row("ann", "01_x.ipynb", "nb01-answer",
-                                                                                  2.0, 2.0, "graded", "good")),
-               ("ben", "Another answer", Row("ben", "01_x.ipynb", "nb01-answer", 0.0, 2.0, "pending", ""))]
-    path = tmp_path / "page.html"
-    path.write_text(_page(question, answers, ["01_x-nb01-answer.csv"]))
-    seen = _open(path)
-    assert not seen["errors"], seen["errors"]
-    for text in ("Reference answer", "Because <b>reasons</b>.", "1 point: reason two", "alert(1)", "pending", "2 / 2"):
-        assert text in seen["text"], text
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEklEQVR4nGP4z8CAFWEXHbQSACj/P8Fu7N9hAAAAAElFTkSuQmCC")
+
+
+def _graded_copy(tmp_path_factory, where: Path) -> Path:
+    import tinyclass
+
+    return tinyclass.copy_of(tinyclass.graded(tmp_path_factory), where)
+
+
+def _with_outputs(notebook: Path, cell: str, text: str) -> None:
+    """Give one code cell saved outputs (what the student saw), as Jupyter would store them."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    target = next(c for c in nb.cells if (c.metadata.get("cs285lab") or {}).get("id") == cell)
+    target.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text),
+                      nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]
+    nbformat.write(nb, notebook)
+
+
+def test_hand_grading_three_students_in_the_browser_fills_the_gradebook(tmp_path_factory, tmp_path):
+    import csv
+
+    import tinyclass
+    from cs285lab.grading import cli
+    from cs285lab.grading.handgrade import HandGrading, serve
+    from playwright.sync_api import sync_playwright
+
+    root = _graded_copy(tmp_path_factory, tmp_path / "class")
+    _with_outputs(root / "class" / "alice" / tinyclass.NOTEBOOK, "nb04-epsilon-greedy", "alice's run: 42 steps\n")
+    regrade = [str(root / "class"), "--out", str(root / "out"), "--solutions", str(root / "solutions"),
+               "--layout", "class", "--sandbox", "auto"]
+    assert cli.main(regrade) == 0, "saved outputs change no grade: nothing re-runs, the tables now name this copy"
+    server, address = serve(HandGrading(root / "out", root / "solutions"))
+    typed = {"alice": ("2", "names both reasons"), "bob": ("0.5", "vague"), "dave": ("0", "no reason given")}
+    seen, errors = [], []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.goto(address)
+            page.click(f"text={tinyclass.NOTEBOOK}")
+            for _ in range(3):
+                student = page.inner_text("#position")
+                seen.append(student)
+                assert page.inner_text("#answer").strip() == tinyclass.CLASS[student][2]
+                if student == "alice":  # her own outputs of the cells the question is about
+                    assert "alice's run: 42 steps" in page.inner_text("body")
+                    assert page.eval_on_selector(".out img", "e => e.complete && e.naturalWidth") == 8
+                assert "names the all-zero start" in page.inner_text("body"), "the rubric"
+                assert "argmax always picks the first action" in page.inner_text("body"), "the reference answer"
+                page.fill("#points", typed[student][0])
+                page.fill("#comment", typed[student][1])
+                page.click("#save-next")
+            assert page.inner_text("#pending") == "0"
+            page.fill("#points", "5")  # more than the question's 2 points: the form refuses to send it
+            assert page.eval_on_selector("#points", "e => e.validity.rangeOverflow")
+            browser.close()
+    finally:
+        server.shutdown()
+    assert seen == ["alice", "bob", "dave"], "the queue walks the answers that need grading, carol's is blank"
+    assert not errors, errors
+    assert cli.main(regrade) == 0, "merging the scores re-runs no notebook"
+    with open(root / "out" / "gradebook.csv", newline="", encoding="utf-8") as handle:
+        book = {r["student"]: r for r in csv.DictReader(handle)}
+    for student, (points, comment) in typed.items():
+        assert book[student]["written"] == points and book[student]["comments"] == f"{tinyclass.QUESTION}: {comment}"
+        assert book[student]["status"] == "complete"
+    assert book["alice"]["total"] == "6"
+
+
+def test_blind_hand_grading_shows_no_names(tmp_path_factory, tmp_path):
+    import re
+
+    import tinyclass
+    from cs285lab.grading.handgrade import HandGrading, serve
+    from playwright.sync_api import sync_playwright
+
+    root = _graded_copy(tmp_path_factory, tmp_path / "class")
+    server, address = serve(HandGrading(root / "out", root / "solutions", blind=True))
+    shown = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(address)
+            shown.append((page.url, page.title(), page.content()))
+            page.click(f"text={tinyclass.NOTEBOOK}")
+            while True:
+                shown.append((page.url, page.title(), page.content()))
+                assert re.fullmatch(r"Answer \d", page.inner_text("#position"))
+                if not page.query_selector("a[rel=next]"):
+                    break
+                page.click("a[rel=next]")
+            browser.close()
+    finally:
+        server.shutdown()
+    assert len(shown) == 4, "the question list and three answers"
+    for student in tinyclass.CLASS:
+        for url, title, html in shown:
+            assert not re.search(rf"\b{student}\b", f"{url} {title} {html}", re.IGNORECASE), (student, url)
+
+
+def test_report_roster_links_open_each_students_feedback(tmp_path_factory):
+    import tinyclass
+    from playwright.sync_api import sync_playwright
+
+    out = tinyclass.graded(tmp_path_factory) / "out"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto((out / "report.html").as_uri())
+        links = page.eval_on_selector_all("table.roster a", "els => els.map(e => e.textContent)")
+        assert links == sorted(tinyclass.CLASS)
+        for student in links:
+            page.goto((out / "report.html").as_uri())
+            page.click(f"table.roster a:text-is('{student}')")
+            page.wait_for_load_state("load")
+            assert page.url.endswith(f"/feedback/{student}.html")
+            assert page.inner_text("h1") == f"Feedback for {student}"
+            assert "A tiny course notebook" in page.inner_text("body"), "exercises named as the notebook names them"
+        page.screenshot(path=str(out.parent / "feedback.png"), full_page=True)
+        browser.close()

@@ -4,6 +4,7 @@ class of four students with known mistakes, for the instructor-tool tests."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,27 @@ def grade(solutions: Path, klass: Path, out: Path) -> subprocess.CompletedProces
     return subprocess.run([sys.executable, "-m", "cs285lab", "grade", str(klass), "--out", str(out),
                            "--solutions", str(solutions), "--layout", "class", "--sandbox", "auto"],
                           capture_output=True, text=True, env=env, timeout=900)
+
+
+_GRADED: dict[str, Path] = {}
+
+
+def graded(tmp_path_factory) -> Path:
+    """The tiny class graded once per test session (per xdist worker): root/solutions, root/class, root/out.
+
+    Shared by every test that reads the result: copy it (`copy_of`) before changing anything.
+    """
+    if "root" not in _GRADED:
+        root = tmp_path_factory.mktemp("tinyclass", numbered=True)
+        solutions, klass = build(root)
+        result = grade(solutions, klass, root / "out")
+        assert result.returncode == 0, result.stderr
+        (root / "stderr.txt").write_text(result.stderr, encoding="utf-8")
+        _GRADED["root"] = root
+    return _GRADED["root"]
+
+
+def copy_of(root: Path, where: Path) -> Path:
+    """A private copy of a graded class (its cache comes along: re-grading it runs no kernel)."""
+    shutil.copytree(root, where, symlinks=True)
+    return where

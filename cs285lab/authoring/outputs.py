@@ -10,7 +10,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from cs285lab.authoring.student import AuthoringError, read_notebook, render, write_atomic
+from cs285lab.authoring.student import read_notebook, render
+from cs285lab.files import write_atomic
+from cs285lab.notebook_format import AuthoringError
 
 CHECKED_TAG = "nbval-check-output"
 

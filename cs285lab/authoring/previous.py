@@ -9,25 +9,16 @@ cs285lab/data/previous_cells.json (notebook -> cell id -> fingerprints of earlie
 
 from __future__ import annotations
 
-import hashlib
 import json
 from importlib import resources
 from pathlib import Path
 
 import nbformat
 
+from cs285lab.files import write_atomic
+from cs285lab.notebook_format import PROTECTED, cell_fingerprint, cell_meta
+
 REGISTRY = "previous_cells.json"
-PROTECTED = ("check", "locked")
-
-
-def normalized(source: str) -> str:
-    """A cell's source without trailing spaces and blank edges: what "changed" compares."""
-    return "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip()
-
-
-def fingerprint(source: str) -> str:
-    """A short hash of a cell's normalized source."""
-    return hashlib.sha256(normalized(source).encode("utf-8")).hexdigest()[:20]
 
 
 def accepted(notebook: str) -> dict[str, set[str]]:
@@ -45,14 +36,14 @@ def remember(notebook: str, old: nbformat.NotebookNode, registry: Path) -> int:
     cells = table.setdefault(notebook, {})
     added = 0
     for cell in old.cells:
-        meta = cell.get("metadata", {}).get("cs285lab")
-        if not isinstance(meta, dict) or meta.get("kind") not in PROTECTED or not isinstance(meta.get("id"), str):
+        meta = cell_meta(cell)
+        if meta is None or meta.get("kind") not in PROTECTED or not isinstance(meta.get("id"), str):
             continue
         prints = cells.setdefault(meta["id"], [])
-        mark = fingerprint(cell.source)
+        mark = cell_fingerprint(cell.source)
         if mark not in prints:
             prints.append(mark)
             added += 1
     if added:
-        registry.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        write_atomic(registry, json.dumps(table, indent=1, sort_keys=True) + "\n")
     return added

@@ -19,7 +19,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cs285lab.authoring.student import AuthoringError, generate, write_atomic
+from cs285lab.authoring.student import generate
+from cs285lab.files import write_atomic
+from cs285lab.notebook_format import AuthoringError
 from cs285lab.twins import Twin, all_twins, stub_message
 
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_")

@@ -1,47 +1,27 @@
 """Generate student notebooks from the reference notebooks in solutions/.
 
-A solution notebook marks what students write with
-    ### BEGIN SOLUTION / ### END SOLUTION          (code cells; `# HINT: ...` lines become the stub's hint)
-    <!-- BEGIN SOLUTION --> / <!-- END SOLUTION -->  (markdown cells)
-and what only the grader sees with ### BEGIN HIDDEN TESTS / ### END HIDDEN TESTS (check cells).
-Graded cells carry metadata["cs285lab"] = {"id": ..., "kind": "solution" | "check" | "locked",
-"points": ... (check cells only)}.
+The markers and cell metadata are the notebook-format vocabulary of cs285lab/notebook_format.py:
+solution regions become stubs (`# HINT: ...` lines become the stub's hint), hidden tests are
+removed, check and locked cells are made read-only, outputs are cleared.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
 import re
 import shutil
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-KINDS = ("solution", "check", "locked", "written")  # written: a markdown answer graded by hand
-CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
-MD_STUB = "_Write your answer here._"
+from cs285lab.files import write_atomic
+from cs285lab.notebook_format import (CODE_BEGIN, CODE_END, HIDDEN_BEGIN, HIDDEN_END, KINDS, MD_BEGIN, MD_END,
+                                      MD_STUB, AuthoringError, Region, cell_meta, find_regions, has_marker,
+                                      notebook_fingerprint)
+
 HINT = re.compile(r"^\s*#\s*HINT:\s*(.*)$")
-
-
-class AuthoringError(ValueError):
-    """A solution notebook is malformed; the message names the notebook and the cell."""
-
-
-@dataclass(frozen=True)
-class Region:
-    """A marked region of a cell's source: [begin, end] line indices of the markers."""
-
-    begin: int
-    end: int
-    indent: str
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -61,34 +41,6 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def cell_meta(cell: nbformat.NotebookNode) -> dict | None:
-    """The cs285lab metadata of a cell, or None for an ordinary cell."""
-    return cell.get("metadata", {}).get("cs285lab")
-
-
-def find_regions(lines: list[str], begin: str, end: str, where: str) -> list[Region]:
-    """Find balanced begin/end marker pairs in `lines`; raise on unbalanced or nested markers."""
-    regions, open_at = [], None
-    for i, line in enumerate(lines):
-        text = line.strip()
-        if text == begin:
-            if open_at is not None:
-                raise AuthoringError(f"{where}: '{begin}' on line {i + 1} inside another region (line {open_at + 1})")
-            open_at = i
-        elif text == end:
-            if open_at is None:
-                raise AuthoringError(f"{where}: '{end}' on line {i + 1} without a matching '{begin}'")
-            regions.append(Region(open_at, i, lines[open_at][: len(lines[open_at]) - len(lines[open_at].lstrip())]))
-            open_at = None
-    if open_at is not None:
-        raise AuthoringError(f"{where}: '{begin}' on line {open_at + 1} is never closed by '{end}'")
-    return regions
-
-
-def _has_marker(source: str) -> bool:
-    return any(m in source for m in (CODE_BEGIN, CODE_END, HIDDEN_BEGIN, HIDDEN_END, MD_BEGIN, MD_END))
-
-
 def validate(nb: nbformat.NotebookNode, name: str) -> None:
     """Raise AuthoringError for anything that would make generation or grading ambiguous."""
     seen: dict[str, int] = {}
@@ -97,7 +49,7 @@ def validate(nb: nbformat.NotebookNode, name: str) -> None:
         where = f"{name}, cell {index}"
         lines = cell.source.splitlines()
         if meta is None:
-            if _has_marker(cell.source):
+            if has_marker(cell.source):
                 raise AuthoringError(f"{where}: has solution/hidden-test markers but no cs285lab metadata "
                                      "(add metadata {'cs285lab': {'id': ..., 'kind': 'solution'}})")
             continue
@@ -128,7 +80,7 @@ def validate(nb: nbformat.NotebookNode, name: str) -> None:
             begin, end = (CODE_BEGIN, CODE_END) if cell.cell_type == "code" else (MD_BEGIN, MD_END)
             if not find_regions(lines, begin, end, where):
                 raise AuthoringError(f"{where}: a solution cell needs a '{begin}' ... '{end}' region")
-        elif kind != "check" and _has_marker(cell.source):
+        elif kind != "check" and has_marker(cell.source):
             raise AuthoringError(f"{where}: markers are only allowed in solution and check cells")
         if kind == "check" and any(m in cell.source for m in (CODE_BEGIN, MD_BEGIN)):
             raise AuthoringError(f"{where}: a check cell cannot hold a solution region")
@@ -177,12 +129,6 @@ def _with_read_only_note(cell: nbformat.NotebookNode, kind: str) -> str:
     return "\n".join([*lines[:at], READ_ONLY_NOTES[kind], *lines[at:]])
 
 
-def fingerprint(nb: nbformat.NotebookNode) -> str:
-    """A hash of cell types and sources: what a person edits (outputs and UI metadata excluded)."""
-    payload = json.dumps([(c.cell_type, c.source) for c in nb.cells])
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
 def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """Return the student version of a validated solution notebook."""
     validate(nb, name)
@@ -206,26 +152,14 @@ def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
                                                      "language": "python", "name": "python3"}),
         "language_info": {"name": "python"},
     })
-    student.metadata["cs285lab"] = {"generated_from": f"solutions/{name}", "fingerprint": fingerprint(student)}
+    student.metadata["cs285lab"] = {"generated_from": f"solutions/{name}",
+                                    "fingerprint": notebook_fingerprint(student.cells)}
     return student
 
 
 def render(nb: nbformat.NotebookNode) -> str:
     """Serialize a notebook deterministically."""
     return nbformat.writes(nb, version=4) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _solutions(solutions: Path) -> list[Path]:
@@ -244,7 +178,7 @@ def _holds_work(path: Path) -> bool:
     except Exception:
         return True  # unreadable: not ours to throw away
     recorded = existing.metadata.get("cs285lab", {}).get("fingerprint")
-    return recorded is None or recorded != fingerprint(existing)
+    return recorded is None or recorded != notebook_fingerprint(existing.cells)
 
 
 def _has_outputs(path: Path) -> bool:

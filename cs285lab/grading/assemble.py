@@ -9,7 +9,6 @@ before any student code runs (see `loader_cell`).
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -17,41 +16,16 @@ from pathlib import Path
 
 import nbformat
 
-from cs285lab.authoring.previous import accepted, fingerprint, normalized
-from cs285lab.authoring.student import cell_meta, read_notebook, to_student, validate
+from cs285lab.authoring.previous import accepted
+from cs285lab.grading.course import Reference, load_references
+
+__all__ = ["Assembled", "assemble", "graded_check_source", "loader_cell", "marker",
+           "load_references"]  # load_references lives in course.py; tests/test_previous_version.py imports it here
+from cs285lab.notebook_format import cell_fingerprint, cell_id, cell_meta, normalized
 
 CHECK_IMPORT = re.compile(r"^(\s*)from\s+cs285lab\.checks\s+import\s+load\s*$", re.MULTILINE)
 LOAD_CALL = re.compile(r"(?<![\w.])load\(")
 MARKER_PREFIX = "[cs285lab-grader "
-
-
-class SubmissionError(ValueError):
-    """A submitted file is not a usable notebook; the message is written for the student."""
-
-
-@dataclass(frozen=True)
-class Check:
-    """One graded check cell of a reference notebook."""
-
-    id: str
-    points: float
-
-
-@dataclass
-class Reference:
-    """A reference notebook: its solution version, student version and graded cells."""
-
-    name: str
-    path: Path
-    solution: nbformat.NotebookNode
-    student: nbformat.NotebookNode
-    checks: list[Check]
-    ids: list[str]
-
-    @property
-    def max_points(self) -> float:
-        """Total points of the notebook's check cells."""
-        return sum(c.points for c in self.checks)
 
 
 @dataclass
@@ -59,83 +33,10 @@ class Assembled:
     """The notebook to run, what each code cell is, and what happened to protected cells."""
 
     notebook: nbformat.NotebookNode
-    cells: list[dict]  # one entry per code cell, in order: {"id", "kind"}
+    cells: list[dict]  # one entry per code cell, in order: {"id", "kind", "origin"} (origin: index in the submission)
     protected: dict[str, tuple[str, str]] = field(default_factory=dict)  # cell id -> (tampered|missing, why)
     loader_name: str = ""
     nonce: str = ""
-
-
-def load_references(solutions: Path) -> dict[str, Reference]:
-    """Read and validate every reference notebook in `solutions/` (AuthoringError when malformed)."""
-    refs = {}
-    for path in sorted(solutions.glob("*.ipynb")):
-        solution = read_notebook(path)
-        validate(solution, path.name)
-        student = to_student(solution, path.name)
-        checks, ids = [], []
-        for cell in solution.cells:
-            meta = cell_meta(cell)
-            if meta:
-                ids.append(meta["id"])
-                if meta["kind"] == "check":
-                    checks.append(Check(meta["id"], float(meta["points"])))
-        refs[path.name] = Reference(path.name, path, solution, student, checks, ids)
-    return refs
-
-
-def read_submission(path: Path) -> nbformat.NotebookNode:
-    """Read a submitted notebook leniently (any Jupyter's output), or raise SubmissionError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SubmissionError(f"{path.name} is not a text file; submit the .ipynb that Jupyter saves") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SubmissionError(f"{path.name} is not a valid notebook: its JSON is broken ({exc.msg} at line "
-                              f"{exc.lineno}); the file was probably cut off or edited by hand. Open it in "
-                              "Jupyter, save it, and submit it again") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
-        raise SubmissionError(f"{path.name} is JSON but not a notebook (no list of cells)")
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises several types for odd files
-        raise SubmissionError(f"{path.name} is not a readable notebook ({type(exc).__name__}: {exc})") from None
-    for index, cell in enumerate(nb.cells):
-        if cell.get("cell_type") not in ("code", "markdown", "raw") or not isinstance(cell.get("source"), str):
-            raise SubmissionError(f"{path.name}: cell {index} is malformed (no cell_type or source)")
-        if not isinstance(cell.get("metadata"), dict):
-            cell["metadata"] = nbformat.NotebookNode()
-    return nb
-
-
-def match_reference(path: Path, nb: nbformat.NotebookNode | None, refs: dict[str, Reference]) -> str | None:
-    """Which reference a submitted notebook answers: recorded origin, file name, then shared cell ids."""
-    if nb is not None:
-        origin = nb.metadata.get("cs285lab", {}) if isinstance(nb.metadata.get("cs285lab"), dict) else {}
-        generated = Path(str(origin.get("generated_from", ""))).name
-        if generated in refs:
-            return generated
-    if path.name in refs:
-        return path.name
-    stems = [name for name in refs if Path(name).stem in path.stem]
-    if stems:
-        return max(stems, key=len)
-    if nb is not None:
-        ids = {m.get("id") for c in nb.cells if isinstance(m := cell_meta(c), dict)}
-        overlap = {name: len(ids & set(ref.ids)) for name, ref in refs.items()}
-        best = max(overlap, key=lambda name: (overlap[name], name), default=None)
-        if best is not None and overlap[best] > 0:
-            return best
-    return None
-
-
-_normalized = normalized  # one normalization for "unchanged" and for earlier releases' fingerprints
-
-
-def normalized_source(source: str) -> str:
-    """A cell's source without trailing spaces and blank edges: what "changed" compares."""
-    return _normalized(source)
 
 
 def loader_cell(loader_name: str, nonce: str, checks_dir: Path) -> str:
@@ -225,9 +126,9 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
     order: list[str] = []
     attached: dict[str | None, list[nbformat.NotebookNode]] = {None: []}
     anchor: str | None = None
+    origin = {id(cell): index for index, cell in enumerate(submission.cells)}
     for cell in submission.cells:
-        meta = cell_meta(cell)
-        cid = meta.get("id") if isinstance(meta, dict) else None
+        cid = cell_id(cell)
         if isinstance(cid, str) and cid in ref_cells and cid not in found:
             found[cid], anchor = cell, cid
             order.append(cid)
@@ -251,9 +152,9 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
         if cid not in found:
             protected[cid] = ("missing", f"this {what} cell was deleted (or its metadata removed)")
         elif (found[cid].cell_type != student_cells[cid].cell_type
-              or (_normalized(found[cid].source) not in {_normalized(student_cells[cid].source),
-                                                           _normalized(ref_cells[cid].source)}
-                  and fingerprint(found[cid].source) not in earlier.get(cid, ()))):
+              or (normalized(found[cid].source) not in {normalized(student_cells[cid].source),
+                                                          normalized(ref_cells[cid].source)}
+                  and cell_fingerprint(found[cid].source) not in earlier.get(cid, ()))):
             protected[cid] = ("tampered", f"this {what} cell was edited")
         elif cid not in in_place:
             protected[cid] = ("tampered", f"this {what} cell was moved")
@@ -262,7 +163,7 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
     loader_name = f"_cs285lab_grader_{secrets.token_hex(6)}"
     nonce = secrets.token_hex(12)
     out_cells = [nbformat.v4.new_code_cell(loader_cell(loader_name, nonce, checks_dir))]
-    kinds_out: list[dict] = [{"id": None, "kind": "grader"}]
+    kinds_out: list[dict] = [{"id": None, "kind": "grader", "origin": None}]
 
     def emit(cell: nbformat.NotebookNode, cid: str | None, kind: str, source: str | None = None) -> None:
         tags = [t for t in cell.get("metadata", {}).get("tags", []) if isinstance(t, str)]
@@ -270,7 +171,7 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
         text = cell.source if source is None else source
         if cell.cell_type == "code":
             out_cells.append(nbformat.v4.new_code_cell(text, metadata=metadata))
-            kinds_out.append({"id": cid, "kind": kind})
+            kinds_out.append({"id": cid, "kind": kind, "origin": origin.get(id(cell))})
         elif cell.cell_type == "markdown":
             out_cells.append(nbformat.v4.new_markdown_cell(text))
         else:
@@ -282,8 +183,12 @@ def assemble(submission: nbformat.NotebookNode, ref: Reference, checks_dir: Path
         kind = kinds[cid]
         if kind == "check":
             emit(ref_cells[cid], cid, "check", graded_check_source(ref_cells[cid].source, loader_name, cid))
+            if cid in found:
+                kinds_out[-1]["origin"] = origin.get(id(found[cid]))
         elif kind == "locked":
             emit(ref_cells[cid], cid, "locked")
+            if cid in found:  # run in the reference version, but it sits where the student's copy is
+                kinds_out[-1]["origin"] = origin.get(id(found[cid]))
         elif cid in found:
             emit(found[cid], cid, "solution")
         for cell in attached.get(cid, []):

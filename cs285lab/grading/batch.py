@@ -1,4 +1,8 @@
-"""Grade a batch: plan one job per submitted notebook, run jobs in parallel, cache, write tables."""
+"""Run + verdict, the middle of the pipeline: each job's notebook merged, run under nbval, judged; results cached.
+
+`grade_batch` runs every job (in parallel with -j N) and hands each result to a callback as soon as
+it finishes; it writes nothing but the cache (grading/pipeline.py writes the reports).
+"""
 
 from __future__ import annotations
 
@@ -6,31 +10,70 @@ import hashlib
 import json
 import re
 import sys
+import threading
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import cs285lab
-import cs285lab.checks
-from cs285lab.authoring.student import write_atomic
 import nbformat
 
-from cs285lab.authoring.student import cell_meta
-from cs285lab.grading.assemble import (Reference, SubmissionError, assemble, match_reference, normalized_source,
-                                       read_submission)
-from cs285lab.grading.classreport import cell_seconds
-from cs285lab.grading.discover import Submission, safe_name
+import cs285lab
+from cs285lab.files import write_atomic
+from cs285lab.grading.assemble import Assembled, assemble
+from cs285lab.grading.course import Reference
+from cs285lab.grading.discover import safe_name
 from cs285lab.grading.jobs import Job, JobResult
-from cs285lab.grading.report import write_feedback, write_tables
-from cs285lab.grading.run import Limits, run_notebook, stop_all
+from cs285lab.grading.places import report_label
+from cs285lab.grading.run import Limits, RunResult, run_notebook, stop_all
 from cs285lab.grading.sandbox import Sandbox
 from cs285lab.grading.scrub import hidden_fragments, scrub
 from cs285lab.grading.verdict import Row, grade_rows, notebook_rows
+from cs285lab.notebook_format import cell_meta
 
-GRADER_VERSION = "2"  # bump when grading logic changes: it invalidates every cached result
-TABLE_INTERVAL = 5.0  # seconds between rewrites of grades.csv / summary.csv during a run
+CHECKS = Path(cs285lab.__file__).resolve().parent / "checks"  # found, not imported: the grader needs no torch
+GRADER_VERSION = "3"  # bump when grading logic changes: it invalidates every cached result
+
+
+class Stop:
+    """A stop request (Ctrl-C, SIGTERM, SIGHUP) that never lands inside the thread pool's locks.
+
+    A KeyboardInterrupt raised while `concurrent.futures.wait` holds the futures' locks can leave one
+    locked, and the pool then never finishes; inside `deferred()` a signal only sets a flag, and
+    `check()` raises the KeyboardInterrupt at a safe point.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.defer = False
+
+    @contextmanager
+    def deferred(self):
+        """Signals arriving inside this block wait for the next `check()`."""
+        self.defer = True
+        try:
+            yield
+        finally:
+            self.defer = False
+
+    def signal(self, signum: int) -> None:
+        """What a signal handler calls: stop now, or at the next check when deferred."""
+        if self.defer:
+            self.requested.set()
+        else:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    def check(self) -> None:
+        """Raise the KeyboardInterrupt of a deferred stop request."""
+        if self.requested.is_set():
+            self.requested.clear()
+            raise KeyboardInterrupt("stopped")
+
+
+STOP = Stop()
 
 
 @dataclass
@@ -43,94 +86,6 @@ class Settings:
     keep_scratch: Path | None = None
     regrade: bool = False  # ignore cached results (they are still refreshed)
     sandbox: Sandbox | None = None  # None: run unsandboxed (--sandbox off, or already inside a container)
-
-
-DUPLICATE_RULE = ("the copy with the most solution cells changed from the handout is graded; "
-                  "a tie goes to the most recently modified file")
-
-
-def filled_cells(nb: nbformat.NotebookNode | None, ref: Reference) -> int:
-    """How many of `ref`'s solution cells `nb` changed from the handout (the stubs)."""
-    if nb is None:
-        return -1
-    stubs = {m["id"]: normalized_source(c.source) for c in ref.student.cells
-             if (m := cell_meta(c)) and m.get("kind") == "solution"}
-    done = set()
-    for cell in nb.cells:
-        meta = cell_meta(cell)
-        cid = meta.get("id") if isinstance(meta, dict) else None
-        if cid in stubs and cid not in done and normalized_source(cell.source) != stubs[cid]:
-            done.add(cid)
-    return len(done)
-
-
-def _describe(found: list[str]) -> str:
-    if not found:
-        return "the folder is empty"
-    shown = ", ".join(f"`{name}`" for name in found[:8])
-    return f"it holds {shown}" + (f" and {len(found) - 8} more file(s)" if len(found) > 8 else "")
-
-
-def plan(submissions: list[Submission], refs: dict[str, Reference]) -> list[Job]:
-    """One job per (submission, notebook); a student folder also lists its missing notebooks.
-
-    Two files answering one notebook: `DUPLICATE_RULE` picks the graded one; the other gets an
-    `ignored` row, and both say so.
-    """
-    jobs = []
-    for submission in submissions:
-        candidates: dict[str, list[tuple[Path, nbformat.NotebookNode | None]]] = {}
-        extra = []
-        for path in submission.notebooks:
-            problem = ""
-            try:
-                nb = read_submission(path)
-            except SubmissionError as exc:
-                nb, problem = None, str(exc)
-            name = match_reference(path, nb, refs)
-            if name is None:
-                note = (f"{problem}; its name matches no course notebook either" if problem else
-                        "not a course notebook: no reference notebook matches its name or cells")
-                extra.append(Job(submission.name, path.name, path, None, note, list(submission.notes),
-                                 submission.path))
-            else:
-                candidates.setdefault(name, []).append((path, nb))
-        taken: dict[str, tuple[Path, str]] = {}
-        for name, copies in candidates.items():
-            if len(copies) == 1:
-                taken[name] = (copies[0][0], "")
-                continue
-            ref = refs[name]
-            scored = sorted(((filled_cells(nb, ref), path.stat().st_mtime, path.name, path) for path, nb in copies),
-                            reverse=True)
-            keep = scored[0][3]
-            total = sum(1 for c in ref.student.cells if (m := cell_meta(c)) and m.get("kind") == "solution")
-
-            def label(entry: tuple) -> str:
-                filled = "unreadable" if entry[0] < 0 else f"{entry[0]} of {total} solution cells filled in"
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry[1]))
-                return f"`{entry[3].name}` ({filled}, modified {when})"
-
-            summary = (f"{len(copies)} files answer {name}: " + "; ".join(label(e) for e in scored)
-                       + f". Rule: {DUPLICATE_RULE}.")
-            taken[name] = (keep, f"graded {keep.name}. {summary}")
-            for entry in scored[1:]:
-                extra.append(Job(submission.name, entry[3].name, entry[3], None,
-                                 f"ignored: {keep.name} was graded for {name} instead. {summary}",
-                                 list(submission.notes), submission.path))
-        for name, ref in refs.items():
-            if name in taken:
-                path, notice = taken[name]
-                jobs.append(Job(submission.name, name, path, ref, notices=[*submission.notes, *[notice] * bool(notice)],
-                                student_path=submission.path))
-            elif submission.whole_course:
-                note = "notebook not submitted"
-                if not submission.notebooks:
-                    note = (f"no notebook found in {submission.path.name if submission.path else 'the submission'}: "
-                            f"{_describe(submission.other_files)}; hand in the .ipynb files Jupyter saves")
-                jobs.append(Job(submission.name, name, None, ref, note, list(submission.notes), submission.path))
-        jobs += extra
-    return jobs
 
 
 def _digest(*parts: bytes) -> str:
@@ -161,29 +116,47 @@ def reference_digest(ref: Reference) -> bytes:
     return _digest(*parts).encode()
 
 
+def graded_content(nb: nbformat.NotebookNode) -> bytes:
+    """What of a submitted notebook the grade depends on: each cell's type, source, cs285lab metadata and tags.
+
+    Saved outputs, execution counts and UI metadata are not in it: re-saving a notebook does not re-run it.
+    """
+    return json.dumps([(c.cell_type, c.source, cell_meta(c), c.get("metadata", {}).get("tags"))
+                       for c in nb.cells], sort_keys=True, default=str).encode()
+
+
 def cache_key(job: Job, settings: Settings, reference: bytes) -> str:
     """Content hash of what decides this job's grade: submission, reference digest, limits, policy."""
     limits = settings.limits
     options = json.dumps([job.submission, job.notebook, limits.profile, limits.cell_timeout,
                           limits.notebook_timeout, limits.memory_mb, limits.file_mb, settings.tampered_policy,
                           "sandboxed" if settings.sandbox is not None else "unsandboxed"])
-    return _digest(options.encode(), job.path.read_bytes(), reference)
+    return _digest(options.encode(), graded_content(job.nb), reference)
+
+
+def cell_seconds(assembled: Assembled, result: RunResult) -> dict[str, float]:
+    """Seconds per executed code cell of one run, labelled the same way for every student (places.report_label)."""
+    timings: dict[str, float] = {}
+    for number, record in result.records.items():
+        if not 0 < number < len(assembled.cells):
+            continue  # the grader's own first cell
+        label = report_label(assembled, number)
+        timings[label] = timings.get(label, 0.0) + float(record.get("seconds") or 0.0)
+    return timings
 
 
 def run_job(job: Job, settings: Settings) -> JobResult:
-    """Grade one notebook: read it, merge it with its reference, run it, judge each check cell."""
+    """Grade one notebook: merge it with its reference, run it, judge each check cell."""
     start = time.monotonic()
     if job.ref is None:
         status = "ignored" if job.note.startswith("ignored:") else "error"
-        return JobResult([Row(job.submission, job.notebook, "", 0.0, 0.0, status, job.note)])
+        return JobResult([Row(job.submission, job.notebook, "", 0.0, 0.0, status, job.note, "file")])
     if job.path is None:
         return JobResult(notebook_rows(job.submission, job.ref, "missing", job.note))
+    if job.nb is None:
+        return JobResult(notebook_rows(job.submission, job.ref, "error", job.unreadable))
     try:
-        submitted = read_submission(job.path)
-    except SubmissionError as exc:
-        return JobResult(notebook_rows(job.submission, job.ref, "error", str(exc)))
-    try:
-        assembled = assemble(submitted, job.ref, Path(cs285lab.checks.__file__).resolve().parent)
+        assembled = assemble(job.nb, job.ref, CHECKS)
         keep = None
         if settings.keep_scratch:
             keep = settings.keep_scratch / safe_name(job.submission) / Path(job.notebook).stem
@@ -225,35 +198,24 @@ class Progress:
         self.stream.flush()
 
 
-def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO | None = None) -> dict[int, JobResult]:
-    """Run every job (cached results reused), writing the tables after each one finishes."""
+def grade_batch(jobs: list[Job], out: Path, settings: Settings, finish: Callable[[int, JobResult], None],
+                stream: TextIO | None = None) -> dict[int, JobResult]:
+    """Run every job (cached results reused); call `finish(index, result)` as each one is done."""
     cache_dir = out / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     digests: dict[str, bytes] = {}
     results: dict[int, JobResult] = {}
     progress = Progress(len(jobs), stream)
 
-    last_write = 0.0
-    by_student: dict[str, list[int]] = {}
-    for index, job in enumerate(jobs):
-        by_student.setdefault(job.submission, []).append(index)
-
-    def finish(index: int, result: JobResult) -> None:
-        # Tables are rewritten at most every few seconds (and at the end): cheap for large classes,
-        # and an interrupted run still has everything in the cache.
-        nonlocal last_write
+    def done(index: int, result: JobResult) -> None:
         results[index] = result
         progress.update(jobs[index], result)
-        student = jobs[index].submission
-        write_feedback(out, student, by_student[student], jobs, results)
-        if time.monotonic() - last_write > TABLE_INTERVAL or len(results) == len(jobs):
-            write_tables(out, jobs, results)
-            last_write = time.monotonic()
+        finish(index, result)
 
     pending: dict[int, str] = {}
     for index, job in enumerate(jobs):
-        if job.ref is None or job.path is None:
-            finish(index, run_job(job, settings))
+        if job.ref is None or job.path is None or job.nb is None:
+            done(index, run_job(job, settings))
             continue
         if job.notebook not in digests:
             digests[job.notebook] = reference_digest(job.ref)
@@ -262,8 +224,8 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO |
         if entry.is_file() and not settings.regrade:
             try:
                 stored = json.loads(entry.read_text())
-                finish(index, JobResult([Row(**r) for r in stored["rows"]], stored["seconds"], cached=True,
-                                        cell_seconds=stored.get("cells", {})))
+                done(index, JobResult([Row(**r) for r in stored["rows"]], stored["seconds"], cached=True,
+                                      cell_seconds=stored.get("cells", {})))
                 continue
             except (ValueError, KeyError, TypeError):
                 pass  # a damaged cache entry: grade again
@@ -273,20 +235,21 @@ def grade_batch(jobs: list[Job], out: Path, settings: Settings, stream: TextIO |
     futures = {pool.submit(run_job, jobs[i], settings): i for i in pending}
     try:
         while futures:
-            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-            for future in finished:
-                index = futures.pop(future)
-                result = future.result()
-                if not result.internal_error:
-                    write_atomic(cache_dir / f"{pending[index]}.json", json.dumps(
-                        {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds,
-                         "cells": result.cell_seconds}))
-                finish(index, result)
+            with STOP.deferred():
+                finished, _ = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index = futures.pop(future)
+                    result = future.result()
+                    if not result.internal_error:
+                        write_atomic(cache_dir / f"{pending[index]}.json", json.dumps(
+                            {"rows": [r.as_dict() for r in result.rows], "seconds": result.seconds,
+                             "cells": result.cell_seconds}))
+                    done(index, result)
+            STOP.check()
     except KeyboardInterrupt:
         # Keep what finished; drop the runs cut short.
         stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
-        write_tables(out, jobs, results)
         raise
     pool.shutdown()
     return results

@@ -1,9 +1,15 @@
-"""report.html: what the class got wrong, per notebook and check, for deciding what to re-teach.
+"""report.html: who needs attention and what the class got wrong, for deciding what to re-teach.
 
-A static page next to grades.csv (figures embedded as PNG data URIs, no scripts, no server):
-per notebook, the distribution of total scores and each check's pass rate; per check, the named
-mistakes ranked by how many students made them, with up to three anonymized example messages;
-the grader's run time per notebook and the slowest cells.
+A static page next to grades.csv, built from the tables alone (grades.csv, summary.csv, timings.csv),
+so that one run and a merge of shards render alike. Figures are embedded PNG data URIs; no
+scripts, no server. It holds:
+- the roster: every student (and every roster name without a submission), their points, pending
+  written answers, errors, timeouts, tampered cells, flags and lateness, linked to their feedback;
+- per notebook, the distribution of graded points (pending written answers are left out, not
+  counted as 0) and each check's pass rate;
+- per check, the named mistakes ranked by how many students made them (up to three anonymized
+  example messages each), and apart from them the checks students did not attempt;
+- the grader's run time per notebook and the slowest cells.
 """
 
 from __future__ import annotations
@@ -16,15 +22,9 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from cs285lab.authoring.student import write_atomic
-from cs285lab.grading.verdict import Row
-
-if TYPE_CHECKING:
-    from cs285lab.grading.assemble import Assembled
-    from cs285lab.grading.jobs import Job, JobResult
-    from cs285lab.grading.run import RunResult
+from cs285lab.files import write_atomic
+from cs285lab.grading.tables import Tables, feedback_page, number, to_float
 
 EXAMPLES = 3
 SLOWEST_CELLS = 5
@@ -35,19 +35,20 @@ PREFIX = re.compile(r"^(?:CheckFailed|AssertionError|NotImplementedYet):\s*")
 EXERCISE = re.compile(r"^[A-Za-z_][\w.]*:\s+")
 EARLIER = re.compile(r"\s*\(earlier, .*\)\s*$", re.DOTALL)
 NOT_ATTEMPTED = "not attempted: the exercise still raises NotImplementedError (the stub)"
+ATTENTION = ("error", "timeout", "tampered", "flagged")  # what the roster counts per student
 
 
-def mistake(row: Row) -> str:
+def mistake(status: str, message: str) -> str:
     """The named mistake of a row that did not pass: its message's first line, numbers masked."""
-    text = (row.message or "").strip().splitlines()[0] if (row.message or "").strip() else ""
-    if row.status in ("missing", "timeout", "tampered", "error", "pending"):
-        return f"{row.status}: {NUMBER.sub('#', EARLIER.sub('', text))[:160]}".rstrip(": ")
+    text = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
+    if status in ("missing", "timeout", "tampered", "error", "pending"):
+        return f"{status}: {NUMBER.sub('#', EARLIER.sub('', text))[:160]}".rstrip(": ")
     if "NotImplementedError" in text or "not implemented yet" in text:
         return NOT_ATTEMPTED
     text = PREFIX.sub("", text)
     text = EXERCISE.sub("", text, count=1)  # "td_target: you bootstrap ..." -> "you bootstrap ..."
     text = EARLIER.sub("", text)
-    return NUMBER.sub("#", text)[:200] or row.status
+    return NUMBER.sub("#", text)[:200] or status
 
 
 def anonymize(message: str, names: list[str]) -> str:
@@ -60,13 +61,15 @@ def anonymize(message: str, names: list[str]) -> str:
 
 @dataclass
 class CheckStats:
-    """One check across the class."""
+    """One check (or written question) across the class."""
 
     exercise: str
     max_points: float
+    title: str = ""
     statuses: Counter = field(default_factory=Counter)
     mistakes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    not_attempted: set[str] = field(default_factory=set)
 
     @property
     def graded(self) -> int:
@@ -74,9 +77,9 @@ class CheckStats:
         return sum(n for status, n in self.statuses.items() if status != "pending")
 
     @property
-    def pass_rate(self) -> float:
-        """Share of graded rows that passed (or were scored in full by hand)."""
-        return self.statuses["passed"] / self.graded if self.graded else 0.0
+    def pass_rate(self) -> float | None:
+        """Share of graded rows that passed (or were scored in full by hand); None before any verdict."""
+        return self.statuses["passed"] / self.graded if self.graded else None
 
 
 @dataclass
@@ -84,41 +87,57 @@ class NotebookStats:
     """One notebook across the class."""
 
     name: str
-    totals: dict[str, float] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)  # graded points per student (pending left out)
     max_points: float = 0.0
+    pending: dict[str, float] = field(default_factory=dict)  # points still to be graded by hand, per student
     checks: dict[str, CheckStats] = field(default_factory=dict)
     seconds: list[float] = field(default_factory=list)
     cells: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
-def collect(jobs: list[Job], results: dict[int, JobResult]) -> dict[str, NotebookStats]:
-    """Aggregate the finished jobs per notebook and check."""
-    names = sorted({job.submission for job in jobs})
+def collect(tables: Tables) -> dict[str, NotebookStats]:
+    """Aggregate the tables per notebook and check."""
+    names = tables.submissions()
     notebooks: dict[str, NotebookStats] = {}
-    for index in sorted(results, key=lambda i: (jobs[i].notebook, jobs[i].submission)):
-        job, result = jobs[index], results[index]
-        if job.ref is None:
+    graded_notebooks = {row["notebook"] for row in tables.grades if row.get("kind") != "file"}
+    for row in tables.summary:
+        if row["notebook"] not in graded_notebooks:
             continue
-        stats = notebooks.setdefault(job.notebook, NotebookStats(job.notebook))
-        stats.totals[job.submission] = stats.totals.get(job.submission, 0.0) + sum(r.points for r in result.rows)
-        stats.max_points = max(stats.max_points, sum(r.max_points for r in result.rows))
-        if job.path is not None and result.seconds > 0:
-            stats.seconds.append(result.seconds)
-        for label, seconds in (getattr(result, "cell_seconds", None) or {}).items():
-            stats.cells[label].append(float(seconds))
-        for row in result.rows:
-            if not row.exercise or row.max_points <= 0:
-                continue  # a whole-notebook error row, or an edited locked cell (no points)
-            check = stats.checks.setdefault(row.exercise, CheckStats(row.exercise, row.max_points))
-            status = "passed" if row.status == "graded" and row.points >= row.max_points else row.status
-            check.statuses[status] += 1
-            if status in ("passed", "graded", "pending", "flagged"):
-                continue  # no mistake to name (yet)
-            key = mistake(row)
-            check.mistakes[key].add(job.submission)
-            example = anonymize(row.message.strip(), names)
-            if example and example not in check.examples[key] and len(check.examples[key]) < EXAMPLES:
-                check.examples[key].append(example)
+        stats = notebooks.setdefault(row["notebook"], NotebookStats(row["notebook"]))
+        stats.max_points = max(stats.max_points, to_float(row["max_points"]))
+        if to_float(row["seconds"]) > 0:  # a notebook that ran (missing and unreadable ones take no time)
+            stats.seconds.append(to_float(row["seconds"]))
+    for row in tables.timings:
+        if row["notebook"] in notebooks:
+            notebooks[row["notebook"]].cells[row["cell"]].append(to_float(row["seconds"]))
+    for row in tables.grades:
+        if row["notebook"] not in notebooks:
+            continue
+        stats = notebooks[row["notebook"]]
+        student, status = row["submission"], row["status"]
+        points, most = to_float(row["points"]), to_float(row["max_points"])
+        if status == "pending":
+            stats.pending[student] = stats.pending.get(student, 0.0) + most
+        else:
+            stats.totals[student] = stats.totals.get(student, 0.0) + points
+        if not row["exercise"] or most <= 0:
+            continue  # a whole-notebook error row, an edited locked cell, a flag (no points)
+        check = stats.checks.setdefault(row["exercise"], CheckStats(row["exercise"], most, row.get("title", "")))
+        status = "passed" if status in ("graded", "overridden") and points >= most else status
+        check.statuses[status] += 1
+        if status in ("passed", "graded", "pending", "overridden"):
+            continue  # no mistake to name (yet)
+        key = mistake(status, row["message"])
+        if key == NOT_ATTEMPTED:
+            check.not_attempted.add(student)
+            continue
+        check.mistakes[key].add(student)
+        example = anonymize(row["message"].strip(), names)
+        if example and example not in check.examples[key] and len(check.examples[key]) < EXAMPLES:
+            check.examples[key].append(example)
+    for stats in notebooks.values():
+        for student in stats.pending:
+            stats.totals.setdefault(student, 0.0)
     return notebooks
 
 
@@ -132,13 +151,13 @@ def _figure(stats: NotebookStats) -> str:
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
     totals = list(stats.totals.values())
     top = max(stats.max_points, max(totals, default=0.0), 1.0)
-    bins = min(20, int(top) + 1)
-    left.hist(totals, bins=bins, range=(0, top), color="#4a7ebb", edgecolor="white")
-    left.set(xlabel="points", ylabel="students", title=f"total score (max {stats.max_points:g})")
+    left.hist(totals, bins=min(20, int(top) + 1), range=(0, top), color="#4a7ebb", edgecolor="white")
+    title = f"graded points (max {stats.max_points:g})" + (", pending left out" if stats.pending else "")
+    left.set(xlabel="points", ylabel="students", title=title)
     left.yaxis.get_major_locator().set_params(integer=True)
-    checks = list(stats.checks.values())
+    checks = [c for c in stats.checks.values() if c.pass_rate is not None]
     right.barh([c.exercise for c in checks], [100 * c.pass_rate for c in checks], color="#5a5")
-    right.set(xlim=(0, 100), xlabel="% passed", title="pass rate per check")
+    right.set(xlim=(0, 100), xlabel="% passed", title="pass rate per check (graded rows)")
     right.invert_yaxis()
     right.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
@@ -148,34 +167,88 @@ def _figure(stats: NotebookStats) -> str:
 
 
 CSS = """
-body{font-family:system-ui,sans-serif;margin:1.5em;max-width:75em;color:#222}
+body{font-family:system-ui,sans-serif;margin:1.5em;max-width:80em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top}
 th{background:#f2f2f2}.num{text-align:right}.ex{font-size:.85em;color:#444;white-space:pre-wrap}
-img{max-width:100%}h2{border-top:2px solid #ddd;padding-top:.6em}
+img{max-width:100%}h2{border-top:2px solid #ddd;padding-top:.6em}.warn{color:#b00;font-weight:600}
+.muted{color:#777}
 """
 
 
-def render(notebooks: dict[str, NotebookStats], class_size: int) -> str:
+def roster_rows(tables: Tables, roster: list[str] | None = None) -> list[dict]:
+    """One entry per student: points, pending, the rows that need the staff's attention, lateness."""
+    students: dict[str, dict] = {}
+    for row in tables.summary:
+        entry = students.setdefault(row["submission"], {"student": row["submission"], "points": 0.0, "max": 0.0,
+                                                        "pending": 0, "late": 0.0, "missing": 0,
+                                                        **{k: 0 for k in ATTENTION}})
+        entry["points"] += to_float(row["points"]) - to_float(row.get("late_penalty"))
+        entry["max"] += to_float(row["max_points"])
+        entry["pending"] += int(to_float(row.get("pending")))
+        entry["late"] += to_float(row.get("late_penalty"))
+        entry["missing"] += int(to_float(row.get("missing")))
+        for key in ATTENTION:
+            entry[key] += int(to_float(row.get(key)))
+    for name in roster or []:
+        students.setdefault(name, {"student": name, "absent": True})
+    return [students[name] for name in sorted(students)]
+
+
+def _roster(tables: Tables, roster: list[str] | None) -> list[str]:
+    esc = html.escape
+    rows = roster_rows(tables, roster)
+    parts = ["<h2 id=roster>Roster</h2><table class=roster><tr><th>student</th><th>points</th><th>pending</th>"
+             "<th>errors</th><th>timeouts</th><th>tampered</th><th>flagged</th><th>missing</th>"
+             "<th>late penalty</th></tr>"]
+    for entry in rows:
+        if entry.get("absent"):
+            parts.append(f"<tr class=absent><td>{esc(entry['student'])}</td><td colspan=8 class=warn>on the roster, "
+                         "no submission found</td></tr>")
+            continue
+        cells = [f"{number(round(entry['points'], 2))} / {number(entry['max'])}", str(entry["pending"] or ""),
+                 *(str(entry[k] or "") for k in ATTENTION), str(entry["missing"] or ""),
+                 number(round(entry["late"], 2)) if entry["late"] else ""]
+        link = feedback_page(entry["student"])
+        parts.append(f"<tr><td><a href=\"{esc(link)}\">{esc(entry['student'])}</a></td>"
+                     + "".join(f"<td class=num>{esc(c)}</td>" for c in cells) + "</tr>")
+    parts.append("</table>")
+    return parts
+
+
+def render(tables: Tables, roster: list[str] | None = None) -> str:
     """The report page."""
     esc = html.escape
+    notebooks = collect(tables)
+    class_size = len(tables.submissions())
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>cs285lab class report</title>"
-             f"<style>{CSS}</style></head><body><h1>Class report</h1>"
-             f"<p>{class_size} submission(s), {len(notebooks)} notebook(s). Mistakes are the checks' own messages, "
-             "numbers masked, ranked by how many students made them; examples are anonymized.</p>"]
+             "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; img-src data:; "
+             f"style-src 'unsafe-inline'\"><style>{CSS}</style></head><body><h1>Class report</h1>"
+             f"<p>{class_size} submission(s), {len(notebooks)} notebook(s). <a href=\"#roster\">Roster</a> · "
+             "<a href=\"gradebook.csv\">gradebook.csv</a>. Mistakes are the checks' own messages, numbers masked, "
+             "ranked by how many students made them; examples are anonymized. Written answers not graded yet are "
+             "pending: left out of the points below, not counted as 0.</p>"]
+    parts += _roster(tables, roster)
     for name, stats in sorted(notebooks.items()):
         totals = list(stats.totals.values())
         mean = statistics.fmean(totals) if totals else 0.0
+        pending = sum(stats.pending.values())
         parts.append(f"<h2 id=\"{esc(Path(name).stem)}\">{esc(name)}</h2>"
-                     f"<p>{len(totals)} student(s), mean {mean:.1f} / {stats.max_points:g} points")
+                     f"<p>{len(totals)} student(s), mean {mean:.1f} graded points of {stats.max_points:g}")
+        if pending:
+            parts.append(f" (written answers worth {pending:g} points pending for {len(stats.pending)} student(s), "
+                         "not counted)")
         if stats.seconds:
             parts.append(f"; grader run time median {statistics.median(stats.seconds):.1f} s, "
                          f"max {max(stats.seconds):.1f} s")
         parts.append(f'.</p><img alt="score distribution and pass rates of {esc(name)}" src="{_figure(stats)}">')
-        parts.append("<table class=checks><tr><th>check</th><th>points</th><th>passed</th><th>statuses</th></tr>")
+        parts.append("<table class=checks><tr><th>check</th><th>points</th><th>passed</th><th>statuses</th>"
+                     "<th>not attempted</th></tr>")
         for check in stats.checks.values():
             statuses = ", ".join(f"{s} {n}" for s, n in sorted(check.statuses.items()))
+            rate = "pending" if check.pass_rate is None else f"{100 * check.pass_rate:.0f}%"
             parts.append(f"<tr><td><code>{esc(check.exercise)}</code></td><td class=num>{check.max_points:g}</td>"
-                         f"<td class=num>{100 * check.pass_rate:.0f}%</td><td>{esc(statuses)}</td></tr>")
+                         f"<td class=num>{rate}</td><td>{esc(statuses)}</td>"
+                         f"<td class=num>{len(check.not_attempted) or ''}</td></tr>")
         parts.append("</table>")
         ranked = [(len(students), check.exercise, key, check.examples[key])
                   for check in stats.checks.values() for key, students in check.mistakes.items()]
@@ -187,6 +260,12 @@ def render(notebooks: dict[str, NotebookStats], class_size: int) -> str:
                 shown = "".join(f"<div class=ex>{esc(e[:600])}</div>" for e in examples)
                 parts.append(f"<tr><td class=\"num count\">{count}</td><td><code>{esc(exercise)}</code></td>"
                              f"<td class=mistake>{esc(key)}</td><td>{shown}</td></tr>")
+            parts.append("</table>")
+        untried = [(len(c.not_attempted), c.exercise) for c in stats.checks.values() if c.not_attempted]
+        if untried:
+            parts.append("<h3>Not attempted (the stub was left as handed out)</h3><table class=untried>"
+                         "<tr><th>students</th><th>check</th></tr>")
+            parts += [f"<tr><td class=num>{n}</td><td><code>{esc(e)}</code></td></tr>" for n, e in sorted(untried)]
             parts.append("</table>")
         if stats.cells:
             slow = sorted(((statistics.median(v), max(v), label) for label, v in stats.cells.items()), reverse=True)
@@ -200,25 +279,8 @@ def render(notebooks: dict[str, NotebookStats], class_size: int) -> str:
     return "".join(parts)
 
 
-def write_report(out: Path, jobs: list[Job], results: dict[int, JobResult]) -> Path:
-    """Write out/report.html from the finished jobs; return its path."""
+def write_report(out: Path, tables: Tables, roster: list[str] | None = None) -> Path:
+    """Write out/report.html from the tables; return its path."""
     path = out / "report.html"
-    write_atomic(path, render(collect(jobs, results), len({job.submission for job in jobs})))
+    write_atomic(path, render(tables, roster))
     return path
-
-
-def cell_seconds(assembled: Assembled, result: RunResult) -> dict[str, float]:
-    """Seconds per executed code cell of one run, labelled by cell id (or the first line of a student's cell)."""
-    timings: dict[str, float] = {}
-    code = [cell for cell in assembled.notebook.cells if cell.cell_type == "code"]
-    for number, record in result.records.items():
-        if not 0 < number < len(assembled.cells) or number >= len(code):
-            continue  # the grader's own first cell
-        cid = assembled.cells[number].get("id")
-        if cid:
-            label = cid
-        else:
-            first = next((line.strip() for line in code[number].source.splitlines() if line.strip()), "")
-            label = f"your cell `{first[:50]}`"
-        timings[label] = timings.get(label, 0.0) + float(record.get("seconds") or 0.0)
-    return timings

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
 from pathlib import Path
 
-from cs285lab.authoring.student import AuthoringError
+from cs285lab.notebook_format import AuthoringError
 
 EPILOG = """\
 Each SUBMISSION is a notebook, one student's folder, or a class folder (one subfolder per student,
 or notebooks side by side). Writes DIR/grades.csv (one row per check cell), DIR/summary.csv (one
-row per submission and notebook), DIR/feedback/<submission>.md, and caches results in DIR/cache/
-(re-running re-grades only what changed). Exit status 0 when grading completed, whatever the grades.
-Every notebook runs in a bubblewrap sandbox (read-only filesystem, no network, nothing outlives the
-run); where bubblewrap cannot run, the grader stops unless --no-sandbox is given. See docs/grading.md.
+row per submission and notebook), DIR/feedback/<submission>.md and .html, DIR/report.html,
+DIR/gradebook.csv (+ gradebook-canvas.csv), DIR/manual/ (written answers to grade by hand:
+cs285lab hand-grade DIR), and caches results in DIR/cache/ (re-running re-grades only what
+changed). Exit status 0 when grading completed, whatever the grades. Every notebook runs in a
+bubblewrap sandbox (read-only filesystem, no network, nothing outlives the run); where bubblewrap
+cannot run, the grader stops unless --no-sandbox is given.
+Other forms: cs285lab grade --merge OUT SHARD_OUT...   (combine the outputs of --shard runs)
+             cs285lab grade --emit slurm|k8s --shards N SUBMISSION... --out DIR [options]
+See docs/grading.md.
 """
 
 
@@ -56,21 +62,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
                    help="same as --sandbox off: run submissions with your user's rights (trusted code, or "
                         "inside a container that is the sandbox)")
+    p.add_argument("--roster", type=Path, metavar="CSV",
+                   help="expected students (a `student` column; default DIR/roster.csv if it exists)")
+    p.add_argument("--late-policy", type=Path, metavar="TOML",
+                   help="deadlines and penalties (default DIR/late.toml if it exists)")
+    p.add_argument("--overrides", type=Path, metavar="CSV",
+                   help="the staff's points with a reason (default DIR/overrides.csv if it exists)")
+    p.add_argument("--emit", choices=("slurm", "k8s"),
+                   help="print a Slurm job array or a Kubernetes Indexed Job that grades --shards N shards of "
+                        "this class, one per task (then merge with --merge); grades nothing")
+    p.add_argument("--shards", type=int, metavar="N", help="with --emit: how many shards (array tasks)")
+    p.add_argument("--image", default="cs285lab-grader:latest", metavar="IMAGE",
+                   help="with --emit k8s: the container image holding the course and the class (default %(default)s)")
     return p
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    # SIGTERM and SIGHUP take the Ctrl-C path: running notebooks are killed, scratch folders removed,
+    # SIGINT, SIGTERM and SIGHUP take the Ctrl-C path: running notebooks are killed, scratch folders removed,
     # finished results kept.
-    raise KeyboardInterrupt(f"signal {signum}")
+    from cs285lab.grading.batch import STOP
+
+    STOP.signal(signum)
 
 
 def main(argv: list[str]) -> int:
     """Run the grader; return the process exit status."""
+    if argv[:1] == ["--merge"]:
+        from cs285lab.grading.merge import main as merge_main
+
+        return merge_main(argv[1:])
     args = build_parser().parse_args(argv)
+    args.argv = list(argv)
+    if args.emit:
+        from cs285lab.grading.emit import main as emit_main
+
+        return emit_main(args, argv)
     previous = {}
     try:
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             previous[signum] = signal.signal(signum, _terminate)
     except ValueError:
         previous = {}  # not the main thread: signals stay as they are
@@ -88,11 +117,40 @@ class GradingFailure(RuntimeError):
     """The grader cannot run; the message says why."""
 
 
+def _inputs(args: argparse.Namespace):
+    """The roster, late policy and overrides: the files named, else those in --out, else none."""
+    from cs285lab.grading.gradebook import Roster, RosterError
+    from cs285lab.grading.late import PolicyError, load_policy
+    from cs285lab.grading.overrides import read_overrides
+    from cs285lab.grading.pipeline import Inputs
+
+    def chosen(given: Path | None, default: str) -> Path | None:
+        if given is not None:
+            if not given.is_file():
+                raise GradingFailure(f"{given}: no such file")
+            return given
+        return args.out / default if (args.out / default).is_file() else None
+
+    inputs = Inputs()
+    try:
+        if (path := chosen(args.roster, "roster.csv")) is not None:
+            inputs.roster = Roster.read(path)
+            args.roster = path  # run.json records it: the merge of shards applies it
+        if (path := chosen(args.late_policy, "late.toml")) is not None:
+            inputs.late = load_policy(path)
+    except (RosterError, PolicyError) as exc:
+        raise GradingFailure(str(exc)) from None
+    if (path := chosen(args.overrides, "overrides.csv")) is not None:
+        inputs.overrides = read_overrides(path)
+    return inputs
+
+
 def _grade(args: argparse.Namespace) -> int:
-    from cs285lab.grading.assemble import load_references
-    from cs285lab.grading.batch import Settings, grade_batch, plan
+    from cs285lab.grading.batch import Settings
+    from cs285lab.grading.course import load_references
     from cs285lab.grading.discover import GradingError, discover, parse_shard, shard
-    from cs285lab.grading.report import write_gradescope
+    from cs285lab.grading.gradescope import write_gradescope
+    from cs285lab.grading.pipeline import grade
     from cs285lab.grading.run import Limits
     from cs285lab.grading.sandbox import Sandbox, remove_stale_scratch, resolve_mode, unavailable_reason
 
@@ -119,9 +177,8 @@ def _grade(args: argparse.Namespace) -> int:
         refs = chosen
     layout = "student" if args.gradescope and args.layout == "auto" else args.layout
     try:
-        submissions = discover(args.submissions, set(refs), layout)
-        if args.shard:
-            submissions = shard(submissions, *parse_shard(args.shard))
+        everyone = discover(args.submissions, set(refs), layout)
+        submissions = shard(everyone, *parse_shard(args.shard)) if args.shard else everyone
     except GradingError as exc:
         raise GradingFailure(str(exc)) from None
     if args.gradescope and len(submissions) != 1:
@@ -129,6 +186,7 @@ def _grade(args: argparse.Namespace) -> int:
                              "were found; pass one student's folder")
     if args.out.exists() and not args.out.is_dir():
         raise GradingFailure(f"--out {args.out}: exists and is not a folder")
+    inputs = _inputs(args)
 
     try:
         mode = resolve_mode(args.sandbox)
@@ -155,38 +213,69 @@ def _grade(args: argparse.Namespace) -> int:
 
     limits = Limits(args.profile, args.cell_timeout, args.notebook_timeout, args.memory_mb, args.file_mb)
     settings = Settings(limits, args.tampered, args.jobs, args.keep_scratch, args.regrade, sandbox)
-    jobs = plan(submissions, refs)
-    warnings = []  # duplicates and empty folders, said once each before the long run starts
+    print(f"grading {len(submissions)} submission(s), {len(refs)} notebook(s) each, profile {args.profile}, "
+          f"-j {args.jobs}, {'sandboxed (bubblewrap)' if sandbox else 'NOT sandboxed'}", file=sys.stderr)
+    record = _record(args, refs, everyone, submissions)
+    try:
+        outcome = grade(submissions, refs, args.out, settings, inputs, whole_class=not args.shard,
+                        stream=sys.stderr, warn=_warn)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {_duration(time.monotonic() - start)}: finished notebooks are kept in "
+              f"{args.out}/ (re-run the same command to grade the rest)", file=sys.stderr)
+        return 130
+    from cs285lab.files import write_atomic
+
+    write_atomic(args.out / "run.json", json.dumps({**record, "seconds": round(time.monotonic() - start, 1)},
+                                                   indent=1, ensure_ascii=False) + "\n")
+    elapsed = time.monotonic() - start
+    results = outcome.results
+    cached = sum(r.cached for r in results.values())
+    broken = [r.internal_error for r in results.values() if r.internal_error]
+    if args.gradescope:
+        order = sorted(results, key=lambda i: outcome.jobs[i].notebook)
+        titles = {k: v for i in order if outcome.jobs[i].ref for k, v in outcome.jobs[i].ref.titles.items()}
+        rows = [row for i in order for row in results[i].rows]
+        penalty = sum(float(results[i].late.get("late_penalty", 0.0)) for i in order)
+        write_gradescope(args.gradescope, rows, elapsed, titles, penalty)
+    print(f"graded {len(outcome.jobs)} notebook(s) of {len(submissions)} submission(s) in {_duration(elapsed)} "
+          f"({cached} from cache); tables in {args.out}/", file=sys.stderr)
+    if outcome.pending:
+        print(f"{outcome.pending} written answer(s) wait for hand grading: cs285lab hand-grade {args.out}",
+              file=sys.stderr)
+    if broken:
+        print(f"error: the grader failed on {len(broken)} notebook(s) (rows say 'internal grader error'): "
+              f"{broken[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _warn(jobs: list) -> None:
+    """Say duplicates and empty folders once each, before the long run starts."""
+    warnings = []
     for job in jobs:
         warnings += [n if n.startswith("the same student") else f"{job.submission}: {n}" for n in job.notices]
         if job.path is None and job.note.startswith("no notebook found"):
             warnings.append(f"{job.submission}: {job.note}")
     for warning in dict.fromkeys(warnings):
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"grading {len(submissions)} submission(s), {len(jobs)} notebook(s), profile {args.profile}, "
-          f"-j {args.jobs}, {'sandboxed (bubblewrap)' if sandbox else 'NOT sandboxed'}", file=sys.stderr)
-    try:
-        results = grade_batch(jobs, args.out, settings)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted after {_duration(time.monotonic() - start)}: finished notebooks are kept in "
-              f"{args.out}/ (re-run the same command to grade the rest)", file=sys.stderr)
-        return 130
-    from cs285lab.grading.manual import after_batch  # reuse flags, written answers, report.html (docs/grading.md)
 
-    after_batch(args.out, jobs, results)
-    elapsed = time.monotonic() - start
-    cached = sum(r.cached for r in results.values())
-    broken = [r.internal_error for r in results.values() if r.internal_error]
-    if args.gradescope:
-        rows = [row for i in sorted(results, key=lambda i: jobs[i].notebook) for row in results[i].rows]
-        write_gradescope(args.gradescope, rows, elapsed)
-    print(f"graded {len(jobs)} notebook(s) of {len(submissions)} submission(s) in {_duration(elapsed)} "
-          f"({cached} from cache); tables in {args.out}/", file=sys.stderr)
-    if broken:
-        print(f"error: the grader failed on {len(broken)} notebook(s) (rows say 'internal grader error'): "
-              f"{broken[0]}", file=sys.stderr)
-        return 1
-    return 0
+
+def _record(args: argparse.Namespace, refs: dict, everyone: list, submissions: list) -> dict:
+    """What run.json says about this run: the merge checks shards against it."""
+    import hashlib
+
+    return {
+        "version": 1,
+        "shard": args.shard or "",
+        "class_size": len(everyone),
+        "submissions": [s.name for s in submissions],
+        "references": {name: hashlib.sha256(ref.path.read_bytes()).hexdigest()[:16] for name, ref in refs.items()},
+        "profile": args.profile, "tampered": args.tampered,
+        "roster": str(args.roster.resolve()) if args.roster else "",
+        "solutions": str(args.solutions.resolve()),
+        "command": ["cs285lab", "grade", *args.argv],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _duration(seconds: float) -> str:

@@ -1,18 +1,15 @@
 """Written answers, graded by hand, file-based: one sheet per question, merged into every grade table.
 
 A reference notebook marks an answer cell with metadata
-    {"id": "nb01-shared-answer", "kind": "written", "points": 2, "rubric": ["...", "..."]}
+    {"id": "nb01-shared-answer", "kind": "written", "points": 2, "rubric": ["...", "..."],
+     "refers_to": ["nb01-...", ...]}   (optional: the cells whose outputs the answer discusses)
 (a markdown cell with a <!-- BEGIN SOLUTION --> region: the reference answer).
 
-After a batch, `grade_written` collects every submission's answer to each written cell:
-
-- `manual/<notebook>-<cell>.csv` lists them, one row per submission (columns `submission`,
+- `manual/<notebook>-<cell>.csv` lists the answers, one row per submission (columns `submission`,
   `points`, `comment`, `max_points`, `answer_id`, `answer`). The instructor fills in `points`
-  (and optionally `comment`); the grader never writes to a sheet that exists. Answers that no
-  sheet lists yet (a new submission, a changed answer) go into a new sheet `<notebook>-<cell>.2.csv`,
-  `.3.csv`, ...
-- `manual/<notebook>-<cell>.html` shows all answers side by side with the reference answer and the
-  rubric (regenerated on every run; it holds nothing typed by hand).
+  (and optionally `comment`), in a spreadsheet or in the hand-grading page (`cs285lab hand-grade`);
+  the grader itself never rewrites a sheet that exists. Answers that no sheet lists yet (a new
+  submission, a changed answer) go into a new sheet `<notebook>-<cell>.2.csv`, `.3.csv`, ...
 - One row per submission and written cell joins grades.csv, summary.csv, the feedback pages and
   Gradescope's results: status `graded` with the instructor's points, `pending` until scored,
   `missing` for a blank answer. A score counts only for the answer it was given to (`answer_id`).
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import html
 import io
 import re
 import sys
@@ -30,32 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from cs285lab.authoring.student import MD_BEGIN, MD_END, MD_STUB, cell_meta, find_regions, write_atomic
-from cs285lab.grading.assemble import Reference, SubmissionError, read_submission
+from cs285lab.files import write_atomic
+from cs285lab.grading.course import Question
 from cs285lab.grading.verdict import Row
+from cs285lab.notebook_format import MD_STUB, cell_id
 
 if TYPE_CHECKING:
-    from cs285lab.grading.batch import Job, JobResult
+    import nbformat
+
+    from cs285lab.grading.jobs import Job
 
 SHEET_COLUMNS = ["submission", "points", "comment", "max_points", "answer_id", "answer"]
 SHEET_NAME = re.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+))?\.csv$")
-
-
-@dataclass(frozen=True)
-class Question:
-    """A written answer cell of a reference notebook."""
-
-    notebook: str
-    id: str
-    points: float
-    question: str       # the markdown cell right before the answer cell (the prompt)
-    reference: str      # the text of the solution region
-    rubric: tuple[str, ...]
-
-    @property
-    def stem(self) -> str:
-        """The sheet's file name without extension."""
-        return f"{Path(self.notebook).stem}-{self.id}"
 
 
 @dataclass
@@ -77,40 +59,15 @@ class Sheets:
     listed: set[tuple[str, str]] = field(default_factory=set)
 
 
-def questions(ref: Reference) -> list[Question]:
-    """The written answer cells of a reference notebook, in notebook order."""
-    found = []
-    cells = ref.solution.cells
-    for index, cell in enumerate(cells):
-        meta = cell_meta(cell)
-        if not meta or meta.get("kind") != "written":
-            continue
-        lines = cell.source.splitlines()
-        regions = find_regions(lines, MD_BEGIN, MD_END, f"{ref.name} {meta['id']}")
-        reference = "\n\n".join("\n".join(lines[r.begin + 1:r.end]).strip() for r in regions)
-        prompt = cells[index - 1].source.strip() if index > 0 and cells[index - 1].cell_type == "markdown" else ""
-        rubric = meta.get("rubric") or ()
-        found.append(Question(ref.name, meta["id"], float(meta["points"]), prompt, reference,
-                              tuple(str(item) for item in (rubric if isinstance(rubric, list) else [rubric]))))
-    return found
-
-
 def answer_id(text: str) -> str:
     """A short hash of an answer (whitespace-insensitive): a score belongs to the answer it was given to."""
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:12]
 
 
-def student_answer(path: Path | None, question: Question) -> str | None:
-    """The student's answer text ("" when blank or untouched), or None when the notebook is unreadable."""
-    if path is None:
-        return ""
-    try:
-        nb = read_submission(path)
-    except SubmissionError:
-        return None
+def student_answer(nb: nbformat.NotebookNode, question: Question) -> str:
+    """The student's answer text ("" when blank, untouched or absent)."""
     for cell in nb.cells:
-        meta = cell_meta(cell)
-        if isinstance(meta, dict) and meta.get("id") == question.id:
+        if cell_id(cell) == question.id:
             text = cell.source.strip()
             return "" if text in ("", MD_STUB) else text
     return ""
@@ -145,7 +102,7 @@ def read_sheets(folder: Path, question: Question) -> Sheets:
                 key = (_uncell(row["submission"] or ""), row["answer_id"] or "")
                 sheets.listed.add(key)
                 text = (row.get("points") or "").strip()
-                score = Score(None, (row.get("comment") or "").strip(), f"{path.name} row {line}")
+                score = Score(None, _uncell((row.get("comment") or "").strip()), f"{path.name} row {line}")
                 if text:
                     try:
                         value = float(text)
@@ -189,112 +146,110 @@ def _next_sheet(folder: Path, question: Question, sheets: Sheets) -> Path:
     return folder / (f"{question.stem}.csv" if number == 1 else f"{question.stem}.{number}.csv")
 
 
-PAGE_CSS = """
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(24em,1fr));gap:1em}
-.card{border:1px solid #ccc;border-radius:6px;padding:.7em;background:#fff}
-.ref{border-color:#2a7;background:#f3fbf6}
-.answer{white-space:pre-wrap;font-size:.95em}
-.meta{color:#555;font-size:.85em;margin-bottom:.4em}
-.pending{color:#b60}.graded{color:#161}.error{color:#b00}
-"""
+def save_score(folder: Path, question: Question, submission: str, text: str, points: float | None,
+               comment: str) -> Path:
+    """Write one score into the sheets, as a person editing them would; return the sheet written.
 
-
-def _page(question: Question, answers: list[tuple[str, str, Row]], sheets: list[str]) -> str:
-    esc = html.escape
-    rubric = "".join(f"<li>{esc(item)}</li>" for item in question.rubric) or "<li>(no rubric in the solution)</li>"
-    cards = []
-    for submission, text, row in answers:
-        state = f"{row.points:g} / {row.max_points:g}" if row.status == "graded" else row.status
-        cards.append(f'<div class="card"><div class="meta"><b>{esc(submission)}</b> · answer_id '
-                     f'{answer_id(text)} · <span class="{esc(row.status)}">{esc(state)}</span></div>'
-                     f'<div class="answer">{esc(text)}</div></div>')
-    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{esc(question.stem)}</title>"
-            f"<style>{PAGE_CSS}</style></head><body>"
-            f"<h1>{esc(question.notebook)} · {esc(question.id)} ({question.points:g} points)</h1>"
-            f"<p>Type points (and a comment) into {', '.join(f'<code>{esc(s)}</code>' for s in sheets)}, then re-run "
-            "<code>cs285lab grade</code>. This page is regenerated on every run.</p>"
-            f'<div class="grid"><div class="card ref"><div class="meta"><b>Question</b></div>'
-            f'<div class="answer">{esc(question.question)}</div></div>'
-            f'<div class="card ref"><div class="meta"><b>Reference answer</b></div>'
-            f'<div class="answer">{esc(question.reference)}</div></div>'
-            f'<div class="card ref"><div class="meta"><b>Rubric</b></div><ul>{rubric}</ul></div></div>'
-            f"<h2>{len(answers)} answer(s)</h2><div class=\"grid\">{''.join(cards)}</div></body></html>\n")
-
-
-def written_rows(out: Path, jobs: list[Job], results: dict[int, JobResult], stream: TextIO | None = None) -> int:
-    """Add (or refresh) the rows of every written answer in `results`; write new sheets and the pages.
-
-    Returns how many answers are still pending.
+    The last sheet that lists this answer gets the points and comment in its row (its other rows and
+    columns stay as they are); an answer no sheet lists yet goes into a new sheet, as the grader would
+    have put it there.
     """
-    stream = stream if stream is not None else sys.stderr
-    folder = out / "manual"
-    refs = {job.ref.name: job.ref for job in jobs if job.ref is not None}
-    pending = 0
-    for name in sorted(refs):
-        for question in questions(refs[name]):
-            folder.mkdir(parents=True, exist_ok=True)
-            sheets = read_sheets(folder, question)
-            unlisted: list[tuple[str, str]] = []
-            shown: list[tuple[str, str, Row]] = []
-            for index, job in enumerate(jobs):
-                if index not in results or job.ref is None or job.ref.name != name:
-                    continue
-                text = student_answer(job.path, question)
-                if text is None:
-                    row = Row(job.submission, name, question.id, 0.0, question.points, "error",
-                              "the notebook could not be read, so neither could this written answer")
-                elif not text:
-                    row = Row(job.submission, name, question.id, 0.0, question.points, "missing",
-                              "no written answer (the cell is blank or unchanged)")
-                else:
-                    key = (job.submission, answer_id(text))
-                    score = sheets.scores.get(key)
-                    if key not in sheets.listed:
-                        unlisted.append((job.submission, text))
-                    if score is not None and score.error:
-                        print(f"warning: {score.error}", file=stream)
-                        row = Row(job.submission, name, question.id, 0.0, question.points, "pending",
-                                  f"written answer: pending (the score in manual/{score.where} is not valid)")
-                    elif score is not None and score.points is not None:
-                        row = Row(job.submission, name, question.id, score.points, question.points, "graded",
-                                  score.comment or "graded by hand")
-                    else:
-                        row = Row(job.submission, name, question.id, 0.0, question.points, "pending",
-                                  "written answer: waiting for hand grading")
-                    shown.append((job.submission, text, row))
-                pending += row.status == "pending"
-                result = results[index]
-                result.rows = [r for r in result.rows if r.exercise != question.id] + [row]
-            if unlisted:
-                path = _next_sheet(folder, question, sheets)
-                write_atomic(path, _sheet_text(question, unlisted))
-                sheets.paths.append(path)
-                print(f"{len(unlisted)} written answer(s) to grade by hand: {path}", file=stream)
-            if shown or sheets.paths:
-                write_atomic(folder / f"{question.stem}.html",
-                             _page(question, shown, [p.name for p in sheets.paths]))
-    return pending
+    if points is not None and not 0 <= points <= question.points:
+        raise ValueError(f"points must be from 0 to {question.points:g}")
+    key = (submission, answer_id(text))
+    value = "" if points is None else f"{points:g}"
+    for path in reversed(read_sheets(folder, question).paths):
+        raw = path.read_text(encoding="utf-8-sig")
+        bom = path.read_bytes().startswith(b"\xef\xbb\xbf")
+        reader = csv.DictReader(io.StringIO(raw, newline=""))
+        rows, columns = list(reader), list(reader.fieldnames or [])
+        hits = [r for r in rows if (_uncell(r.get("submission") or ""), r.get("answer_id") or "") == key]
+        if not hits:
+            continue
+        for column in ("points", "comment"):
+            if column not in columns:
+                columns.append(column)
+        for row in hits:
+            row["points"], row["comment"] = value, _cell(comment.strip())
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomic(path, ("\ufeff" if bom else "") + buffer.getvalue())
+        return path
+    path = _next_sheet(folder, question, read_sheets(folder, question))
+    sheet = _sheet_text(question, [(submission, text)])
+    reader = csv.DictReader(io.StringIO(sheet, newline=""))
+    rows = list(reader)
+    rows[0]["points"], rows[0]["comment"] = value, _cell(comment.strip())
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SHEET_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, buffer.getvalue())
+    return path
 
 
-def after_batch(out: Path, jobs: list[Job], results: dict[int, JobResult], stream: TextIO | None = None) -> int:
-    """After a batch: flag reuse of reference code, merge written answers, then rewrite grades.csv,
-    summary.csv, every feedback page and report.html. Returns how many written answers are pending."""
-    from cs285lab.grading.classreport import write_report
-    from cs285lab.grading.report import write_feedback, write_tables
-    from cs285lab.grading.reuse import flag_reuse
+class WrittenAnswers:
+    """Every question's sheets, read once before a batch; rows per job; new sheets for answers no sheet lists."""
 
-    flag_reuse(jobs, results)
-    pending = written_rows(out, jobs, results, stream)
-    write_tables(out, jobs, results)
-    by_student: dict[str, list[int]] = {}
-    for index, job in enumerate(jobs):
-        by_student.setdefault(job.submission, []).append(index)
-    for student, indices in by_student.items():
-        write_feedback(out, student, indices, jobs, results)
-    try:
-        write_report(out, jobs, results)
-    except Exception as exc:  # noqa: BLE001 - the grades are written; a report bug must not hide them
-        print(f"warning: report.html was not written ({type(exc).__name__}: {exc}); please report it",
-              file=stream if stream is not None else sys.stderr)
-    return pending
+    def __init__(self, folder: Path, questions: list[Question], stream: TextIO | None = None) -> None:
+        self.folder, self.stream = folder, stream if stream is not None else sys.stderr
+        self.questions = questions
+        self.sheets = {q.stem: read_sheets(folder, q) for q in questions}
+        self.unlisted: dict[str, list[tuple[str, str]]] = {q.stem: [] for q in questions}
+        self.warned: set[str] = set()
+
+    def rows(self, job: Job) -> list[Row]:
+        """One row per written question of the job's notebook: graded, pending, missing or error."""
+        if job.ref is None:
+            return []
+        rows = []
+        for question in (q for q in self.questions if q.notebook == job.ref.name):
+            sheets = self.sheets[question.stem]
+            if job.path is not None and job.nb is None:
+                rows.append(Row(job.submission, question.notebook, question.id, 0.0, question.points, "error",
+                                "the notebook could not be read, so neither could this written answer", "written"))
+                continue
+            text = "" if job.nb is None else student_answer(job.nb, question)
+            if not text:
+                rows.append(Row(job.submission, question.notebook, question.id, 0.0, question.points, "missing",
+                                "no written answer (the cell is blank or unchanged)", "written"))
+                continue
+            key = (job.submission, answer_id(text))
+            score = sheets.scores.get(key)
+            if key not in sheets.listed:
+                self.unlisted[question.stem].append((job.submission, text))
+            if score is not None and score.error:
+                if score.error not in self.warned:
+                    self.warned.add(score.error)
+                    print(f"warning: {score.error}", file=self.stream)
+                row = Row(job.submission, question.notebook, question.id, 0.0, question.points, "pending",
+                          f"written answer: pending (the score in manual/{score.where} is not valid)", "written")
+            elif score is not None and score.points is not None:
+                row = Row(job.submission, question.notebook, question.id, score.points, question.points, "graded",
+                          score.comment or "graded by hand", "written")
+            else:
+                row = Row(job.submission, question.notebook, question.id, 0.0, question.points, "pending",
+                          "written answer: waiting for hand grading", "written")
+            rows.append(row)
+        return rows
+
+    def write_new_sheets(self) -> list[Path]:
+        """Write one new sheet per question with answers that no sheet lists yet; return their paths."""
+        written = []
+        for question in self.questions:
+            entries = self.unlisted[question.stem]
+            if not entries:
+                continue
+            sheets = self.sheets[question.stem]
+            path = _next_sheet(self.folder, question, sheets)
+            write_atomic(path, _sheet_text(question, sorted(entries)))
+            sheets.paths.append(path)
+            for submission, text in entries:
+                sheets.listed.add((submission, answer_id(text)))
+            self.unlisted[question.stem] = []
+            written.append(path)
+            print(f"{len(entries)} written answer(s) to grade by hand: {path} (or: cs285lab hand-grade "
+                  f"{self.folder.parent})", file=self.stream)
+        return written

@@ -15,12 +15,11 @@ import ast
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cs285lab.authoring.student import cell_meta
-from cs285lab.grading.assemble import SubmissionError, read_submission
 from cs285lab.grading.verdict import Row
+from cs285lab.notebook_format import cell_id
 
 if TYPE_CHECKING:
-    from cs285lab.grading.batch import Job, JobResult
+    from cs285lab.grading.jobs import Job
 
 FLAG = "flagged"
 
@@ -77,51 +76,46 @@ def used_twins(source: str, twins: set[str], known: dict[str, str] | None = None
     return found
 
 
-def reuse_rows(submission: str, notebook: str, path: Path | None, twins_by_cell: dict[str, set[str]]) -> list[Row]:
-    """One `flagged` row per solution cell of `path` that uses a twin of its own exercise."""
-    if path is None or not twins_by_cell:
-        return []
-    try:
-        nb = read_submission(path)
-    except SubmissionError:
-        return []
-    known: dict[str, str] = {}
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            known.update(imported_names(cell.source))
-    rows, seen = [], set()
-    for cell in nb.cells:
-        meta = cell_meta(cell)
-        cid = meta.get("id") if isinstance(meta, dict) else None
-        if cell.cell_type != "code" or cid not in twins_by_cell or cid in seen:
-            continue
-        seen.add(cid)
-        used = used_twins(cell.source, twins_by_cell[cid], known)
-        if used:
-            rows.append(Row(submission, notebook, cid, 0.0, 0.0, FLAG,
-                            f"this solution cell uses the package's reference implementation ({', '.join(used)}) "
-                            "instead of your own code; the course staff will review it"))
-    return rows
+def notebook_key(notebook: str) -> str:
+    """The twins' name of a notebook file: 03_off_policy_actor_critic.ipynb -> nb03."""
+    return "nb" + Path(notebook).stem[:2]
 
 
-def flag_reuse(jobs: list[Job], results: dict[int, JobResult]) -> int:
-    """Add (or refresh) the reuse flags of every finished job; return how many cells were flagged."""
+def twins_by_notebook(notebooks: set[str] | None = None) -> dict[str, dict[str, set[str]]]:
+    """Notebook ("nb03") -> exercise cell id -> every name under which its package twins can be reached
+    (only the notebooks named, when `notebooks` is given: following re-exports reads the package's source)."""
     from cs285lab.twins import declared_twins, reexported_names
 
     by_notebook: dict[str, dict[str, set[str]]] = {}
     for entry in declared_twins():
+        if notebooks is not None and entry.notebook not in notebooks:
+            continue
         by_notebook.setdefault(entry.notebook, {}).setdefault(entry.exercise, set()).add(
             f"{entry.module}.{entry.qualname}")
     for cells in by_notebook.values():  # a twin is reused as well under a name a package re-exports it as
         for exercise, names in cells.items():
             cells[exercise] = reexported_names(names)
-    flagged = 0
-    for index, result in results.items():
-        job = jobs[index]
-        if job.ref is None:
+    return by_notebook
+
+
+def reuse_rows(job: Job, twins: dict[str, dict[str, set[str]]]) -> list[Row]:
+    """One `flagged` row per solution cell of the job's notebook that uses a twin of its own exercise."""
+    twins_by_cell = twins.get(notebook_key(job.notebook), {})
+    if job.nb is None or job.ref is None or not twins_by_cell:
+        return []
+    known: dict[str, str] = {}
+    for cell in job.nb.cells:
+        if cell.cell_type == "code":
+            known.update(imported_names(cell.source))
+    rows, seen = [], set()
+    for cell in job.nb.cells:
+        cid = cell_id(cell)
+        if cell.cell_type != "code" or cid not in twins_by_cell or cid in seen:
             continue
-        twins_by_cell = by_notebook.get("nb" + Path(job.notebook).stem[:2], {})
-        rows = reuse_rows(job.submission, job.notebook, job.path, twins_by_cell)
-        result.rows = [r for r in result.rows if r.status != FLAG] + rows
-        flagged += len(rows)
-    return flagged
+        seen.add(cid)
+        used = used_twins(cell.source, twins_by_cell[cid], known)
+        if used:
+            rows.append(Row(job.submission, job.notebook, cid, 0.0, 0.0, FLAG,
+                            f"this solution cell uses the package's reference implementation ({', '.join(used)}) "
+                            "instead of your own code; the course staff will review it", "flag"))
+    return rows

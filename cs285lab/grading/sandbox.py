@@ -21,6 +21,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cs285lab.files import pid_alive
+
 SCRATCH_PREFIX = "cs285lab-grade-"
 SCRATCH_ENV = "CS285LAB_GRADE_SCRATCH"  # set in every graded process: finds orphans of unsandboxed runs
 SANDBOX_MODES = ("on", "auto", "off")
@@ -146,16 +148,6 @@ def new_scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _processes_using(folder: Path) -> list[int]:
     """Processes whose environment names `folder` as their scratch folder (orphans of an unsandboxed run)."""
     want = f"{SCRATCH_ENV}={folder}".encode()
@@ -177,7 +169,7 @@ def remove_stale_scratch(root: Path | None = None) -> list[Path]:
     removed = []
     for folder in sorted(root.glob(SCRATCH_PREFIX + "*")):
         pid_text = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if not folder.is_dir() or not pid_text.isdigit() or _alive(int(pid_text)):
+        if not folder.is_dir() or not pid_text.isdigit() or pid_alive(int(pid_text)):
             continue
         for pid in _processes_using(folder):
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from cs285lab.authoring.student import HIDDEN_BEGIN, HIDDEN_END, cell_meta
+from cs285lab.notebook_format import HIDDEN_BEGIN, HIDDEN_END, cell_meta
 
 REMOVED = "[a line quoting the grader's hidden tests was removed]"
 MIN_FRAGMENT = 12  # letters and digits: shorter hidden lines ("x = 1") are too common to match on

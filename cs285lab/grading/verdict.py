@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from cs285lab.grading.assemble import Assembled, Reference
+from cs285lab.grading.assemble import Assembled
+from cs285lab.grading.course import Reference
+from cs285lab.grading.places import relabel, student_label
 from cs285lab.grading.run import Limits, RunResult
 
-STATUSES = ("passed", "failed", "error", "timeout", "tampered", "missing", "ignored")
+# Every status a row can have: the grader's verdicts, then what hand grading and the staff add.
+STATUSES = ("passed", "failed", "error", "timeout", "tampered", "missing", "ignored", "graded", "pending",
+            "flagged", "overridden")
+KINDS = ("check", "written", "flag", "cell", "file")  # what a row is about (a locked cell, a whole file)
 MEMORY_HINTS = ("MemoryError", "can't allocate memory", "Cannot allocate memory", "out of memory")
 
 
@@ -22,6 +27,7 @@ class Row:
     max_points: float
     status: str
     message: str
+    kind: str = "check"
 
     def as_dict(self) -> dict:
         """The row as a plain dict (for CSV and the cache)."""
@@ -31,26 +37,6 @@ class Row:
 def notebook_rows(submission: str, ref: Reference, status: str, message: str) -> list[Row]:
     """Rows for a notebook that could not be run at all (missing, unreadable): zero points each."""
     return [Row(submission, ref.name, c.id, 0.0, c.points, status, message) for c in ref.checks]
-
-
-def _where(assembled: Assembled, number: int) -> str:
-    cell = assembled.cells[number]
-    if cell["id"]:
-        return f"cell {cell['id']}"
-    lines = [line for line in assembled.notebook.cells[_index(assembled, number)].source.splitlines() if line.strip()]
-    first = lines[0].strip() if lines else ""
-    return f"your cell `{first[:60]}{'...' if len(first) > 60 else ''}`"
-
-
-def _index(assembled: Assembled, number: int) -> int:
-    """Index in notebook.cells of the `number`-th code cell (nbval counts code cells only)."""
-    seen = -1
-    for index, cell in enumerate(assembled.notebook.cells):
-        if cell.cell_type == "code":
-            seen += 1
-            if seen == number:
-                return index
-    raise IndexError(number)
 
 
 def _error_text(record: dict) -> str:
@@ -100,11 +86,12 @@ def grade_rows(submission: str, ref: Reference, assembled: Assembled, result: Ru
             else:
                 message = f"{why}; the grader restored the reference version and ran it: {outcome}"
             status = flag
-        rows.append(Row(submission, ref.name, check.id, points, check.points, status, message))
+        rows.append(Row(submission, ref.name, check.id, points, check.points, status,
+                        relabel(message, assembled)))
     for cid, (flag, why) in assembled.protected.items():
         if cid not in numbers:
             rows.append(Row(submission, ref.name, cid, 0.0, 0.0, flag,
-                            f"{why}; the grader ran the reference version instead (no points attached)"))
+                            f"{why}; the grader ran the reference version instead (no points attached)", "cell"))
     return rows
 
 
@@ -123,7 +110,7 @@ def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result
                                f"{limits.notebook_timeout:g} s before reaching this check")
         if nearest_problem:
             n, (status, text) = nearest_problem
-            return status, f"not run: {_where(assembled, n)} {text}"
+            return status, f"not run: {student_label(assembled, n)} {text}"
         if result.returncode is not None and result.returncode < 0:
             return "error", (f"not run: the notebook's grading process was killed (signal {-result.returncode}), "
                              "perhaps by the notebook itself, before reaching this check")
@@ -141,7 +128,7 @@ def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result
     if record.get("kernel_dead_before"):
         if nearest_problem:  # a kernel death, or a timeout whose interrupt failed (nbval then stops the kernel)
             n, (status, problem) = nearest_problem
-            return status, f"not run: {_where(assembled, n)} {problem}"
+            return status, f"not run: {student_label(assembled, n)} {problem}"
         return "error", ("not run: the kernel died in an earlier cell (os._exit, a crash, or memory use beyond "
                          f"{limits.memory_mb} MB); cells after it never ran")
     own = _problem(record, limits)
@@ -150,8 +137,8 @@ def _verdict(assembled: Assembled, records: dict[int, dict], number: int, result
     text = _error_text(record)
     if nearest_problem:
         n, (status, problem) = nearest_problem
-        return status, f"{text} (earlier, {_where(assembled, n)} {problem})"
+        return status, f"{text} (earlier, {student_label(assembled, n)} {problem})"
     if nearest_error and record.get("ename") != "NotImplementedError":
         n, r = nearest_error
-        return "failed", f"{text} (earlier, {_where(assembled, n)} raised {_error_text(r)[:300]})"
+        return "failed", f"{text} (earlier, {student_label(assembled, n)} raised {_error_text(r)[:300]})"
     return "failed", text
