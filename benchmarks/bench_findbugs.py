@@ -42,16 +42,17 @@ def _job(kind: str, name: str, seed: int, steps: int, eval_every: int) -> list[d
     torch.set_num_threads(1)
     b = budget("nb03", "full")
     if kind == "arm" and name != "SAC":
-        config = AblationConfig(fix_critic=ARMS[name][0], fix_actor=ARMS[name][1])  # notebook 03's: the defaults
-        _, history = train_ablation(ENV, steps, seed, config, eval_every=eval_every, eval_episodes=EVAL_EPISODES)
+        config = AblationConfig(fix_critic=ARMS[name][0], fix_actor=ARMS[name][1], total_steps=steps,
+                                eval_every=eval_every, eval_episodes=EVAL_EPISODES)  # notebook 03's: the defaults
+        _, history = train_ablation(ENV, config, seed=seed)
     else:
         hooks, polyak = {}, "tau"
         if kind == "bug":
             family, convention, place = name.split("/")
             hooks = {FAMILIES[family].hook: FAMILIES[family].buggy[convention][int(place)]}
             polyak = convention if family == "polyak" else "tau"
-        _, history = train_sac(ENV, steps, seed, SACConfig(),
-                               agent_cls=hooked_sac(hooks, polyak), eval_every=eval_every, eval_episodes=EVAL_EPISODES)
+        config = SACConfig(total_steps=steps, eval_every=eval_every, eval_episodes=EVAL_EPISODES)
+        _, history = train_sac(ENV, config, seed=seed, agent_cls=hooked_sac(hooks, polyak))
     impl = name if kind == "arm" else f"silent {name}"
     return [{"impl": impl, "env": ENV, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
              "wall_s": r["train_s"], "train_cpu_s": r["train_cpu_s"],

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cs285lab.algos.naive_offpolicy import NaiveOffPolicyAC
+from cs285lab.algos.offpolicy_fixes import AblationConfig
 from cs285lab.algos.sac import SAC, QEnsemble, SACConfig, frozen, train_sac
 from cs285lab.buffers import Batch
 
@@ -126,11 +127,11 @@ def test_act_shapes_and_errors():
 
 def test_train_sac_rejects_discrete_and_image_envs():
     with pytest.raises(TypeError, match="Box action space"):
-        train_sac("CartPole-v1", 10, seed=0)
+        train_sac("CartPole-v1", SACConfig(total_steps=10), seed=0)
 
 
 def test_naive_update_uses_the_buffer_action():
-    agent = NaiveOffPolicyAC(3, 1, np.array([-2.0]), np.array([2.0]))
+    agent = NaiveOffPolicyAC(3, 1, np.array([-2.0]), np.array([2.0]), AblationConfig())
     batch = _batch()
     agent.update(batch)  # runs, and the actor's loss depends on the stored actions (the bug it teaches)
     flipped = Batch(batch.obs, -batch.actions, batch.rewards, batch.next_obs, batch.terminated)
@@ -162,21 +163,20 @@ def test_learning_check_passes_sac_and_fails_a_detached_actor_action(monkeypatch
 
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")
     ci = budget("nb03")
-    kw = dict(eval_every=ci.sac_steps, eval_episodes=ci.eval_episodes)
-    config = SACConfig(learning_starts=ci.learning_starts)
+    config = SACConfig(learning_starts=ci.learning_starts, total_steps=ci.sac_steps, eval_every=ci.sac_steps,
+                       eval_episodes=ci.eval_episodes)
     checks = load("nb03")
-    _, good = train_sac("Pendulum-v1", ci.sac_steps, seed=0, config=config, **kw)
+    _, good = train_sac("Pendulum-v1", config, seed=0)
     checks.sac_learned(good)
-    _, bad = train_sac("Pendulum-v1", ci.sac_steps, seed=0, config=config, agent_cls=DetachedActionActor, **kw)
+    _, bad = train_sac("Pendulum-v1", config, seed=0, agent_cls=DetachedActionActor)
     with pytest.raises(CheckFailed, match="did not learn.*detached"):
         checks.sac_learned(bad)
 
 
 def test_seeded_runs_repeat_exactly():
-    config = SACConfig(learning_starts=200, batch_size=32)
-    kw = dict(eval_every=150, eval_episodes=1)
-    _, first = train_sac("Pendulum-v1", 300, seed=3, config=config, **kw)
-    _, second = train_sac("Pendulum-v1", 300, seed=3, config=config, **kw)
+    config = SACConfig(learning_starts=200, batch_size=32, total_steps=300, eval_every=150, eval_episodes=1)
+    _, first = train_sac("Pendulum-v1", config, seed=3)
+    _, second = train_sac("Pendulum-v1", config, seed=3)
     keys = ("step", "eval_return", "critic_loss", "actor_loss", "alpha")
     assert [[r.get(k) for k in keys] for r in first] == [[r.get(k) for k in keys] for r in second]
     assert first[-1]["critic_loss"] > 0  # updates did happen
@@ -234,8 +234,8 @@ def test_constructor_leaves_the_global_generator_alone():
 
 def test_history_rows_have_the_one_schema_and_old_names():
     from cs285lab.record import SCHEMA
-    _, history = train_sac("Pendulum-v1", 60, seed=0, config=SACConfig(hidden=(8,), batch_size=8, learning_starts=20),
-                           eval_every=30, eval_episodes=1)
+    config = SACConfig(hidden=(8,), batch_size=8, learning_starts=20, total_steps=60, eval_every=30, eval_episodes=1)
+    _, history = train_sac("Pendulum-v1", config, seed=0)
     assert [row["step"] for row in history] == [30, 60]
     for row in history:
         assert set(SCHEMA) <= set(row) and "critic_loss" in row

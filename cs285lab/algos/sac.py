@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cs285lab.algos.configs import Overridable
-from cs285lab.algos.off_policy import EnvInteraction, run_off_policy  # noqa: F401 - old import path of the loop
+from cs285lab.algos.legacy import accepts_legacy_calls
+from cs285lab.algos.off_policy import OffPolicyConfig, run_off_policy
 from cs285lab.batch import Batch
 from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
@@ -34,30 +34,30 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
 @dataclass
-class SACConfig(Overridable):
-    """Hyperparameters of SAC (defaults: small nets that learn Pendulum-v1 in about 4k env steps, and stay there)."""
+class SACConfig(OffPolicyConfig):
+    """A SAC run: the loop's settings (OffPolicyConfig: steps, evaluations, batches, buffer) and SAC's own.
+
+    The defaults: small nets that learn Pendulum-v1 in about 4k env steps, and stay there.
+    """
 
     hidden: tuple[int, ...] = (64, 64)   # both actor and critics
     lr: float = 1e-3                     # Adam, actor, critics and temperature
     gamma: float = 0.99
     tau: float = 0.005                   # Polyak: target <- (1 - tau) * target + tau * online
-    batch_size: int = 128
     init_alpha: float = 1.0              # initial entropy temperature
     target_entropy: float | None = None  # None -> -act_dim (the usual heuristic)
     num_q: int = 2                       # twin Q: the minimum fights overestimation
-    learning_starts: int = 500           # uniform random actions (and no updates) before this many steps
-    buffer_size: int = 1_000_000
-    updates_per_step: int = 1            # gradient steps per env step (update-to-data ratio)
     critic_layer_norm: bool = True       # normalize the critics' hidden features (see QEnsemble)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.hidden = tuple(int(h) for h in self.hidden)
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"SACConfig.tau must be in (0, 1], got {self.tau}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"SACConfig.gamma must be in [0, 1], got {self.gamma}")
-        if self.num_q < 1 or self.batch_size < 1 or self.buffer_size < 1 or self.init_alpha <= 0:
-            raise ValueError("SACConfig: num_q, batch_size, buffer_size and init_alpha must be positive")
+        if self.num_q < 1 or self.init_alpha <= 0:
+            raise ValueError("SACConfig: num_q and init_alpha must be positive")
 
 
 class QEnsemble(nn.Module):
@@ -290,25 +290,20 @@ def _check_batch(batch: Batch, obs_dim: int, act_dim: int) -> None:
                              f"[{size if size is not None else 'B'}{''.join(f', {d}' for d in tail)}]")
 
 
-def train_sac(env_id: str, total_steps: int, seed: int, config: SACConfig | None = None, *,
-              logger: Logger | None = None, eval_every: int = 1000, eval_episodes: int = 10,
+@accepts_legacy_calls(SACConfig, ("total_steps", "seed", "config"))
+def train_sac(env_id: str, config: SACConfig, *, seed: int, logger: Logger | None = None,
               agent_cls: type[SAC] = SAC) -> tuple[SAC, list[HistoryRow]]:
-    """Train SAC on `env_id` for `total_steps` env steps; return the agent and its evaluation history.
+    """Train SAC on `env_id` for the run `config` describes; return the agent and its evaluation history.
 
     History rows (cs285lab.record): step, eval_return (the deterministic policy over `eval_episodes`
     fixed-seed episodes), train_return, wall_s, train_s, train_cpu_s, and the last update's statistics.
     `agent_cls` lets a notebook plug in a subclass (e.g. one with a student's critic target).
     """
     seed_run(seed)  # the run's generators; the agent's networks are drawn from them
-    config = config or SACConfig()
     env = make_env(env_id)
     agent = agent_cls(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
                       env.action_space.high, config)
-    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.batch_size,
-                             learning_starts=config.learning_starts, buffer_size=config.buffer_size,
-                             updates_per_step=config.updates_per_step, logger=logger,
-                             eval_every=eval_every, eval_episodes=eval_episodes)
-    return agent, history
+    return agent, run_off_policy(agent, env, env_id, config, seed=seed, logger=logger)
 
 
-__all__ = ["EnvInteraction", "QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "run_off_policy", "train_sac"]
+__all__ = ["QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "train_sac"]

@@ -593,13 +593,13 @@ def sac_learned(history: list[dict], agent=None) -> None:
         ex.expect(math.isfinite(final), "the final evaluation return is not a number: the training diverged")
         if agent is not None:
             from cs285lab.config import budget
-            from cs285lab.envs import evaluate
+            from cs285lab.envs import EVAL_SEED, evaluate
 
             ex.expect(type(agent).__name__ == "StudentSAC" and callable(getattr(agent, "act", None)),
                       "pass the StudentSAC agent trained in the cell above (it runs your functions)")
             # The same deterministic evaluation as train_sac's last row: it must give the same number.
             again = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1",
-                             budget("nb03").eval_episodes, seed=10_000)
+                             budget("nb03").eval_episodes, seed=EVAL_SEED)
             ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
                       f"the history says the final evaluation return was {final:.0f}, but evaluating your agent "
                       f"the same way gives {again:.0f}: this history does not come from this agent (typed in or "
@@ -617,7 +617,7 @@ def sac_learned(history: list[dict], agent=None) -> None:
 def _reevaluate(ex: Exercise, agent, history: list[dict], name: str) -> float:
     """Evaluate `agent` exactly as its training loop did last; fail if `history` does not match it."""
     from cs285lab.config import budget
-    from cs285lab.envs import evaluate
+    from cs285lab.envs import EVAL_SEED, evaluate
 
     if not isinstance(history, list) or not history or not all(isinstance(r, dict) and "eval_return" in r
                                                               for r in history):
@@ -625,7 +625,7 @@ def _reevaluate(ex: Exercise, agent, history: list[dict], name: str) -> float:
     final = float(history[-1]["eval_return"])
     ex.expect(math.isfinite(final), f"the {name} agent's final evaluation return is not a number: training diverged")
     again = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1", budget("nb03").eval_episodes,
-                     seed=10_000)
+                     seed=EVAL_SEED)
     ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
               f"the {name} history says the final evaluation return was {final:.0f}, but evaluating that agent "
               f"the same way gives {again:.0f}: the history does not come from this agent (typed in or edited?). "

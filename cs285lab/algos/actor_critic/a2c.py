@@ -21,7 +21,8 @@ from torch import nn
 from cs285lab.algos.actor_critic.networks import _dist_and_value, _require_model, greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.rollout import RecordEpisodes, Rollout, collect_rollout
 from cs285lab.algos.actor_critic.targets import actor_critic_loss, policy_value_loss
-from cs285lab.algos.configs import Overridable, positional_call
+from cs285lab.algos.configs import Overridable
+from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_loss, check_params, check_rewards, positive_int
 from cs285lab.batch import Batch
 from cs285lab.envs import evaluate
@@ -89,31 +90,25 @@ class A2CConfig(Overridable):
 
 
 
-# Positional arguments of train_a2c before it took a config (kept for notebooks saved before the restructuring).
-_LEGACY_POSITIONAL = ("num_envs", "total_steps", "seed")
+def _one_step_with_a_loss_fn(keywords: Any) -> dict[str, Any]:
+    """What an older call without a config meant by passing a loss_fn: the one-step loss it hands the rollout to."""
+    return {"advantage": "one_step"} if keywords.get("loss_fn") is not None else {}
 
 
-def train_a2c(env_id: str, config: A2CConfig | int | None = None, *legacy: int, seed: int = 0,
-              model: nn.Module | None = None, loss_fn: Callable[..., tuple[torch.Tensor, dict]] | None = None,
-              logger: Logger | None = None, on_update: Callable[[int, int, nn.Module, Batch], None] | None = None,
-              **overrides: Any) -> tuple[nn.Module, list[HistoryRow]]:
-    """Synchronous parallel actor-critic with `config` (fields overridable by keyword); returns (model, history).
+@accepts_legacy_calls(A2CConfig, ("num_envs", "total_steps", "seed"), defaults=_one_step_with_a_loss_fn)
+def train_a2c(env_id: str, config: A2CConfig, *, seed: int, model: nn.Module | None = None,
+              loss_fn: Callable[..., tuple[torch.Tensor, dict]] | None = None, logger: Logger | None = None,
+              on_update: Callable[[int, int, nn.Module, Batch], None] | None = None) -> tuple[nn.Module, list[HistoryRow]]:
+    """Synchronous parallel actor-critic, the whole run described by `config`; returns (model, history).
 
     With advantage="one_step", `loss_fn(model, batch, gamma, value_coef, entropy_coef)` is the loss
-    (default `actor_critic_loss`). A call without a config that passes `loss_fn` and names no
-    advantage runs "one_step", as train_a2c did before it took a config.
-    The NEXT_STEP reset step after each episode end carries no transition and is masked out.
-    `history` holds one `cs285lab.record` row per evaluation (step, eval_return: greedy, mean over
-    `eval_episodes`, train_return, wall_s, train_s, train_cpu_s, and the last update's loss stats).
-    Env steps count every worker step, reset steps included. The logger gets every row and
-    training-curve points (train_return with the loss stats) ten times as often.
+    (default `actor_critic_loss`). The NEXT_STEP reset step after each episode end carries no
+    transition and is masked out. `history` holds one `cs285lab.record` row per evaluation (step,
+    eval_return: greedy, mean over `eval_episodes`, train_return, wall_s, train_s, train_cpu_s, and the
+    last update's loss stats). Env steps count every worker step, reset steps included. The logger gets
+    every row and training-curve points (train_return with the loss stats) ten times as often.
     """
-    explicit = isinstance(config, A2CConfig)
-    config, seed, overrides = positional_call("train_a2c", A2CConfig, config, legacy, _LEGACY_POSITIONAL, seed,
-                                              overrides)
-    if loss_fn is not None and not explicit and "advantage" not in overrides:
-        overrides["advantage"] = "one_step"
-    cfg = A2CConfig.of(config, **overrides)
+    cfg = config
     if loss_fn is not None and cfg.advantage == "gae":
         raise ValueError("loss_fn replaces the built-in GAE loss: use advantage='one_step' with a loss_fn")
     loss_fn = loss_fn or actor_critic_loss

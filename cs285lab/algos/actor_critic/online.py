@@ -13,7 +13,8 @@ from torch import nn
 
 from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.targets import actor_critic_loss
-from cs285lab.algos.configs import Overridable, positional_call
+from cs285lab.algos.configs import Overridable
+from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_params, check_rewards, check_stats, positive_int
 from cs285lab.batch import Batch
 from cs285lab.envs import evaluate
@@ -63,18 +64,15 @@ class OnlineConfig(Overridable):
 
 
 
-def train_online_ac(env_id: str, config: OnlineConfig | int | None = None, *legacy: int, seed: int = 0,
-                    update: Callable[..., Any] | None = None, logger: Logger | None = None,
-                    **overrides: Any) -> tuple[nn.Module, list[HistoryRow]]:
+@accepts_legacy_calls(OnlineConfig, ("total_steps", "seed"))
+def train_online_ac(env_id: str, config: OnlineConfig, *, seed: int, update: Callable[..., Any] | None = None,
+                    logger: Logger | None = None) -> tuple[nn.Module, list[HistoryRow]]:
     """Online actor-critic: one env, one update per transition (batch size 1); returns (model, history).
 
     `update(model, optimizer, obs, action, reward, next_obs, terminated, gamma)` does the update
-    (default: `online_update`). History rows as in `train_a2c`. A second positional int is
-    total_steps (and a third the seed), as before the config.
+    (default: `online_update`). History rows as in `train_a2c`.
     """
-    config, seed, overrides = positional_call("train_online_ac", OnlineConfig, config, legacy,
-                                              ("total_steps", "seed"), seed, overrides)
-    cfg = OnlineConfig.of(config, **overrides)
+    cfg = config
     update = update or online_update
     seed_run(seed)
     env = gym.make(env_id)

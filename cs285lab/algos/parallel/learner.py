@@ -20,7 +20,8 @@ from torch import nn
 
 from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.targets import policy_value_loss, td_target
-from cs285lab.algos.configs import Overridable, positional_call
+from cs285lab.algos.configs import Overridable
+from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_loss, check_params, positive_int
 from cs285lab.algos.parallel.workers import ParameterServer, Stall, Transition, Worker
 from cs285lab.batch import Batch
@@ -176,22 +177,15 @@ class AsyncConfig(Overridable):
 
 
 
-_LEGACY_POSITIONAL = ("num_workers", "total_steps", "seed")  # train_async's arguments before the config
-
-
-def train_async(env_id: str, config: AsyncConfig | int | None = None, *legacy: int, seed: int = 0,
-                take_batch_fn: TakeBatch = take_batch,
+@accepts_legacy_calls(AsyncConfig, ("num_workers", "total_steps", "seed"))
+def train_async(env_id: str, config: AsyncConfig, *, seed: int, take_batch_fn: TakeBatch = take_batch,
                 loss_fn: Callable[..., tuple[torch.Tensor, dict[str, float]]] = learner_loss,
-                logger: Logger | None = None, **overrides: Any) -> tuple[nn.Module, AsyncHistory]:
+                logger: Logger | None = None) -> tuple[nn.Module, AsyncHistory]:
     """Asynchronous parallel actor-critic: `num_workers` threads act, one learner updates per `batch_size` transitions.
 
-    `config` fields can be overridden by keyword; `train_async(env_id, num_workers, total_steps,
-    seed, ...)` as before the config still works. Threads are always stopped and joined before
-    this returns (or raises).
+    Threads are always stopped and joined before this returns (or raises).
     """
-    config, seed, overrides = positional_call("train_async", AsyncConfig, config, legacy, _LEGACY_POSITIONAL, seed,
-                                              overrides)
-    cfg = AsyncConfig.of(config, **overrides)
+    cfg = config
     seed_run(seed)
     probe = gym.make(env_id)
     try:
