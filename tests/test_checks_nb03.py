@@ -461,7 +461,7 @@ def test_sac_learned_threshold(monkeypatch):
 def test_sac_learned_rejects_a_history_that_its_agent_does_not_reproduce(monkeypatch):
     """A typed-in (or edited) history fails: the check re-evaluates the agent the way train_sac did."""
     from cs285lab.algos.sac import SAC, SACConfig
-    from cs285lab.config import budget
+    from cs285lab.budgets import budget
     from cs285lab.envs import evaluate
 
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")

@@ -17,7 +17,7 @@ from cs285lab.algos.naive_offpolicy import NaiveOffPolicyAC
 from cs285lab.algos.offpolicy_fixes import ARMS, AblationAC, AblationConfig, q_target, score_function_loss, train_ablation
 from cs285lab.buffers import Batch
 from cs285lab.checks import CheckFailed, load
-from cs285lab.config import thresholds
+from cs285lab.budgets import thresholds
 
 LOW, HIGH = np.array([-2.0], np.float32), np.array([2.0], np.float32)
 

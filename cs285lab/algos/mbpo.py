@@ -133,6 +133,16 @@ def branched_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: 
     return stored
 
 
+def classic_dyna_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: ReplayBuffer,
+                         model_buffer: ReplayBuffer, num_starts: int, horizon: int, rng: np.random.Generator) -> int:
+    """Classic Dyna with a neural model: buffer states AND buffer actions, one model step (`policy`, `horizon` unused)."""
+    batch = real_buffer.sample(num_starts, rng)
+    next_obs, rewards, terminated = model.step(batch.obs, batch.actions, rng)
+    model_buffer.add_batch(batch.obs.numpy(), batch.actions.numpy(), rewards.numpy(), next_obs.numpy(),
+                           terminated.numpy())
+    return num_starts
+
+
 @twin("nb05", "nb05-mixed-batch", needed_by=("nb04", "nb05"))
 def mixed_batch(real_buffer: ReplayBuffer, model_buffer: ReplayBuffer | None, batch_size: int, real_ratio: float,
                 rng: np.random.Generator) -> Batch:
@@ -262,7 +272,7 @@ def train_mbpo(env_id: str, config: MBPOConfig, *, seed: int, logger: Logger | N
     return MBPOResult(agent, model, history, real_buffer, model_buffer, fits)
 
 
-__all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "mixed_batch",
+__all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "classic_dyna_rollout", "mixed_batch",
            "collect_random_transitions", "model_error_vs_horizon", "refresh_model", "train_mbpo",
            "value_overestimation", "pendulum_angle_velocity", "state_distance", "on_policy_states",
            "branched_states", "imagined_rollout", "imagined_vs_real_return"]

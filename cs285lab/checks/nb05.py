@@ -10,7 +10,7 @@ import torch
 
 from cs285lab.buffers import Batch, ReplayBuffer
 from cs285lab.checks.core import CheckFailed, exercise
-from cs285lab.config import thresholds
+from cs285lab.budgets import thresholds
 
 _LOG_2PI = math.log(2 * math.pi)
 

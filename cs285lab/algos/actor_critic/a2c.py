@@ -21,7 +21,6 @@ from torch import nn
 from cs285lab.algos.actor_critic.networks import _dist_and_value, _require_model, greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.rollout import RecordEpisodes, Rollout, collect_rollout
 from cs285lab.algos.actor_critic.targets import actor_critic_loss, policy_value_loss
-from cs285lab.algos.configs import Overridable
 from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_loss, check_params, check_rewards, positive_int
 from cs285lab.batch import Batch
@@ -36,7 +35,7 @@ ADVANTAGES = ("gae", "one_step")
 
 
 @dataclass(frozen=True)
-class A2CConfig(Overridable):
+class A2CConfig:
     """Every hyperparameter of `train_a2c`.
 
     advantage: "gae" is the built-in loss: GAE(lambda) advantages (`gae_lambda`=0 is the one-step TD

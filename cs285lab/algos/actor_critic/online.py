@@ -13,7 +13,6 @@ from torch import nn
 
 from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.targets import actor_critic_loss
-from cs285lab.algos.configs import Overridable
 from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_params, check_rewards, check_stats, positive_int
 from cs285lab.batch import Batch
@@ -42,7 +41,7 @@ def online_update(model: nn.Module, optimizer: torch.optim.Optimizer, obs: np.nd
 
 
 @dataclass(frozen=True)
-class OnlineConfig(Overridable):
+class OnlineConfig:
     """Every hyperparameter of `train_online_ac`."""
 
     total_steps: int = 20_000

@@ -9,7 +9,7 @@ Everything is importable from here, as it was from the single module before the 
 """
 
 from cs285lab.algos.parallel.learner import (AsyncConfig, AsyncHistory, NStepBatch, TakeBatch, _checked,
-                                             _raise_worker_error, learner_loss, take_batch, train_async,
+                                             _raise_worker_error, learner_loss, same_budget_a2c, take_batch, train_async,
                                              transitions_to_batch)
 from cs285lab.algos.parallel.sync import (SlowStep, collect_step, collection_throughput, lockstep_throughput,
                                           make_workers, reset_workers)
@@ -18,4 +18,4 @@ from cs285lab.batch import Batch
 
 __all__ = ["reset_workers", "make_workers", "collect_step", "collection_throughput", "SlowStep",
            "lockstep_throughput", "Transition", "ParameterServer", "Stall", "Worker", "take_batch", "AsyncHistory",
-           "NStepBatch", "transitions_to_batch", "learner_loss", "AsyncConfig", "train_async", "Batch"]
+           "NStepBatch", "transitions_to_batch", "learner_loss", "AsyncConfig", "same_budget_a2c", "train_async", "Batch"]

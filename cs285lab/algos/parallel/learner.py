@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from cs285lab.algos.actor_critic.a2c import A2CConfig
 from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.targets import policy_value_loss, td_target
-from cs285lab.algos.configs import Overridable
 from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_loss, check_params, positive_int
 from cs285lab.algos.parallel.workers import ParameterServer, Stall, Transition, Worker
@@ -32,7 +32,7 @@ from cs285lab.seeding import seed_run
 from cs285lab.twins import twin
 
 __all__ = ["take_batch", "AsyncHistory", "NStepBatch", "transitions_to_batch", "learner_loss", "AsyncConfig",
-           "train_async"]
+           "same_budget_a2c", "train_async"]
 
 
 @twin("nb02", "nb02-take-batch")
@@ -131,7 +131,7 @@ def learner_loss(model: nn.Module, batch: Batch, gamma: float, value_coef: float
 
 
 @dataclass(frozen=True)
-class AsyncConfig(Overridable):
+class AsyncConfig:
     """Every hyperparameter of `train_async`.
 
     Workers deliver n-step transitions (`n_steps` rewards, then bootstrap; n = 5 as in A3C): on
@@ -175,6 +175,16 @@ class AsyncConfig(Overridable):
                 raise ValueError(f"worker {who} does not exist (workers are 0..{self.num_workers - 1})")
         object.__setattr__(self, "hidden", tuple(self.hidden))
 
+
+
+def same_budget_a2c(learner: AsyncConfig) -> A2CConfig:
+    """Synchronous A2C on the asynchronous learner's budget: its workers, env steps, transitions per update,
+    step size (decayed alike), discount, losses and evaluations; raw n-step advantages, as the learner's."""
+    return A2CConfig(num_envs=learner.num_workers, total_steps=learner.total_steps,
+                     n_steps=learner.batch_size // learner.num_workers, lr=learner.lr, anneal_lr=learner.anneal_lr,
+                     gamma=learner.gamma, gae_lambda=1.0, normalize_advantages=False, value_coef=learner.value_coef,
+                     entropy_coef=learner.entropy_coef, max_grad_norm=learner.max_grad_norm, hidden=learner.hidden,
+                     eval_every=learner.eval_every, eval_episodes=learner.eval_episodes)
 
 
 @accepts_legacy_calls(AsyncConfig, ("num_workers", "total_steps", "seed"))
