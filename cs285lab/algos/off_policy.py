@@ -104,7 +104,6 @@ def run_off_policy(agent: OffPolicyAgent, env: gym.Env, env_id: str, config: Off
     if modules is None:
         def modules() -> list[nn.Module]:
             return [m for m in vars(agent).values() if isinstance(m, nn.Module)]
-    learn = getattr(agent, "train_step", agent.update)  # SAC's fast path where it has one (tested equal to update)
     recorder = Recorder(logger)
     interaction = EnvInteraction(env, buffer, seed, recorder)
     stats: dict[str, float] = {}
@@ -119,7 +118,7 @@ def run_off_policy(agent: OffPolicyAgent, env: gym.Env, env_id: str, config: Off
                     before_updates(step)
                 # 3. learn from batches of stored transitions
                 for _ in range(config.updates_per_step):
-                    stats = learn(sample_batch(rng))
+                    stats = agent.update(sample_batch(rng))
                 check_stats(step, stats)
             # 4. evaluate the deterministic policy from fixed seeds, off the training clocks
             if step % config.eval_every == 0 or step == config.total_steps:

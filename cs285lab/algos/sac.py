@@ -167,13 +167,10 @@ class SAC:
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), requires_grad=True)
         self.target_entropy = -float(act_dim) if config.target_entropy is None else float(config.target_entropy)
-        # One Adam each for the critics, the actor and the temperature (fused: one kernel per optimizer step).
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.lr, fused=True)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=True)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.lr, fused=True)
-        # The fast path's one Adam over all three parts (see fast_update); an agent trains with one path or the other.
-        self.fast_optimizer = torch.optim.Adam([*self.actor.parameters(), *self.critic.parameters(), self.log_alpha],
-                                               lr=config.lr, fused=True)
+        # One Adam over the actor, the critics and the temperature (fused: one kernel per step). Adam works per
+        # parameter, so this is three Adams, one per part, stepped at once (see update).
+        self.optimizer = torch.optim.Adam([*self.actor.parameters(), *self.critic.parameters(), self.log_alpha],
+                                          lr=config.lr, fused=True)
 
     @property
     def alpha(self) -> Tensor:
@@ -225,50 +222,26 @@ class SAC:
         actor_loss, log_prob = self.actor_loss(batch)
         # 3. temperature loss: raise alpha when the entropy is below its target, lower it when above
         alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        # 4. a gradient step for each. All gradients first: the actor's loss went through the critic,
-        #    so the critic's weights must not change before the actor's backward pass.
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.alpha_optimizer.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.critic_optimizer.step()
-        self.actor_optimizer.step()
-        self.alpha_optimizer.step()
-        # 5. targets: Polyak averaging, target <- target + tau * (online - target)
-        with torch.no_grad():
-            for target, online in zip(self.target_critic.parameters(), self.critic.parameters()):
-                target.lerp_(online, self.config.tau)
-        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
-                "alpha": self.alpha.item(), "entropy": -log_prob.mean().item()}
-
-    # -- the fast path the training loop runs (same arithmetic as `update`, bit for bit; tests/test_sac.py) ----
-    def fast_update(self, batch: Batch) -> dict[str, float]:
-        """`update` with less overhead: one backward pass of the summed losses, one fused Adam step, one Polyak call.
-
-        The same numbers as `update`: each loss reaches only its own parameters (the target is detached, the
-        actor's loss freezes the critic, the temperature's detaches log pi), Adam works per parameter, and
-        Tensor.lerp_ over a list is what the loop in `update` does one tensor at a time.
-        """
-        _check_batch(batch, self.obs_dim, self.act_dim)
-        critic_loss = self.critic_loss(batch)
-        actor_loss, log_prob = self.actor_loss(batch)
-        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        self.fast_optimizer.zero_grad(set_to_none=True)
+        # 4. a gradient step for each. Each loss reaches only its own parameters (the target is a fixed label,
+        #    the critic is frozen in the actor's loss, log pi is detached in alpha's), so one backward pass of
+        #    their sum gives each part its own gradient, and one Adam step moves each part as its own Adam would.
+        self.optimizer.zero_grad(set_to_none=True)
         (critic_loss + actor_loss + alpha_loss).backward()
-        self.fast_optimizer.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(list(self.target_critic.parameters()), list(self.critic.parameters()),
-                                 self.config.tau)
+        self.optimizer.step()
+        # 5. targets: Polyak averaging, target <- target + tau * (online - target)
+        self.soft_update(self.target_critic, self.critic, self.config.tau)
+        return self.statistics(critic_loss, actor_loss, log_prob)
+
+    @torch.no_grad()
+    def soft_update(self, target: nn.Module, online: nn.Module, tau: float) -> None:
+        """Move each target parameter a fraction `tau` of the way toward its online parameter."""
+        for target_param, online_param in zip(target.parameters(), online.parameters()):
+            target_param.lerp_(online_param, tau)
+
+    def statistics(self, critic_loss: Tensor, actor_loss: Tensor, log_prob: Tensor) -> dict[str, float]:
+        """What one update reports: its losses, the temperature and the policy's entropy."""
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
                 "alpha": self.alpha.item(), "entropy": -log_prob.mean().item()}
-
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        """What the training loop calls: `fast_update`, or an `update` that a subclass (or the instance) replaces."""
-        if type(self).update is not SAC.update or "update" in vars(self):
-            return self.update(batch)
-        return self.fast_update(batch)
 
 
 def _check_batch(batch: Batch, obs_dim: int, act_dim: int) -> None:
