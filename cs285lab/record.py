@@ -28,6 +28,7 @@ __all__ = ["SCHEMA", "Logger", "NullLogger", "HistoryRow", "Recorder", "as_row"]
 SCHEMA = ("step", "eval_return", "train_return", "wall_s", "train_s", "train_cpu_s")
 
 # Names rows had before one schema; a notebook saved then still reads them (row["env_steps"] is row["step"]).
+# Removed in the 2027-spring release (docs/ARCHITECTURE.md).
 LEGACY_NAMES = {"env_steps": "step"}
 
 
@@ -59,8 +60,6 @@ class HistoryRow(dict):
     def __missing__(self, key: str) -> Any:
         if key in LEGACY_NAMES and LEGACY_NAMES[key] in self:
             return self[LEGACY_NAMES[key]]
-        if key == "eval_s" and "wall_s" in self and "train_s" in self:  # seconds spent evaluating
-            return self["wall_s"] - self["train_s"]
         raise KeyError(f"{key!r}: a history row has {', '.join(self)}")
 
     def get(self, key: str, default: Any = None) -> Any:

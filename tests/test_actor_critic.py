@@ -228,7 +228,7 @@ def test_fit_critic_moves_v_toward_its_lambda_returns_and_leaves_the_actor_alone
 
     actor_before = [p.detach().clone() for p in model.actor.parameters()]
     before = error()
-    ac._fit_critic(model, torch.optim.Adam(model.parameters(), lr=1e-2), rollout, 0.9, 0.95, 20, 0.5)
+    ac.a2c._fit_critic(model, torch.optim.Adam(model.parameters(), lr=1e-2), rollout, 0.9, 0.95, 20, 0.5)
     assert error() < 0.5 * before, "20 regression steps should at least halve the critic's error on its targets"
     assert all(torch.equal(a, p) for a, p in zip(actor_before, model.actor.parameters())), \
         "fitting the critic must leave the actor's parameters alone"

@@ -140,7 +140,7 @@ def test_learner_loss_bootstraps_with_gamma_to_the_n():
     model = make_actor_critic(env.observation_space, env.action_space)
     env.close()
     obs = torch.randn(4, 4)
-    batch = P.NStepBatch(obs=obs, actions=torch.tensor([0, 1, 0, 1]), rewards=torch.ones(4), next_obs=obs.flip(0),
+    batch = P.Batch(obs=obs, actions=torch.tensor([0, 1, 0, 1]), rewards=torch.ones(4), next_obs=obs.flip(0),
                          terminated=torch.tensor([0.0, 0.0, 1.0, 0.0]), steps=torch.tensor([1.0, 3.0, 2.0, 5.0]))
     loss, stats = P.learner_loss(model, batch, gamma=0.9, value_coef=1.0)
     with torch.no_grad():

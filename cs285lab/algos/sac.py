@@ -154,7 +154,7 @@ class SAC:
                  action_high: np.ndarray | Sequence[float], config: SACConfig | None = None,
                  seed: int | None = None) -> None:
         """Networks from torch's global generator (train_sac seeds it); `seed` builds them from that seed instead,
-        without touching the global generator (kept for calls written before the one seeding rule)."""
+        without touching the global generator (an agent built outside a training run: checks, tests)."""
         self.config = config = config or SACConfig()
         low = np.array(np.broadcast_to(np.asarray(action_low, dtype=np.float32), (act_dim,)))
         high = np.array(np.broadcast_to(np.asarray(action_high, dtype=np.float32), (act_dim,)))
@@ -279,4 +279,4 @@ def train_sac(env_id: str, config: SACConfig, *, seed: int, logger: Logger | Non
     return agent, run_off_policy(agent, env, env_id, config, seed=seed, logger=logger)
 
 
-__all__ = ["QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "train_sac"]
+__all__ = ["QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "train_sac"]

@@ -31,7 +31,7 @@ from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
 from cs285lab.twins import twin
 
-__all__ = ["take_batch", "AsyncHistory", "NStepBatch", "transitions_to_batch", "learner_loss", "AsyncConfig",
+__all__ = ["take_batch", "AsyncHistory", "TakeBatch", "transitions_to_batch", "learner_loss", "AsyncConfig",
            "same_budget_a2c", "train_async"]
 
 
@@ -71,7 +71,8 @@ class AsyncHistory:
 
     @property
     def evals(self) -> list[tuple[int, float, float]]:
-        """The evaluations as (env step, wall_s, eval return) tuples (read-only; kept for older notebooks)."""
+        """The evaluations as (env step, wall_s, eval return) tuples: what notebooks saved from the previous release
+        read (removed in the 2027-spring release)."""
         return [(row["step"], row["wall_s"], row["eval_return"]) for row in self.rows]
 
     def record(self, consumed: int, wall_s: float, learner_version: int, transitions: Sequence[Transition],
@@ -98,9 +99,6 @@ class AsyncHistory:
 
 
 TakeBatch = Callable[[queue.Queue, int, int, float], "tuple[list[Transition], torch.Tensor] | None"]
-
-
-NStepBatch = Batch  # the one Batch carries `steps`; this name is kept for code written before
 
 
 def transitions_to_batch(transitions: Sequence[Transition]) -> Batch:
