@@ -13,6 +13,7 @@ from cs285lab.algos.mbpo import MBPOConfig, MVESAC, train_mbpo
 from cs285lab.algos.models import ProbabilisticEnsemble
 from cs285lab.algos.sac import SAC, SACConfig
 from cs285lab.buffers import Batch, ReplayBuffer
+from cs285lab.envs import EVAL_SEED
 
 
 def _filled(n: int, capacity: int | None = None, seed: int = 0) -> ReplayBuffer:
@@ -180,7 +181,7 @@ def test_imagined_vs_real_return_compares_like_for_like():
     # The real side is the same deterministic policy's discounted 5-step return from the same start states.
     env = gym.make("Pendulum-v1")
     for episode in range(3):
-        obs, _ = env.reset(seed=10_000 + episode)
+        obs, _ = env.reset(seed=EVAL_SEED + episode)
         ret = 0.0
         for h in range(5):
             obs, reward, *_ = env.step(agent.act(obs, deterministic=True))

@@ -10,10 +10,11 @@ The lecture's batch actor-critic, step by step, as `train_a2c` runs it:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
@@ -21,15 +22,15 @@ from torch import nn
 from cs285lab.algos.actor_critic.networks import _dist_and_value, _require_model, greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.rollout import RecordEpisodes, Rollout, collect_rollout
 from cs285lab.algos.actor_critic.targets import actor_critic_loss, policy_value_loss
-from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_loss, check_params, check_rewards, positive_int
+from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.batch import Batch
-from cs285lab.envs import evaluate
+from cs285lab.envs import EVAL_SEED, evaluate
 from cs285lab.envs.vector import make_vec_env
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
 
-__all__ = ["A2CConfig", "train_a2c", "ADVANTAGES"]
+__all__ = ["A2CConfig", "train_a2c", "evaluate_greedy", "ADVANTAGES"]
 
 ADVANTAGES = ("gae", "one_step")
 
@@ -138,7 +139,7 @@ def _train(envs: Any, env_id: str, model: nn.Module, cfg: A2CConfig, seed: int, 
     stats: dict[str, float] = {}
     for update in range(num_updates):
         if next_eval <= env_steps:
-            _evaluate(recorder, model, envs, env_id, cfg, env_steps, stats)
+            evaluate_greedy(recorder, model, envs.single_action_space, env_id, cfg.eval_episodes, env_steps, stats)
             next_eval += cfg.eval_every
         rollout, obs, prev_done = collect_rollout(envs, model, obs, prev_done, cfg.n_steps)  # 1. sample
         env_steps += steps_per_update
@@ -167,16 +168,17 @@ def _train(envs: Any, env_id: str, model: nn.Module, cfg: A2CConfig, seed: int, 
             next_log += log_every
         if on_update is not None:
             on_update(update, env_steps, model, batch)
-    _evaluate(recorder, model, envs, env_id, cfg, env_steps, stats)
+    evaluate_greedy(recorder, model, envs.single_action_space, env_id, cfg.eval_episodes, env_steps, stats)
     return recorder.rows
 
 
-def _evaluate(recorder: Recorder, model: nn.Module, envs: Any, env_id: str, cfg: A2CConfig, step: int,
-              stats: dict[str, float]) -> None:
-    """One history row: the greedy policy's mean return now, plus the last update's statistics."""
+def evaluate_greedy(recorder: Recorder, model: nn.Module, action_space: gym.Space, env_id: str, episodes: int,
+                    step: int, stats: Mapping[str, float] | None = None) -> None:
+    """One history row at `step`: the greedy policy's mean return over `episodes` fixed-seed episodes (EVAL_SEED on),
+    plus the last update's statistics. Every actor-critic trainer evaluates this way."""
     check_params(step, model)
-    policy = greedy_policy(model, envs.single_action_space)
-    recorder.evaluate(step, lambda: evaluate(policy, env_id, episodes=cfg.eval_episodes), stats)
+    policy = greedy_policy(model, action_space)
+    recorder.evaluate(step, lambda: evaluate(policy, env_id, episodes, seed=EVAL_SEED), stats)
 
 
 def _fit_critic(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout, gamma: float,

@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
+from cs285lab.algos.actor_critic.a2c import evaluate_greedy
+from cs285lab.algos.actor_critic.networks import make_actor_critic
 from cs285lab.algos.actor_critic.targets import actor_critic_loss
+from cs285lab.algos.guards import check_rewards, check_stats, positive_int
 from cs285lab.algos.legacy import accepts_legacy_calls
-from cs285lab.algos.guards import check_params, check_rewards, check_stats, positive_int
 from cs285lab.batch import Batch
-from cs285lab.envs import evaluate
 from cs285lab.envs.spaces import env_actions, obs_tensor, require_action_space, require_obs_space
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
@@ -87,7 +87,7 @@ def train_online_ac(env_id: str, config: OnlineConfig, *, seed: int, update: Cal
         env.action_space.seed(seed)
         for step in range(cfg.total_steps):
             if next_eval <= step:
-                _evaluate(recorder, model, env, env_id, cfg, step, stats)
+                evaluate_greedy(recorder, model, env.action_space, env_id, cfg.eval_episodes, step, stats)
                 next_eval += cfg.eval_every
             with torch.no_grad():
                 action = model.dist(obs_tensor(obs[None])).sample()          # 1. a ~ pi(.|s)
@@ -100,14 +100,8 @@ def train_online_ac(env_id: str, config: OnlineConfig, *, seed: int, update: Cal
             if (step + 1) % max(1, cfg.eval_every // 10) == 0:
                 recorder.log_training(step + 1, stats)
             obs = env.reset()[0] if terminated or truncated else next_obs
-        _evaluate(recorder, model, env, env_id, cfg, cfg.total_steps, stats)
+        evaluate_greedy(recorder, model, env.action_space, env_id, cfg.eval_episodes, cfg.total_steps, stats)
         return model, recorder.rows
     finally:
         env.close()
 
-
-def _evaluate(recorder: Recorder, model: nn.Module, env: gym.Env, env_id: str, cfg: OnlineConfig, step: int,
-              stats: dict[str, float]) -> None:
-    check_params(step, model)
-    policy = greedy_policy(model, env.action_space)
-    recorder.evaluate(step, lambda: evaluate(policy, env_id, episodes=cfg.eval_episodes), stats)

@@ -18,14 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from cs285lab.algos.actor_critic.a2c import A2CConfig
-from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
+from cs285lab.algos.actor_critic.a2c import A2CConfig, evaluate_greedy
+from cs285lab.algos.actor_critic.networks import make_actor_critic
 from cs285lab.algos.actor_critic.targets import policy_value_loss, td_target
+from cs285lab.algos.guards import check_loss, positive_int
 from cs285lab.algos.legacy import accepts_legacy_calls
-from cs285lab.algos.guards import check_loss, check_params, positive_int
 from cs285lab.algos.parallel.workers import ParameterServer, Stall, Transition, Worker
 from cs285lab.batch import Batch
-from cs285lab.envs import evaluate
 from cs285lab.envs.spaces import require_vector_obs
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
@@ -211,10 +210,8 @@ def train_async(env_id: str, config: AsyncConfig, *, seed: int, take_batch_fn: T
     history, recorder = AsyncHistory(), Recorder(logger)
     history.rows = recorder.rows  # the evaluations, in the one history schema
 
-    def evaluation(step: int) -> None:
-        check_params(step, model)
-        policy = greedy_policy(model, action_space)
-        recorder.evaluate(step, lambda: evaluate(policy, env_id, cfg.eval_episodes, seed=10_000 + seed))
+    def evaluation(step: int) -> None:  # the same fixed-seed episodes as every trainer's, for every run seed
+        evaluate_greedy(recorder, model, action_space, env_id, cfg.eval_episodes, step)
 
     start, consumed, next_eval = time.perf_counter(), 0, cfg.eval_every
     if cfg.eval_every:  # where the curve starts: the untrained policy
@@ -246,8 +243,8 @@ def train_async(env_id: str, config: AsyncConfig, *, seed: int, take_batch_fn: T
             returns = history.record(consumed, time.perf_counter() - start, version - 1, transitions, lags)
             recorder.episodes_ended(returns)
             for episode_return in returns:
-                recorder.logger.log(consumed, episode_return=episode_return)
-            recorder.logger.log(consumed, policy_lag=float(lags.float().mean()), **stats)
+                recorder.log(consumed, episode_return=episode_return)
+            recorder.log(consumed, policy_lag=float(lags.float().mean()), **stats)
             if cfg.eval_every and consumed >= next_eval:
                 next_eval += cfg.eval_every
                 evaluation(consumed)
