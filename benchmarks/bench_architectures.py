@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
@@ -24,13 +25,14 @@ import torch
 
 from benchmarks.harness import Result, learning_curve_figure
 from cs285lab.algos.actor_critic import A2CConfig, make_actor_critic, train_a2c
+from cs285lab.budgets import budget
 from cs285lab.envs.pixels import PIXEL_CATCH
 
 DESCRIPTION = "notebook 01's ablations: critic_steps 0 vs 8 on CartPole, shared vs separate conv trunk on pixels"
 CARTPOLE = "CartPole-v1"
 CRITIC = dict(num_envs=8, total_steps=100_000, n_steps=16, lr=7e-4, gamma=0.99, gae_lambda=0.95, entropy_coef=0.01,
               eval_episodes=10)
-PIXELS = dict(num_envs=4, total_steps=20_000, n_steps=4, lr=5e-3, eval_episodes=20)
+PIXELS = budget("nb01", "full").pixels  # notebook 01 Part 5's run
 
 
 def _rows(impl: str, env: str, seed: int, history: list[dict], **extra) -> list[dict]:
@@ -59,9 +61,9 @@ def pixel_rows(seeds: list[int]) -> list[dict]:
             torch.manual_seed(seed)
             model = make_actor_critic(env.observation_space, env.action_space, shared=shared)
             cpu = time.process_time()
-            config = A2CConfig(eval_every=PIXELS["total_steps"] // 10, **PIXELS)
+            config = replace(PIXELS, eval_every=PIXELS.total_steps // 10)
             _, history = train_a2c(PIXEL_CATCH, config, seed=seed, model=model)
-            cpu = (time.process_time() - cpu) / PIXELS["total_steps"]
+            cpu = (time.process_time() - cpu) / PIXELS.total_steps
             name = "pixels shared" if shared else "pixels separate"
             rows += _rows(name, "PixelCatch", seed, history, cpu_s=cpu,
                           params=sum(p.numel() for p in model.parameters()))

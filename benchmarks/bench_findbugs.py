@@ -32,26 +32,28 @@ STATS = ("q_mean", "target_mean", "critic_grad_norm", "target_drift", "entropy")
 
 def _job(kind: str, name: str, seed: int, steps: int, eval_every: int) -> list[dict]:
     """One training run (in a worker process); returns benchmark rows."""
+    from dataclasses import replace
+
     import torch
 
     from cs285lab import budget
-    from cs285lab.algos.offpolicy_fixes import ARMS, AblationConfig, train_ablation
-    from cs285lab.algos.sac import SACConfig, train_sac
+    from cs285lab.algos.offpolicy_fixes import ARMS, train_ablation
+    from cs285lab.algos.sac import train_sac
     from cs285lab.algos.silent_bugs import FAMILIES, hooked_sac
 
     torch.set_num_threads(1)
-    b = budget("nb03", "full")
+    b = budget("nb03", "full")  # notebook 03's runs, evaluated over more episodes
+    run = dict(total_steps=steps, eval_every=eval_every, eval_episodes=EVAL_EPISODES)
     if kind == "arm" and name != "SAC":
-        config = AblationConfig(fix_critic=ARMS[name][0], fix_actor=ARMS[name][1])  # notebook 03's: the defaults
-        _, history = train_ablation(ENV, steps, seed, config, eval_every=eval_every, eval_episodes=EVAL_EPISODES)
+        config = replace(b.ablation, fix_critic=ARMS[name][0], fix_actor=ARMS[name][1], **run)
+        _, history = train_ablation(ENV, config, seed=seed)
     else:
         hooks, polyak = {}, "tau"
         if kind == "bug":
             family, convention, place = name.split("/")
             hooks = {FAMILIES[family].hook: FAMILIES[family].buggy[convention][int(place)]}
             polyak = convention if family == "polyak" else "tau"
-        _, history = train_sac(ENV, steps, seed, SACConfig(),
-                               agent_cls=hooked_sac(hooks, polyak), eval_every=eval_every, eval_episodes=EVAL_EPISODES)
+        _, history = train_sac(ENV, replace(b.sac, **run), seed=seed, agent_cls=hooked_sac(hooks, polyak))
     impl = name if kind == "arm" else f"silent {name}"
     return [{"impl": impl, "env": ENV, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
              "wall_s": r["train_s"], "train_cpu_s": r["train_cpu_s"],
@@ -72,7 +74,7 @@ def run() -> Result:
     seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_SEEDS", len(b.seeds)))))
     bug_seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_BUG_SEEDS", 1))))
     places = [int(p) for p in os.environ.get("BENCH_FINDBUGS_PLACES", "0").split(",")]
-    steps, eval_every = b.ablation_steps, b.eval_every
+    steps, eval_every = b.ablation.total_steps, b.ablation.eval_every
     bugs = [f"{family}/{convention}/{place}" for family, convention in
             (("broadcast", "sum"), ("target", "soft"), ("polyak", "tau")) for place in places]
     jobs = [("arm", arm, seed, steps, eval_every) for seed in seeds for arm in ARM_NAMES]

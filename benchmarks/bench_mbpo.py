@@ -56,33 +56,31 @@ def run() -> Result:
     seeds = _seeds()
     mbpo_steps = int(os.environ.get("BENCH_MBPO_STEPS", "3000"))
     sac_steps = int(os.environ.get("BENCH_SAC_STEPS", "15000"))
-    config = MBPOConfig()
+    config = MBPOConfig(total_steps=mbpo_steps, eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES)
     rows: list[dict] = []
     mbpo_wall: list[float] = []
     mbpo_cpu: list[float] = []
     for seed in seeds:
         seed_everything(seed)
         start, cpu_start = time.perf_counter(), time.process_time()
-        result = train_mbpo(ENV, mbpo_steps, seed=seed, config=config, eval_every=EVAL_EVERY,
-                            eval_episodes=EVAL_EPISODES)
+        result = train_mbpo(ENV, config, seed=seed)
         mbpo_wall.append(time.perf_counter() - start)
         mbpo_cpu.append(time.process_time() - cpu_start)  # what the run costs without other jobs around
         rows += [{"impl": "mbpo", "env": ENV, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
                   "wall_s": round(r["wall_s"], 2)} for r in result.history]
         print(f"mbpo seed {seed}: {mbpo_wall[-1]:.0f} s, final {result.history[-1]['eval_return']:.0f}", flush=True)
     k0_steps = int(os.environ.get("BENCH_K0_STEPS", "1500"))
-    control = dataclasses.replace(config, rollout_length=0)  # same updates, no model: what does the model add?
+    control = dataclasses.replace(config, rollout_length=0, total_steps=k0_steps)  # same updates, no model: what does the model add?
     for seed in seeds:
         seed_everything(seed)
-        result = train_mbpo(ENV, k0_steps, seed=seed, config=control, eval_every=EVAL_EVERY,
-                            eval_episodes=EVAL_EPISODES)
+        result = train_mbpo(ENV, control, seed=seed)
         rows += [{"impl": "sac_same_updates_k0", "env": ENV, "seed": seed, "step": r["step"],
                   "eval_return": r["eval_return"], "wall_s": round(r["wall_s"], 2)} for r in result.history]
         print(f"k=0 seed {seed}: final {result.history[-1]['eval_return']:.0f}", flush=True)
     for seed in seeds:
         seed_everything(seed)
-        _, history = train_sac(ENV, sac_steps, seed=seed, config=SACConfig(), eval_every=EVAL_EVERY,
-                               eval_episodes=EVAL_EPISODES)
+        _, history = train_sac(ENV, SACConfig(total_steps=sac_steps, eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES),
+                               seed=seed)
         rows += [{"impl": "sac_nb03", "env": ENV, "seed": seed, "step": r["step"], "eval_return": r["eval_return"],
                   "wall_s": round(r["wall_s"], 2)} for r in history]
         print(f"sac seed {seed}: final {history[-1]['eval_return']:.0f}", flush=True)
@@ -93,7 +91,7 @@ def run() -> Result:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     summary = f"""
 MBPO (`MBPOConfig()` defaults: k={config.rollout_length}, {config.updates_per_step} SAC updates per env step, \
-{config.real_ratio:.0%} real data per batch, {config.sac.learning_starts} random steps, model refit from scratch every \
+{config.real_ratio:.0%} real data per batch, {config.learning_starts} random steps, model refit from scratch every \
 {config.model_train_freq} steps, ensemble of {config.ensemble_size} with {config.num_elites} elites)
 against SAC exactly as notebook 03 trains it (`SACConfig()` defaults, {SACConfig().updates_per_step} update per env step, \
 {SACConfig().learning_starts} random steps), Pendulum-v1,

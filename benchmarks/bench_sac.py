@@ -25,9 +25,14 @@ import numpy as np
 import torch
 
 from benchmarks.harness import Result, learning_curve_figure, notebook_timing
-from cs285lab.algos.naive_offpolicy import train_naive
+from cs285lab.algos.naive_offpolicy import NaiveOffPolicyAC
+from cs285lab.algos.off_policy import run_off_policy
+from cs285lab.algos.offpolicy_fixes import AblationConfig
 from cs285lab.algos.sac import SACConfig, train_sac
-from cs285lab.envs import evaluate
+from cs285lab.envs import EVAL_SEED, evaluate
+from cs285lab.envs.continuous import make_env
+from cs285lab.record import HistoryRow
+from cs285lab.seeding import seed_run
 
 DESCRIPTION = "SAC on Pendulum-v1 vs the naive off-policy actor-critic vs stable-baselines3 SAC (rl-zoo settings)"
 ENV = "Pendulum-v1"
@@ -35,6 +40,15 @@ EVAL_EVERY, EVAL_EPISODES = 1000, 10
 OURS, NAIVE, SB3 = "cs285lab SAC (64x64)", "naive off-policy AC", "SB3 SAC (rl-zoo, 256x256)"
 SAME_SIZE_STEPS = 500  # the identical-network timing runs (after learning starts)
 PARTIAL = Path(__file__).resolve().parent / "results" / "sac.partial.json"  # progress, in case a run is cut short
+
+
+def train_naive(env_id: str, config: AblationConfig, *, seed: int) -> tuple[NaiveOffPolicyAC, list[HistoryRow]]:
+    """The naive off-policy actor-critic (the lecture's first attempt, as notebook 03 prints it) through the loop."""
+    seed_run(seed)
+    env = make_env(env_id, who="the naive off-policy actor-critic")
+    agent = NaiveOffPolicyAC(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
+                             env.action_space.high, config)
+    return agent, run_off_policy(agent, env, env_id, config, seed=seed)
 
 
 def _rows(impl: str, seed: int, history: list[dict]) -> list[dict]:
@@ -59,7 +73,7 @@ def _sb3(seed: int, steps: int, eval_every: int, **overrides) -> list[dict]:
             step = self.num_timesteps
             if step % eval_every == 0 or step == steps:
                 t, c = time.perf_counter(), time.process_time()
-                ret = evaluate(lambda o: self.model.predict(o, deterministic=True)[0], ENV, EVAL_EPISODES, seed=10_000)
+                ret = evaluate(lambda o: self.model.predict(o, deterministic=True)[0], ENV, EVAL_EPISODES, seed=EVAL_SEED)
                 self.eval_s += time.perf_counter() - t
                 self.eval_cpu += time.process_time() - c
                 wall = time.perf_counter() - self.start
@@ -107,12 +121,14 @@ def run() -> Result:
         rows: list[dict] = []
         speed: dict[str, list[float]] = {OURS: [], SB3: [], NAIVE: []}
         # identical networks (256x256, batch 256, lr 1e-3, learning_starts 100): the cost of the code, not the size
-        same = SACConfig(hidden=(256, 256), batch_size=256, lr=1e-3, learning_starts=100)
-        _, ours_256 = train_sac(ENV, n_same, 0, same, eval_every=500, eval_episodes=1)
+        same = SACConfig(hidden=(256, 256), batch_size=256, lr=1e-3, learning_starts=100, total_steps=n_same,
+                         eval_every=500, eval_episodes=1)
+        _, ours_256 = train_sac(ENV, same, seed=0)
         same_ours = _per_step_ms(ours_256, 500)
         for seed in seeds:
-            _, ours = train_sac(ENV, steps, seed, SACConfig(), eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES)
-            _, naive = train_naive(ENV, steps, seed, eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES)
+            run = dict(total_steps=steps, eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES)
+            _, ours = train_sac(ENV, SACConfig(**run), seed=seed)
+            _, naive = train_naive(ENV, AblationConfig(**run), seed=seed)
             for impl, history in ((OURS, ours), (NAIVE, naive)):
                 rows += _rows(impl, seed, history)
                 speed[impl].append(_per_step_ms(history, EVAL_EVERY))

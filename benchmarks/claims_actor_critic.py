@@ -1,6 +1,6 @@
 """Bench claims of notebooks 01 and 02 (`make bench ONLY=architectures`, `make bench ONLY=parallel`).
 
-Registered in benchmarks/claims.py's BENCH_CLAIMS; each function reads one committed results table.
+Registered in benchmarks/claims.py's BENCH_CLAIMS (this module imports only claims_tables.py); each function reads one committed results table.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.claims import BenchClaim, final_mean
+from benchmarks.claims_tables import BenchClaim, final_mean
 
 CARTPOLE = "CartPole-v1"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.claims import BenchClaim
+from benchmarks.claims_tables import BenchClaim
 
 
 def _sac_no_collapse(frame: pd.DataFrame) -> tuple[bool, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cs285lab.config import budget, profile
+from cs285lab.budgets import budget, profile
 
 __version__ = "0.1.0"
 __all__ = ["budget", "profile", "seed_everything", "__version__"]

@@ -19,9 +19,6 @@ __all__ = ["Batch", "ReplayBuffer", "MAX_CAPACITY"]
 MAX_CAPACITY = 10_000_000
 
 
-_FIELDS = TRANSITION_FIELDS
-
-
 def _flags(terminated: object) -> np.ndarray:
     """`terminated` as 0/1 float32; None, 0.5 or "yes" is an error, not a silent NaN or half a terminal."""
     if hasattr(terminated, "detach"):
@@ -100,11 +97,11 @@ class ReplayBuffer:
             raise TypeError("ReplayBuffer.sample: pass a numpy Generator (np.random.default_rng(seed))")
         idx = rng.integers(0, self.size, size=batch_size)  # only filled slots
         # Fancy indexing copies, so later writes to the buffer never change a sampled batch.
-        return Batch(*(torch.from_numpy(getattr(self, f)[idx]) for f in _FIELDS))
+        return Batch(*(torch.from_numpy(getattr(self, f)[idx]) for f in TRANSITION_FIELDS))
 
     def contents(self) -> Batch:
         """Every stored transition exactly once, as one Batch (copies; e.g. to fit a model on all real data)."""
-        return Batch(*(torch.from_numpy(getattr(self, f)[:self.size].copy()) for f in _FIELDS))
+        return Batch(*(torch.from_numpy(getattr(self, f)[:self.size].copy()) for f in TRANSITION_FIELDS))
 
     def _rows(self, x: np.ndarray, dim: int, name: str) -> np.ndarray:
         array = self._numbers(x, name)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from cs285lab.config import PROFILES, profile
+from cs285lab.budgets import PROFILES, profile
 
 CLAIM_ID = re.compile(r"^nb\d\d-[a-z0-9]+(?:-[a-z0-9]+)*$")
 MARKER = re.compile(r"<!--\s*claim:\s*(\S+?)\s*-->")

@@ -28,6 +28,7 @@ __all__ = ["SCHEMA", "Logger", "NullLogger", "HistoryRow", "Recorder", "as_row"]
 SCHEMA = ("step", "eval_return", "train_return", "wall_s", "train_s", "train_cpu_s")
 
 # Names rows had before one schema; a notebook saved then still reads them (row["env_steps"] is row["step"]).
+# Removed in the 2027-spring release (docs/ARCHITECTURE.md).
 LEGACY_NAMES = {"env_steps": "step"}
 
 
@@ -59,8 +60,6 @@ class HistoryRow(dict):
     def __missing__(self, key: str) -> Any:
         if key in LEGACY_NAMES and LEGACY_NAMES[key] in self:
             return self[LEGACY_NAMES[key]]
-        if key == "eval_s" and "wall_s" in self and "train_s" in self:  # seconds spent evaluating
-            return self["wall_s"] - self["train_s"]
         raise KeyError(f"{key!r}: a history row has {', '.join(self)}")
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -113,8 +112,12 @@ class Recorder:
         """A point of the training curve: mean return of the episodes ended since the last point (and stats)."""
         self._training_points = True
         if self._unlogged:
-            self.logger.log(step, train_return=float(np.mean(self._unlogged)), **(stats or {}))
+            self.log(step, train_return=float(np.mean(self._unlogged)), **(stats or {}))
             self._unlogged = []
+
+    def log(self, step: int, **scalars: float) -> None:
+        """Log scalars at `step` with this run's wall_s: history rows and run logs read one clock."""
+        self.logger.log(step, wall_s=time.perf_counter() - self._start, **scalars)
 
     # -- evaluations --------------------------------------------------------------------------------
     @contextmanager
@@ -145,6 +148,6 @@ class Recorder:
                       "train_cpu_s": time.process_time() - self._cpu_start - self._eval_cpu_s,
                       **extra, **(stats or {})})
         self.rows.append(row)
-        skip = ("step", "wall_s", "train_return") if self._training_points else ("step", "wall_s")
-        self.logger.log(row["step"], **{k: v for k, v in row.items() if k not in skip})
+        skip = ("step", "train_return") if self._training_points else ("step",)
+        self.logger.log(row["step"], **{k: v for k, v in row.items() if k not in skip})  # wall_s: the row's own
         return row

@@ -119,14 +119,18 @@ class RunWriter:
         self.sinks.append(sink)
 
     def log(self, step: int, **scalars: float) -> None:
-        """Record `scalars` at env step `step` (with wall-clock seconds since the run began).
+        """Record `scalars` at env step `step`, with the run's wall-clock seconds.
 
-        A `wall_s` among the scalars is ignored: the logger measures wall-clock time itself.
+        A `wall_s` among the scalars is the run's clock: a training loop's Recorder passes its own with every
+        row, so a run log and the history it returns share one clock. Without one, the seconds since this
+        writer was created.
         """
-        row = {"step": _as_step(step), "wall_s": round(time.perf_counter() - self._start, 4)}
+        given = scalars.pop("wall_s", None)
+        wall = time.perf_counter() - self._start if given is None else _as_float("wall_s", given)
+        if not math.isfinite(wall) or wall < 0:
+            raise ValueError(f"log: wall_s must be a number of seconds >= 0, got {given!r}")
+        row = {"step": _as_step(step), "wall_s": round(wall, 4)}
         for key, value in scalars.items():
-            if key == "wall_s":  # the logger's own clock is the run's clock; an algorithm's copy is dropped
-                continue
             if not _METRIC.match(key):
                 raise ValueError(f"log: metric name {key!r} is not a plain name (use letters, digits, _ . / -)")
             value = _as_float(key, value)

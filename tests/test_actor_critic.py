@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -194,16 +196,17 @@ def test_truncation_is_masked_like_an_episode_end_but_not_terminated():
 
 
 def test_train_a2c_rejects_bad_envs_and_arguments_clearly():
+    config = ac.A2CConfig(num_envs=2, total_steps=100)
     with pytest.raises(TypeError, match="vectors \\[D\\] or images"):
-        train_a2c("FrozenLake-v1", num_envs=2, total_steps=100)
+        train_a2c("FrozenLake-v1", config, seed=0)
     with pytest.raises(ValueError, match="vectorization must be"):
-        train_a2c("CartPole-v1", num_envs=2, total_steps=100, vectorization="threads")
+        replace(config, vectorization="threads")
     with pytest.raises(TypeError, match="dist\\(obs\\) and value\\(obs\\)"):
-        train_a2c("CartPole-v1", num_envs=2, total_steps=100, model=torch.nn.Linear(4, 2))
+        train_a2c("CartPole-v1", config, seed=0, model=torch.nn.Linear(4, 2))
     with pytest.raises(ValueError, match="critic_steps must be an int >= 0"):
-        train_a2c("CartPole-v1", num_envs=2, total_steps=100, critic_steps=-1)
+        replace(config, critic_steps=-1)
     with pytest.raises(ValueError, match="built-in GAE loss only"):
-        train_a2c("CartPole-v1", num_envs=2, total_steps=100, critic_steps=2, loss_fn=actor_critic_loss)
+        replace(config, critic_steps=2, advantage="one_step")
 
 
 def test_fit_critic_moves_v_toward_its_lambda_returns_and_leaves_the_actor_alone():
@@ -225,7 +228,7 @@ def test_fit_critic_moves_v_toward_its_lambda_returns_and_leaves_the_actor_alone
 
     actor_before = [p.detach().clone() for p in model.actor.parameters()]
     before = error()
-    ac._fit_critic(model, torch.optim.Adam(model.parameters(), lr=1e-2), rollout, 0.9, 0.95, 20, 0.5)
+    ac.a2c._fit_critic(model, torch.optim.Adam(model.parameters(), lr=1e-2), rollout, 0.9, 0.95, 20, 0.5)
     assert error() < 0.5 * before, "20 regression steps should at least halve the critic's error on its targets"
     assert all(torch.equal(a, p) for a, p in zip(actor_before, model.actor.parameters())), \
         "fitting the critic must leave the actor's parameters alone"
@@ -249,12 +252,12 @@ def test_pixel_catch_rewards_and_bounds():
 
 # --- learning smoke test ---------------------------------------------------------------------
 
-SMOKE = dict(num_envs=8, total_steps=16_000, n_steps=8, lr=2e-3, eval_every=16_000, eval_episodes=5)
+SMOKE = ac.A2CConfig(num_envs=8, total_steps=16_000, n_steps=8, lr=2e-3, eval_every=16_000, eval_episodes=5)
 
 
 @pytest.mark.slow
 def test_a2c_learns_cartpole_and_fails_with_a_broken_target(monkeypatch):
-    _, history = train_a2c("CartPole-v1", seed=0, **SMOKE)
+    _, history = train_a2c("CartPole-v1", SMOKE, seed=0)
     learned = history[-1]["eval_return"]
     assert learned >= 150, f"A2C should reach a greedy return of 150 on CartPole in 16k steps, got {learned}"
 
@@ -262,7 +265,7 @@ def test_a2c_learns_cartpole_and_fails_with_a_broken_target(monkeypatch):
         with torch.no_grad():
             return rewards + gamma * next_values  # bootstraps past terminal states
     monkeypatch.setattr(ac.targets, "td_target", no_terminal_mask)  # gae_advantages looks it up there
-    _, broken = train_a2c("CartPole-v1", seed=0, **SMOKE)
+    _, broken = train_a2c("CartPole-v1", SMOKE, seed=0)
     assert broken[-1]["eval_return"] < 100, "the learning smoke test does not notice a broken target"
 
 
@@ -288,19 +291,21 @@ def test_a2c_config_validates_with_one_line_errors():
         ac.A2CConfig(gamma=1.5)
     with pytest.raises(ValueError, match="num_envs must be an int >= 1"):
         ac.A2CConfig(num_envs=0)
-    with pytest.raises(TypeError, match=r"unknown A2CConfig field\(s\) \['nsteps'\].*n_steps"):
-        train_a2c("CartPole-v1", nsteps=4)
+    with pytest.raises(TypeError, match=r"unknown keyword\(s\) \['nsteps'\]; A2CConfig's fields are .*n_steps"):
+        train_a2c("CartPole-v1", nsteps=4, seed=0)
     with pytest.raises(TypeError, match=r"config must be A2CConfig\(...\), got dict"):
-        train_a2c("CartPole-v1", {"n_steps": 4})
-    with pytest.raises(TypeError, match="pass the other settings by keyword"):
-        train_a2c("CartPole-v1", 2, 64, num_envs=4)
+        train_a2c("CartPole-v1", {"n_steps": 4}, seed=0)
+    with pytest.raises(TypeError, match=r"\['num_envs'\] both by position and by keyword"):
+        train_a2c("CartPole-v1", 2, 64, num_envs=4, seed=0)
+    with pytest.raises(TypeError, match=r"needs the run's seed: train_a2c\(env_id, config, seed=0\)"):
+        train_a2c("CartPole-v1", ac.A2CConfig())
 
 
 def test_a_loss_fn_needs_the_one_step_estimator():
     with pytest.raises(ValueError, match="advantage='one_step'"):
-        train_a2c("CartPole-v1", ac.A2CConfig(total_steps=64), loss_fn=actor_critic_loss)
-    with pytest.raises(ValueError, match="advantage='one_step'"):
-        train_a2c("CartPole-v1", advantage="gae", total_steps=64, loss_fn=actor_critic_loss)
+        train_a2c("CartPole-v1", ac.A2CConfig(total_steps=64), seed=0, loss_fn=actor_critic_loss)
+    with pytest.raises(ValueError, match="advantage='one_step'"):  # an older call naming the estimator
+        train_a2c("CartPole-v1", advantage="gae", total_steps=64, seed=0, loss_fn=actor_critic_loss)
 
 
 def _params(model):
@@ -308,6 +313,7 @@ def _params(model):
 
 
 def test_old_calls_run_the_same_algorithm_as_the_config():
+    """Notebooks saved from the previous release call train_a2c the older ways (cs285lab.algos.legacy)."""
     tiny = dict(total_steps=128, n_steps=8, eval_every=64, eval_episodes=1)
     # before the config: positional (num_envs, total_steps, seed), and loss_fn meant the one-step algorithm
     old_model, old = train_a2c("CartPole-v1", 2, 128, 3, n_steps=8, eval_every=64, eval_episodes=1,
@@ -328,13 +334,15 @@ def test_training_samples_with_collect_step(monkeypatch):
         return original(*args)
 
     monkeypatch.setattr(ac.rollout, "collect_step", counting)
-    train_a2c("CartPole-v1", num_envs=2, total_steps=64, n_steps=4, eval_every=64, eval_episodes=1)
+    train_a2c("CartPole-v1", ac.A2CConfig(num_envs=2, total_steps=64, n_steps=4, eval_every=64, eval_episodes=1), seed=0)
     assert len(calls) == 64 // 2  # one call per vector-env step: (64 // (2 * 4)) updates x 4 steps
 
 
 def test_history_rows_follow_the_one_schema():
-    _, history = train_a2c("CartPole-v1", num_envs=2, total_steps=64, n_steps=4, eval_every=32, eval_episodes=1)
-    _, online = ac.train_online_ac("CartPole-v1", 40, 0, eval_every=20, eval_episodes=1)
+    _, history = train_a2c("CartPole-v1", ac.A2CConfig(num_envs=2, total_steps=64, n_steps=4, eval_every=32,
+                                                       eval_episodes=1), seed=0)
+    _, online = ac.train_online_ac("CartPole-v1", ac.OnlineConfig(total_steps=40, eval_every=20, eval_episodes=1),
+                                   seed=0)
     for rows in (history, online):
         for row in rows:
             assert {"step", "eval_return", "train_return", "wall_s", "train_s", "train_cpu_s"} <= set(row)

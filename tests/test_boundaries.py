@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from cs285lab.algos.actor_critic import train_a2c, train_online_ac
+from cs285lab.algos.actor_critic import A2CConfig, OnlineConfig, train_a2c, train_online_ac
 from cs285lab.algos.dyna import check_rates, dyna_q, dyna_q_runs
 from cs285lab.algos.guards import NonFiniteError, check_params
-from cs285lab.algos.sac import SAC, SACConfig, run_off_policy
+from cs285lab.algos.off_policy import run_off_policy
+from cs285lab.algos.sac import SAC, SACConfig
 from cs285lab.buffers import Batch
 from cs285lab.nets import mlp
 from cs285lab.runs import RunLogger, load_configs
@@ -36,22 +37,25 @@ gym.register("test/NanPendulum-v1", entry_point=lambda: NanRewardAt(gym.make("Pe
 def test_a_nan_reward_stops_online_actor_critic_at_that_step_and_the_run_is_not_finished(tmp_path):
     with pytest.raises(NonFiniteError, match=r"training stopped at env step 37: a reward returned by the env is nan"):
         with RunLogger("nan", run="online", root=tmp_path) as logger:
-            train_online_ac("test/NanCartPole-v1", total_steps=200, eval_every=100, eval_episodes=1, logger=logger)
+            train_online_ac("test/NanCartPole-v1", OnlineConfig(total_steps=200, eval_every=100, eval_episodes=1),
+                            seed=0, logger=logger)
     assert load_configs("nan", tmp_path).loc[0, "status"] == "failed: NonFiniteError"
 
 
 def test_a_nan_reward_stops_a2c_in_the_update_that_collected_it():
     # 1 worker x 8 steps per update: the NaN at step 37 is in the rollout of steps 33..40
     with pytest.raises(NonFiniteError, match=r"env step 40: a reward returned by the env is nan"):
-        train_a2c("test/NanCartPole-v1", num_envs=1, total_steps=400, n_steps=8, eval_every=400, eval_episodes=1)
+        train_a2c("test/NanCartPole-v1", A2CConfig(num_envs=1, total_steps=400, n_steps=8, eval_every=400,
+                                                   eval_episodes=1), seed=0)
 
 
 def test_a_nan_reward_stops_sac_before_it_reaches_the_buffer():
     env = gym.make("test/NanPendulum-v1")
-    agent = SAC(3, 1, env.action_space.low, env.action_space.high, SACConfig(hidden=(16, 16)))
-    with pytest.raises(NonFiniteError, match=r"env step 23: a reward returned by the env is nan"):
-        run_off_policy(agent, env, "Pendulum-v1", 60, 0, batch_size=8, learning_starts=10, buffer_size=100,
+    config = SACConfig(hidden=(16, 16), total_steps=60, batch_size=8, learning_starts=10, buffer_size=100,
                        eval_every=60, eval_episodes=1)
+    agent = SAC(3, 1, env.action_space.low, env.action_space.high, config)
+    with pytest.raises(NonFiniteError, match=r"env step 23: a reward returned by the env is nan"):
+        run_off_policy(agent, env, "Pendulum-v1", config, seed=0)
 
 
 def test_a_diverging_loss_stops_a2c_and_names_the_loss():
@@ -60,18 +64,19 @@ def test_a_diverging_loss_stops_a2c_and_names_the_loss():
         return value * float("inf"), {}
 
     with pytest.raises(NonFiniteError, match=r"env step 8: the loss is (nan|inf|-inf); no update was applied"):
-        train_a2c("CartPole-v1", num_envs=1, total_steps=64, n_steps=8, eval_every=64, eval_episodes=1,
-                  loss_fn=exploding_loss)
+        train_a2c("CartPole-v1", A2CConfig(num_envs=1, total_steps=64, n_steps=8, eval_every=64, eval_episodes=1,
+                                           advantage="one_step"), seed=0, loss_fn=exploding_loss)
 
 
 def test_a_nan_update_statistic_stops_sac_and_names_it(monkeypatch):
     env = gym.make("Pendulum-v1")
-    agent = SAC(3, 1, env.action_space.low, env.action_space.high, SACConfig(hidden=(16, 16)))
+    config = SACConfig(hidden=(16, 16), total_steps=40, batch_size=8, learning_starts=10, buffer_size=100,
+                       eval_every=40, eval_episodes=1)
+    agent = SAC(3, 1, env.action_space.low, env.action_space.high, config)
     real_update = agent.update
     monkeypatch.setattr(agent, "update", lambda batch: {**real_update(batch), "critic_loss": float("nan")})
     with pytest.raises(NonFiniteError, match=r"env step 11: critic_loss is nan"):
-        run_off_policy(agent, env, "Pendulum-v1", 40, 0, batch_size=8, learning_starts=10, buffer_size=100,
-                       eval_every=40, eval_episodes=1)
+        run_off_policy(agent, env, "Pendulum-v1", config, seed=0)
 
 
 def test_nan_parameters_are_named():
@@ -119,10 +124,11 @@ def test_mlp_rejects_bad_in_and_out_sizes():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: train_a2c("CartPole-v1", num_envs=1, total_steps=16, eval_episodes=0), "eval_episodes must be an int >= 1"),
-    (lambda: train_a2c("CartPole-v1", num_envs=0, total_steps=16), "num_envs must be an int >= 1"),
-    (lambda: train_online_ac("CartPole-v1", total_steps=-1), "total_steps must be an int >= 1, got -1"),
-    (lambda: train_online_ac("CartPole-v1", total_steps=10, eval_episodes=0), "eval_episodes must be an int >= 1"),
+    (lambda: A2CConfig(num_envs=1, total_steps=16, eval_episodes=0), "eval_episodes must be an int >= 1"),
+    (lambda: A2CConfig(num_envs=0, total_steps=16), "num_envs must be an int >= 1"),
+    (lambda: OnlineConfig(total_steps=-1), "total_steps must be an int >= 1, got -1"),
+    (lambda: OnlineConfig(total_steps=10, eval_episodes=0), "eval_episodes must be an int >= 1"),
+    (lambda: SACConfig(eval_every=0), "eval_every must be an int >= 1, got 0"),
 ])
 def test_training_sizes_are_checked(call, message):
     with pytest.raises(ValueError, match=message):

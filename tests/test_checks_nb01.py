@@ -11,7 +11,7 @@ from torch.distributions import Categorical, Independent, Normal
 
 from cs285lab.algos.actor_critic import Batch, make_encoder
 from cs285lab.checks import CheckFailed, load
-from cs285lab.config import thresholds
+from cs285lab.budgets import thresholds
 
 nb01 = load("nb01")
 

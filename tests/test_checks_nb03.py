@@ -461,13 +461,14 @@ def test_sac_learned_threshold(monkeypatch):
 def test_sac_learned_rejects_a_history_that_its_agent_does_not_reproduce(monkeypatch):
     """A typed-in (or edited) history fails: the check re-evaluates the agent the way train_sac did."""
     from cs285lab.algos.sac import SAC, SACConfig
-    from cs285lab.config import budget
-    from cs285lab.envs import evaluate
+    from cs285lab.budgets import budget
+    from cs285lab.envs import EVAL_SEED, evaluate
 
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")
     StudentSAC = type("StudentSAC", (SAC,), {})
     agent = StudentSAC(3, 1, [-2.0], [2.0], SACConfig(), seed=0)  # untrained: about -1200
-    real = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1", budget("nb03").eval_episodes, seed=10_000)
+    real = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1", budget("nb03").sac.eval_episodes,
+                    seed=EVAL_SEED)
     with pytest.raises(CheckFailed, match="does not come from this agent"):
         checks.sac_learned([{"step": 3500, "eval_return": -150.0}], agent)
     with pytest.raises(CheckFailed, match="did not learn|fresh evaluation"):

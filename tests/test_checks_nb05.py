@@ -215,7 +215,7 @@ def test_learning_check_catches_a_policy_that_did_not_learn():
 
 # ---- measured, not typed: the learning check re-measures what it can --------------------------------
 
-_SMALL = dict(env_id="Pendulum-v1", seed=0, eval_episodes=1, nll_fn=gaussian_nll, rollout_fn=mbpo.branched_rollout,
+_SMALL = dict(env_id="Pendulum-v1", seed=0, nll_fn=gaussian_nll, rollout_fn=mbpo.branched_rollout,
               batch_fn=mbpo.mixed_batch, refresh_fn=mbpo.refresh_model)
 
 
@@ -223,13 +223,13 @@ _SMALL = dict(env_id="Pendulum-v1", seed=0, eval_episodes=1, nll_fn=gaussian_nll
 def small_run():
     """A genuine (tiny) MBPO run, its random baseline and the rerun arguments the notebook's check cell passes."""
     from cs285lab.algos.mbpo import MBPOConfig, train_mbpo
-    from cs285lab.algos.sac import SACConfig
     from cs285lab.checks.nb05 import _random_return
 
-    config = MBPOConfig(sac=SACConfig(hidden=(16,), batch_size=32, learning_starts=60, critic_layer_norm=False),
+    config = MBPOConfig(hidden=(16,), batch_size=32, learning_starts=60, critic_layer_norm=False,
                         updates_per_step=1, model_train_freq=40, rollout_every=20, rollout_starts=20,
-                        rollout_length=1, model_hidden=(16,), model_max_epochs=3, ensemble_size=2, num_elites=1)
-    result = train_mbpo("Pendulum-v1", 120, seed=0, config=config, eval_every=60, eval_episodes=1)
+                        rollout_length=1, model_hidden=(16,), model_max_epochs=3, ensemble_size=2, num_elites=1,
+                        total_steps=120, eval_every=60, eval_episodes=1)
+    result = train_mbpo("Pendulum-v1", config, seed=0)
     return result, _random_return("Pendulum-v1", 0, 1), {**_SMALL, "config": config}
 
 
@@ -279,10 +279,11 @@ def test_fits_from_other_functions_fail(small_run):
 
 
 def test_a_result_without_an_agent_fails():
+    from cs285lab.algos.mbpo import MBPOConfig
     from cs285lab.checks.nb05 import _random_return
 
     baseline = _random_return("Pendulum-v1", 0, 1)
-    message = _typed_failure(_Result([_fit(0.2), _fit(-2.0)], [-1200, -400]), baseline, {**_SMALL, "config": None})
+    message = _typed_failure(_Result([_fit(0.2), _fit(-2.0)], [-1200, -400]), baseline, {**_SMALL, "config": MBPOConfig(eval_episodes=1)})
     assert "no trained agent" in message
     with pytest.raises(ValueError, match="missing"):
         C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1200, -400]), baseline, rerun={"env_id": "Pendulum-v1"})

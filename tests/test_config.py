@@ -1,4 +1,4 @@
-"""Budgets come from one place per notebook; seeding makes runs repeatable."""
+"""Budgets come from one place per notebook, each number stated once; seeding makes runs repeatable."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import cs285lab
-from cs285lab.config import budget, profile
+from cs285lab.budgets import LEGACY_KEYS, budget, budget_file, profile
+from cs285lab.budgets.audit import repeated_numbers
 
 
 def budget_files():
@@ -76,78 +77,104 @@ def test_seed_everything_repeats_numbers_and_pins_one_thread():
         cs285lab.seed_everything("3")
 
 
-def test_nested_override_tables_overlay_per_profile(tmp_path, monkeypatch):
-    import cs285lab.config as C
+def _fake_budget(monkeypatch, tmp_path, text: str) -> None:
+    import cs285lab.budgets as C
 
-    text = """
+    folder = tmp_path / "budgets"
+    folder.mkdir(exist_ok=True)
+    (folder / "nbX.toml").write_text(text)
+    monkeypatch.setattr(C.resources, "files", lambda _: tmp_path)
+
+
+FAKE = """
 [full]
 steps = 10
+[full.shared]
+eval_episodes = 5
 [full.algo]
+config = "A2CConfig"
 lr = 0.1
+[full.other]
+config = "OnlineConfig"
 [full.thresholds]
 min_return = 100
 [ci]
 steps = 2
 [ci.algo]
-batch_size = 8
+n_steps = 4
 [ci.thresholds]
 min_return = 5
 """
-    folder = tmp_path / "budgets"
-    folder.mkdir()
-    (folder / "nbX.toml").write_text(text)
-    monkeypatch.setattr(C.resources, "files", lambda _: tmp_path)
-    assert C.budget("nbX", "full").algo == {"lr": 0.1}
-    assert C.budget("nbX", "ci").algo == {"lr": 0.1, "batch_size": 8}  # ci may set a field full leaves at default
-    assert C.thresholds("nbX", "ci") == {"min_return": 5}
-    (folder / "nbX.toml").write_text(text.replace("[ci.thresholds]\nmin_return = 5", "[ci.thresholds]\nmin_ret = 5"))
-    with pytest.raises(ValueError, match=r"\[ci.thresholds\] keys \['min_ret'\] are missing"):
-        C.budget("nbX", "full")
 
 
-# Which config class each override table of a budget configures.
-OVERRIDE_TABLES = {("nb01", "batched"): "cs285lab.algos.actor_critic:A2CConfig",
-                   ("nb01", "pixels"): "cs285lab.algos.actor_critic:A2CConfig",
-                   ("nb02", "sync"): "cs285lab.algos.actor_critic:A2CConfig",
-                   ("nb02", "async_learner"): "cs285lab.algos.parallel:AsyncConfig",
-                   ("nb05", "mbpo"): "cs285lab.algos.mbpo:MBPOConfig"}
+def test_config_tables_are_built_into_their_config_with_ci_and_shared_on_top(tmp_path, monkeypatch):
+    from cs285lab.algos.actor_critic import A2CConfig, OnlineConfig
+    from cs285lab.budgets import thresholds
+
+    _fake_budget(monkeypatch, tmp_path, FAKE)
+    full, ci = budget("nbX", "full"), budget("nbX", "ci")
+    assert full.algo == A2CConfig(lr=0.1, eval_episodes=5) and full.other == OnlineConfig(eval_episodes=5)
+    assert ci.algo == A2CConfig(lr=0.1, n_steps=4, eval_episodes=5)  # ci may set a field full leaves at default
+    assert (full.steps, ci.steps) == (10, 2)
+    assert thresholds("nbX", "ci") == {"min_return": 5}
+    assert repeated_numbers("nbX") == []
 
 
-def _config_class(spec: str) -> type:
-    import importlib
-
-    module, name = spec.split(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def test_every_override_table_is_known_here():
-    found = {(path.stem, key) for path in (resources.files("cs285lab") / "budgets").iterdir() if path.name.endswith(".toml")
-             for table in tomllib.loads(path.read_text()).values() for key, value in table.items()
-             if isinstance(value, dict) and key != "thresholds"}
-    assert found == set(OVERRIDE_TABLES), "add the table and its config class to OVERRIDE_TABLES"
+@pytest.mark.parametrize("change, message", [
+    (("[ci.thresholds]\nmin_return = 5", "[ci.thresholds]\nmin_ret = 5"), r"\[ci.thresholds\] keys \['min_ret'\] are missing"),
+    (("lr = 0.1", "lr = 0.1\nnsteps = 4"), r"\[algo\]: unknown A2CConfig field\(s\) \['nsteps'\]; its fields are"),
+    (('config = "A2CConfig"', 'config = "A2C"'), r"\[algo\]: a table needs `config = \"<class>\"`"),
+    (("eval_episodes = 5", "eval_episode = 5"), r"\[shared\]: \['eval_episode'\] is a field of none"),
+])
+def test_a_malformed_budget_gets_a_one_line_error(tmp_path, monkeypatch, change, message):
+    _fake_budget(monkeypatch, tmp_path, FAKE.replace(*change))
+    with pytest.raises(ValueError, match=message):
+        budget("nbX", "ci")
 
 
-@pytest.mark.parametrize(("notebook", "table"), sorted(OVERRIDE_TABLES))
-def test_budgets_override_config_fields_without_repeating_defaults(notebook, table):
-    import dataclasses
+@pytest.mark.parametrize("change, found", [
+    (("lr = 0.1", "lr = 0.1\nn_steps = 8"), "[full.algo] n_steps = 8: removing it changes nothing"),  # A2CConfig's default
+    (("lr = 0.1", "lr = 0.1\neval_episodes = 5"), "[full.algo] eval_episodes = 5: removing it"),  # [shared]'s
+    (("n_steps = 4", "n_steps = 4\nlr = 0.1"), "[ci.algo] lr = 0.1: removing it"),  # [full.algo]'s
+    (("[full.other]", "[full.other]\neval_every = 5000"), "[full.other] eval_every = 5000: removing it"),
+    (("steps = 10", "steps = 10\nalgo_lr = 0.1"), "[full] algo_lr = 0.1 restates algo.lr (A2CConfig)"),
+    (("steps = 10", "steps = 10\nrun_n_steps = 8"), "[full] run_n_steps = 8 restates A2CConfig's default n_steps"),
+    (("steps = 2\n", "steps = 2\nstep_size = 3\n"), None),  # a ci key needs its full one: an error, not a repeat
+    (("min_return = 5", "min_return = 100"), "[ci.thresholds] min_return = 100 repeats [full.thresholds]"),
+])
+def test_a_number_stated_twice_is_found(tmp_path, monkeypatch, change, found):
+    _fake_budget(monkeypatch, tmp_path, FAKE.replace(*change))
+    if found is None:
+        with pytest.raises(ValueError, match="are missing from"):
+            repeated_numbers("nbX")
+        return
+    assert any(line.startswith(found) for line in repeated_numbers("nbX")), repeated_numbers("nbX")
 
-    cls = _config_class(OVERRIDE_TABLES[notebook, table])
-    raw = tomllib.loads((resources.files("cs285lab") / "budgets" / f"{notebook}.toml").read_text())
 
-    def walk(overrides: dict, default: object, where: str) -> None:
-        fields = {f.name for f in dataclasses.fields(default)}
-        for key, value in overrides.items():
-            assert key in fields, f"budgets/{notebook}.toml [{where}]: {key!r} is not a field of {type(default).__name__}"
-            current = getattr(default, key)
-            if isinstance(value, dict):
-                walk(value, current, f"{where}.{key}")
-                continue
-            same = tuple(value) == tuple(current) if isinstance(value, list) else value == current
-            assert not same, (f"budgets/{notebook}.toml [{where}]: {key} = {value!r} repeats "
-                              f"{type(default).__name__}'s default; leave it out")
+def test_a_stated_legacy_name_is_a_repeat(tmp_path, monkeypatch):
+    monkeypatch.setitem(LEGACY_KEYS, "nbX", {"algo_rate": "algo.lr"})
+    _fake_budget(monkeypatch, tmp_path, FAKE)
+    assert budget("nbX", "full").algo_rate == 0.1  # derived from the table
+    _fake_budget(monkeypatch, tmp_path, FAKE.replace("steps = 10", "steps = 10\nalgo_rate = 0.1"))
+    assert repeated_numbers("nbX") == ["[full] algo_rate: derived from algo.lr for saved notebooks; do not state it"]
 
-    walk(raw["full"].get(table, {}), cls(), f"full.{table}")
-    for profile in ("full", "ci"):  # and the merged overrides build a valid config at both budgets
-        overrides = getattr(budget(notebook, profile), table)
-        built = cls.from_overrides(overrides) if hasattr(cls, "from_overrides") else cls(**overrides)
-        assert isinstance(built, cls)
+
+@pytest.mark.parametrize("notebook", [p.name.removesuffix(".toml") for p in budget_files()])
+def test_each_budget_states_each_number_once(notebook):
+    assert repeated_numbers(notebook) == [], f"budgets/{notebook}.toml states numbers twice"
+
+
+@pytest.mark.parametrize("notebook", sorted(LEGACY_KEYS))
+def test_every_name_saved_notebooks_read_is_derived_at_both_budgets(notebook):
+    for profile in ("full", "ci"):
+        B = budget(notebook, profile)
+        for old, path in LEGACY_KEYS[notebook].items():
+            assert old not in budget_file(notebook)["full"], f"{old} is stated in budgets/{notebook}.toml"
+            table, field = path.split(".")
+            value = getattr(B, table)
+            assert getattr(B, old) == (value[field] if isinstance(value, dict) else getattr(value, field))
+
+
+def test_an_unknown_budget_name_lists_the_keys():
+    with pytest.raises(AttributeError, match="budget 'nb02' has no 'sync_stepz'; its keys are profile, seed"):
+        budget("nb02", "ci").sync_stepz

@@ -1,4 +1,5 @@
-"""The package's structure: no import circle in cs285lab/, bottom modules import nothing above them, short files.
+"""The package's structure: no import circle in cs285lab/ or benchmarks/, bottom modules import nothing above them,
+short files.
 
 The import graph is read from the source with `ast`, not by importing: every `import` and
 `from ... import` counts wherever it sits (module level, inside a function, under TYPE_CHECKING),
@@ -20,13 +21,13 @@ PACKAGE = ROOT / "cs285lab"
 
 # The floors of the package, bottom to top (see docs/): a bottom module imports nothing from TOP.
 BOTTOM = ("cs285lab.batch", "cs285lab.record", "cs285lab.bands", "cs285lab.runlog", "cs285lab.seeding",
-          "cs285lab.config", "cs285lab.nets", "cs285lab.twins", "cs285lab.buffers", "cs285lab.envs",
+          "cs285lab.nets", "cs285lab.twins", "cs285lab.buffers", "cs285lab.envs",
           "cs285lab.algos", "cs285lab.files", "cs285lab.notebook_format")
 TOP = ("cs285lab.plots", "cs285lab.checks", "cs285lab.grading", "cs285lab.runs", "cs285lab.authoring",
        "cs285lab.cli", "cs285lab.references")
 
-# Checks and plots sit above the algorithms and below the notebook-facing top (runs, references, grading, cli).
-MIDDLE = ("cs285lab.plots", "cs285lab.checks")
+# Checks, plots and budgets sit above the algorithms and below the notebook-facing top (runs, references, grading, cli).
+MIDDLE = ("cs285lab.plots", "cs285lab.checks", "cs285lab.budgets")
 UPPER = ("cs285lab.runs", "cs285lab.references", "cs285lab.grading", "cs285lab.cli")
 
 MAX_LINES = 400
@@ -40,9 +41,9 @@ def _module_name(path: Path, root: Path = ROOT) -> str:
     return ".".join(parts)
 
 
-def modules(root: Path = ROOT) -> dict[str, Path]:
-    """Every module of cs285lab/ (under `root`) by dotted name."""
-    return {_module_name(p, root): p for p in sorted((root / "cs285lab").rglob("*.py")) if "__pycache__" not in p.parts}
+def modules(root: Path = ROOT, package: str = "cs285lab") -> dict[str, Path]:
+    """Every module of `package`/ (cs285lab/ or benchmarks/, under `root`) by dotted name."""
+    return {_module_name(p, root): p for p in sorted((root / package).rglob("*.py")) if "__pycache__" not in p.parts}
 
 
 def _resolve(module: str, path: Path, level: int, target: str | None) -> str:
@@ -87,9 +88,9 @@ def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
-def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
-    """module -> the cs285lab modules it imports (of the checkout at `root`)."""
-    mods = modules(root)
+def import_graph(root: Path = ROOT, package: str = "cs285lab") -> dict[str, set[str]]:
+    """module -> the modules of `package` it imports (of the checkout at `root`)."""
+    mods = modules(root, package)
     return {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
 
 
@@ -181,6 +182,13 @@ def test_no_import_circle_in_the_package():
     assert not found, "import circles in cs285lab/:\n" + "\n".join(" -> ".join(c) for c in found)
 
 
+def test_no_import_circle_in_the_benchmarks():
+    graph = import_graph(package="benchmarks")
+    assert "benchmarks.claims" in graph and "benchmarks.bench_mbpo" in graph
+    found = cycles(graph)
+    assert not found, "import circles in benchmarks/:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
 def test_bottom_modules_import_nothing_from_the_top():
     graph = import_graph()
     bad = sorted((module, target) for module, targets in graph.items() if _is_under(module, BOTTOM)
@@ -238,3 +246,6 @@ if __name__ == "__main__":  # python tests/test_layers.py [CHECKOUT]: the map do
     print("\n".join(folder_map(where)))
     found = cycles(import_graph(where))
     print("import circles:", "; ".join(" -> ".join(c) for c in found) if found else "none")
+    if (where / "benchmarks").is_dir():
+        found = cycles(import_graph(where, "benchmarks"))
+        print("import circles in benchmarks/:", "; ".join(" -> ".join(c) for c in found) if found else "none")

@@ -13,6 +13,7 @@ from cs285lab.algos.mbpo import MBPOConfig, MVESAC, train_mbpo
 from cs285lab.algos.models import ProbabilisticEnsemble
 from cs285lab.algos.sac import SAC, SACConfig
 from cs285lab.buffers import Batch, ReplayBuffer
+from cs285lab.envs import EVAL_SEED
 
 
 def _filled(n: int, capacity: int | None = None, seed: int = 0) -> ReplayBuffer:
@@ -119,11 +120,11 @@ def test_short_mbpo_run_trains_model_on_real_data_only():
         seen.append((len(real_buffer), len(model_buffer)))
         return mbpo.refresh_model(model, real_buffer, model_buffer, rng, nll_fn=nll_fn, max_epochs=max_epochs)
 
-    config = MBPOConfig(sac=SACConfig(hidden=(16,), batch_size=32, learning_starts=50), updates_per_step=1,
+    config = MBPOConfig(hidden=(16,), batch_size=32, learning_starts=50, updates_per_step=1,
                         model_train_freq=50, rollout_every=10, rollout_starts=20, rollout_length=2,
-                        model_hidden=(16,), model_max_epochs=2, ensemble_size=2, num_elites=1)
-    result = train_mbpo("Pendulum-v1", 160, seed=0, config=config, eval_every=80, eval_episodes=1,
-                        refresh_fn=spy_refresh)
+                        model_hidden=(16,), model_max_epochs=2, ensemble_size=2, num_elites=1,
+                        total_steps=160, eval_every=80, eval_episodes=1)
+    result = train_mbpo("Pendulum-v1", config, seed=0, refresh_fn=spy_refresh)
     assert [s for s, _ in seen] == [50, 100, 150], "the model is refit every model_train_freq steps on the real buffer"
     assert len(result.real_buffer) == 160
     assert 0 < len(result.model_buffer) <= config.model_buffer_size()
@@ -133,7 +134,7 @@ def test_short_mbpo_run_trains_model_on_real_data_only():
 
 def test_train_mbpo_rejects_discrete_envs():
     with pytest.raises(TypeError, match="Box"):
-        train_mbpo("CartPole-v1", 10, seed=0)
+        train_mbpo("CartPole-v1", MBPOConfig(total_steps=10), seed=0)
 
 
 # ---- Lecture 12's cautions as measurements ------------------------------------------------------
@@ -180,7 +181,7 @@ def test_imagined_vs_real_return_compares_like_for_like():
     # The real side is the same deterministic policy's discounted 5-step return from the same start states.
     env = gym.make("Pendulum-v1")
     for episode in range(3):
-        obs, _ = env.reset(seed=10_000 + episode)
+        obs, _ = env.reset(seed=EVAL_SEED + episode)
         ret = 0.0
         for h in range(5):
             obs, reward, *_ = env.step(agent.act(obs, deterministic=True))

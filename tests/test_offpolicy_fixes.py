@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from cs285lab.algos.naive_offpolicy import NaiveConfig, NaiveOffPolicyAC
+from cs285lab.algos.naive_offpolicy import NaiveOffPolicyAC
 from cs285lab.algos.offpolicy_fixes import ARMS, AblationAC, AblationConfig, q_target, score_function_loss, train_ablation
 from cs285lab.buffers import Batch
 from cs285lab.checks import CheckFailed, load
-from cs285lab.config import thresholds
+from cs285lab.budgets import thresholds
 
 LOW, HIGH = np.array([-2.0], np.float32), np.array([2.0], np.float32)
 
@@ -40,7 +40,7 @@ def test_config_rejects_bad_values():
 
 def test_naive_arm_is_the_naive_algorithm():
     """Both switches off (and no slow copy): the same update as NaiveOffPolicyAC, step for step."""
-    naive = NaiveOffPolicyAC(3, 1, LOW, HIGH, NaiveConfig(), seed=4)
+    naive = NaiveOffPolicyAC(3, 1, LOW, HIGH, AblationConfig(), seed=4)
     arm = AblationAC(3, 1, LOW, HIGH, AblationConfig(critic_tau=None), seed=4)
     for step in range(3):
         naive.update(_batch(seed=step))
@@ -122,11 +122,10 @@ def test_fixed_learns_names_the_remaining_mistake_first(target_fn, loss_fn, mess
 @pytest.fixture(scope="module")
 def short_runs():
     """A tiny fixed run and naive run (learning barely starts: the margin is tested with the margin lowered)."""
-    kw = dict(eval_every=150, eval_episodes=3)
-    config = dict(learning_starts=500, batch_size=32)
-    fixed = train_ablation("Pendulum-v1", 600, 0, AblationConfig(fix_critic=True, fix_actor=True, **config),
-                           q_target_fn=q_target, actor_loss_fn=score_function_loss, **kw)
-    naive = train_ablation("Pendulum-v1", 600, 0, AblationConfig(**config), **kw)
+    run = dict(learning_starts=500, batch_size=32, total_steps=600, eval_every=150, eval_episodes=3)
+    fixed = train_ablation("Pendulum-v1", AblationConfig(fix_critic=True, fix_actor=True, **run), seed=0,
+                           q_target_fn=q_target, actor_loss_fn=score_function_loss)
+    naive = train_ablation("Pendulum-v1", AblationConfig(**run), seed=0)
     return fixed, naive
 
 

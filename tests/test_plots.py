@@ -141,7 +141,7 @@ def test_every_shipped_band_has_a_recipe_at_its_notebook_budget():
         recipe = known[name]
         assert load_reference(name).meta["notebook"] == recipe.notebook
         for profile in ("ci", "full"):
-            assert recipe.settings(budget(recipe.notebook, profile))  # every size the recipe reads exists
+            assert recipe.config(budget(recipe.notebook, profile)) is not None  # every table the recipe reads exists
 
 
 @pytest.mark.parametrize("name", available_references())
@@ -516,19 +516,21 @@ def test_live_panels_and_the_widget_image_are_large_enough_to_read(tmp_path):
 def test_a_band_overlays_the_live_curves_of_the_algorithms_training_loops(tmp_path):
     import gymnasium as gym
 
-    from cs285lab.algos.actor_critic import train_a2c
-    from cs285lab.algos.sac import SAC, SACConfig, run_off_policy
+    from cs285lab.algos.actor_critic import A2CConfig, train_a2c
+    from cs285lab.algos.off_policy import run_off_policy
+    from cs285lab.algos.sac import SAC, SACConfig
 
     with RunLogger("a2c", root=tmp_path, live=["eval_return"], reference="nb01-a2c-cartpole",
                    total_steps=256) as logger:
-        train_a2c("CartPole-v1", num_envs=2, total_steps=256, n_steps=8, eval_every=128, eval_episodes=1,
-                  logger=logger)
+        train_a2c("CartPole-v1", A2CConfig(num_envs=2, total_steps=256, n_steps=8, eval_every=128, eval_episodes=1),
+                  seed=0, logger=logger)
     assert len(logger.live.figure().axes[0].collections) == 1, "the A2C live curve has no band"
     env = gym.make("Pendulum-v1")
-    agent = SAC(3, 1, env.action_space.low, env.action_space.high, SACConfig(hidden=(8, 8)))
+    config = SACConfig(hidden=(8, 8), total_steps=60, batch_size=8, learning_starts=20, buffer_size=100,
+                       eval_every=30, eval_episodes=1)
+    agent = SAC(3, 1, env.action_space.low, env.action_space.high, config)
     with RunLogger("sac", root=tmp_path, live=["eval_return"], reference="nb03-sac-pendulum",
                    total_steps=60) as logger:
-        run_off_policy(agent, env, "Pendulum-v1", 60, 0, batch_size=8, learning_starts=20, buffer_size=100,
-                       eval_every=30, eval_episodes=1, logger=logger)
+        run_off_policy(agent, env, "Pendulum-v1", config, seed=0, logger=logger)
     assert len(logger.live.figure().axes[0].collections) == 1, "the SAC live curve has no band"
     assert (logger.path / "curves.png").read_bytes().startswith(b"\x89PNG")

@@ -117,11 +117,22 @@ def test_a_run_that_raised_is_kept_and_marked_failed(tmp_path):
     assert len(load_runs("exp", tmp_path)) == 1
 
 
-def test_an_algorithms_own_wall_s_is_ignored(tmp_path):
+def test_a_training_loops_wall_s_is_the_run_logs_clock(tmp_path):
+    from cs285lab.algos.actor_critic import OnlineConfig, train_online_ac
+
     with RunLogger("exp", root=tmp_path) as logger:
-        logger.log(1, wall_s=1e9, eval_return=3.0)
-    (row,) = _lines(logger.path)
-    assert row["wall_s"] < 1e9 and row["eval_return"] == 3.0
+        logger.log(1, wall_s=12.5, eval_return=3.0)
+        logger.log(2, eval_return=4.0)  # no clock given: the writer's own
+    given, own = _lines(logger.path)
+    assert given["wall_s"] == 12.5 and given["eval_return"] == 3.0 and 0 <= own["wall_s"] < 12.5
+    with pytest.raises(ValueError, match="wall_s must be a number of seconds >= 0"):
+        RunLogger("bad", root=tmp_path).log(1, wall_s=-1.0)
+    # a training run's history rows and its run log read one clock
+    with RunLogger("online", root=tmp_path) as logger:
+        _, history = train_online_ac("CartPole-v1", OnlineConfig(total_steps=60, eval_every=30, eval_episodes=1),
+                                     seed=0, logger=logger)
+    logged = {r["step"]: r["wall_s"] for r in _lines(logger.path) if "eval_return" in r}
+    assert logged and all(logged[r["step"]] == round(r["wall_s"], 4) for r in history)
 
 
 def test_null_logger_accepts_anything_and_is_a_context_manager():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from cs285lab.algos.naive_offpolicy import NaiveOffPolicyAC
+from cs285lab.algos.offpolicy_fixes import AblationConfig
 from cs285lab.algos.sac import SAC, QEnsemble, SACConfig, frozen, train_sac
 from cs285lab.buffers import Batch
 
@@ -126,11 +128,11 @@ def test_act_shapes_and_errors():
 
 def test_train_sac_rejects_discrete_and_image_envs():
     with pytest.raises(TypeError, match="Box action space"):
-        train_sac("CartPole-v1", 10, seed=0)
+        train_sac("CartPole-v1", SACConfig(total_steps=10), seed=0)
 
 
 def test_naive_update_uses_the_buffer_action():
-    agent = NaiveOffPolicyAC(3, 1, np.array([-2.0]), np.array([2.0]))
+    agent = NaiveOffPolicyAC(3, 1, np.array([-2.0]), np.array([2.0]), AblationConfig())
     batch = _batch()
     agent.update(batch)  # runs, and the actor's loss depends on the stored actions (the bug it teaches)
     flipped = Batch(batch.obs, -batch.actions, batch.rewards, batch.next_obs, batch.terminated)
@@ -162,64 +164,81 @@ def test_learning_check_passes_sac_and_fails_a_detached_actor_action(monkeypatch
 
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")
     ci = budget("nb03")
-    kw = dict(eval_every=ci.sac_steps, eval_episodes=ci.eval_episodes)
-    config = SACConfig(learning_starts=ci.learning_starts)
+    config = replace(ci.sac, eval_every=ci.sac.total_steps)  # the notebook's run, evaluated once at the end
     checks = load("nb03")
-    _, good = train_sac("Pendulum-v1", ci.sac_steps, seed=0, config=config, **kw)
+    _, good = train_sac("Pendulum-v1", config, seed=0)
     checks.sac_learned(good)
-    _, bad = train_sac("Pendulum-v1", ci.sac_steps, seed=0, config=config, agent_cls=DetachedActionActor, **kw)
+    _, bad = train_sac("Pendulum-v1", config, seed=0, agent_cls=DetachedActionActor)
     with pytest.raises(CheckFailed, match="did not learn.*detached"):
         checks.sac_learned(bad)
 
 
 def test_seeded_runs_repeat_exactly():
-    config = SACConfig(learning_starts=200, batch_size=32)
-    kw = dict(eval_every=150, eval_episodes=1)
-    _, first = train_sac("Pendulum-v1", 300, seed=3, config=config, **kw)
-    _, second = train_sac("Pendulum-v1", 300, seed=3, config=config, **kw)
+    config = SACConfig(learning_starts=200, batch_size=32, total_steps=300, eval_every=150, eval_episodes=1)
+    _, first = train_sac("Pendulum-v1", config, seed=3)
+    _, second = train_sac("Pendulum-v1", config, seed=3)
     keys = ("step", "eval_return", "critic_loss", "actor_loss", "alpha")
     assert [[r.get(k) for k in keys] for r in first] == [[r.get(k) for k in keys] for r in second]
     assert first[-1]["critic_loss"] > 0  # updates did happen
 
 
-def test_plain_update_equals_the_fast_path_the_loop_runs():
-    # The printed update takes a step per loss; fast_update (what training runs) takes one fused Adam step on the
-    # summed losses. Each loss reaches only its own parameters, so the two are the same arithmetic, bit for bit.
-    plain, fast = _agent(), _agent()
-    for i in range(6):
-        batch = _batch(B=32, seed=i)
-        torch.manual_seed(100 + i)
-        plain_stats = plain.update(batch)
-        torch.manual_seed(100 + i)
-        assert fast.fast_update(batch) == plain_stats
-    for a, b in zip([*plain.actor.parameters(), *plain.critic.parameters(), plain.log_alpha,
-                     *plain.target_critic.parameters()],
-                    [*fast.actor.parameters(), *fast.critic.parameters(), fast.log_alpha,
-                     *fast.target_critic.parameters()]):
-        assert torch.equal(a, b)
-    assert not torch.equal(next(plain.actor.parameters()), next(_agent().actor.parameters()))  # it did learn
+def test_one_update_is_printed_and_trained_and_the_reviews_run_it():
+    """SAC.update is what notebook 03 prints and what training runs; the silent-bug reviews override its hooks only."""
+    import ast
+    import inspect
+    from pathlib import Path
 
-
-def test_training_runs_the_fast_path_unless_a_subclass_replaces_update():
+    import cs285lab
+    from cs285lab.algos import off_policy, silent_bugs
+    from cs285lab.algos.mbpo import MVESAC
     from cs285lab.algos.silent_bugs import hooked_sac
 
-    calls = []
-
-    class Counting(SAC):
-        def fast_update(self, batch):
-            calls.append("fast")
-            return super().fast_update(batch)
-
-    Counting(3, 1, [-2.0], [2.0], seed=0).train_step(_batch())
-    reviewed = hooked_sac({})(3, 1, [-2.0], [2.0], seed=0)
-    stats = reviewed.train_step(_batch())
-    assert calls == ["fast"] and "target_drift" in stats  # the reviewed SAC's own update ran
-
-
-def test_printed_update_uses_public_torch_only():
-    import inspect
+    for cls in (SAC, MVESAC, silent_bugs.HookedSAC, hooked_sac({})):
+        assert cls.update is SAC.update, f"{cls.__name__} has an update of its own"
+    assert "agent.update(" in inspect.getsource(off_policy.run_off_policy)
     source = inspect.getsource(SAC.update)
-    assert "torch._" not in source and "for target, online in zip" in source and "fast_optimizer" not in source
+    assert "torch._" not in source and "# 5. targets: Polyak averaging" in source
+    # one `def update` in the SAC family: sac.py, mbpo.py, silent_bugs.py
+    package = Path(cs285lab.__file__).parent / "algos"
+    defs = [(path.name, node.lineno) for path in (package / "sac.py", package / "mbpo.py", package / "silent_bugs.py")
+            for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef) and node.name == "update"]
+    assert defs == [("sac.py", inspect.getsourcelines(SAC.update)[1])], defs
+
+
+def test_the_reviews_read_their_statistics_from_the_one_update():
+    from cs285lab.algos.silent_bugs import FAMILIES, hooked_sac
+
+    plain, reviewed = SAC(3, 1, [-2.0], [2.0], seed=0), hooked_sac({})(3, 1, [-2.0], [2.0], seed=0)
+    for i in range(3):
+        batch = _batch(B=32, seed=i)
+        torch.manual_seed(i)
+        ours = plain.update(batch)
+        torch.manual_seed(i)
+        theirs = reviewed.update(batch)
+        assert {k: theirs[k] for k in ours} == ours  # the correct hooks are SAC's own steps, bit for bit
+    assert {"q_mean", "target_mean", "critic_grad_norm", "actor_grad_norm", "target_drift"} <= set(theirs)
+    assert theirs["critic_grad_norm"] > 0 and theirs["actor_grad_norm"] > 0
+    # a buggy Polyak hook (it drags the online critic toward the target) changes what the one update does
+    buggy = hooked_sac({"soft_update": FAMILIES["polyak"].buggy["tau"][1]})(3, 1, [-2.0], [2.0], seed=0)
+    with torch.no_grad():
+        for p in buggy.target_critic.parameters():
+            p.add_(1.0)  # targets that lag their online critics, as after any update
+    online_before = [p.detach().clone() for p in buggy.critic.parameters()]
+    buggy.soft_update(buggy.target_critic, buggy.critic, 0.5)
+    assert not all(torch.equal(a, b) for a, b in zip(online_before, buggy.critic.parameters()))
+
+
+def test_no_private_torch_api_in_the_package():
+    import re
+    from pathlib import Path
+
+    import cs285lab
+
+    root = Path(cs285lab.__file__).parent
+    found = [f"{path.relative_to(root)}:{n}" for path in sorted(root.rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if re.search(r"\btorch\._[a-z]", line) and not line.lstrip().startswith("#")]
+    assert not found, f"private torch API (torch._...) in {found}"
 
 
 def test_constructor_leaves_the_global_generator_alone():
@@ -234,9 +253,9 @@ def test_constructor_leaves_the_global_generator_alone():
 
 def test_history_rows_have_the_one_schema_and_old_names():
     from cs285lab.record import SCHEMA
-    _, history = train_sac("Pendulum-v1", 60, seed=0, config=SACConfig(hidden=(8,), batch_size=8, learning_starts=20),
-                           eval_every=30, eval_episodes=1)
+    config = SACConfig(hidden=(8,), batch_size=8, learning_starts=20, total_steps=60, eval_every=30, eval_episodes=1)
+    _, history = train_sac("Pendulum-v1", config, seed=0)
     assert [row["step"] for row in history] == [30, 60]
     for row in history:
         assert set(SCHEMA) <= set(row) and "critic_loss" in row
-        assert row["env_steps"] == row["step"] and row["eval_s"] == pytest.approx(row["wall_s"] - row["train_s"])
+        assert row["env_steps"] == row["step"]  # the name notebooks saved from the previous release read

@@ -16,16 +16,15 @@ batches and uses short model rollouts only inside the critic's target (`MVESAC`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import InitVar, dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
 # The notebook's measurements moved to mbpo_measures; they stay importable from here.
-from cs285lab.algos.configs import Overridable, with_overrides
+from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.mbpo_measures import (branched_states, collect_random_transitions,  # noqa: F401
                                           imagined_rollout, imagined_vs_real_return, model_error_vs_horizon,
                                           on_policy_states, pendulum_angle_velocity, state_distance,
@@ -43,17 +42,32 @@ from cs285lab.twins import twin
 Policy = Callable[[Tensor], Tensor]
 
 
-@dataclass
-class MBPOConfig(Overridable):
-    """Hyperparameters of MBPO (defaults: swing Pendulum-v1 up within ~500-1000 env steps)."""
+# SACConfig fields that MBPOConfig(sac=SACConfig(...)) took from the SAC settings before MBPOConfig held them itself
+_LEGACY_SAC_FIELDS = ("hidden", "lr", "gamma", "tau", "batch_size", "init_alpha", "target_entropy", "num_q",
+                      "learning_starts", "critic_layer_norm")
 
-    # 150 random steps are enough for a first model; the large step size suits the 64-unit nets.
-    # Plain critics (no layer norm): what these defaults were tuned with.
-    sac: SACConfig = field(default_factory=lambda: SACConfig(hidden=(64, 64), lr=3e-3, batch_size=256,
-                                                             learning_starts=150, critic_layer_norm=False))
+
+@dataclass
+class MBPOConfig(SACConfig):
+    """An MBPO run: SAC's settings (SACConfig, the loop's included) and the model's (defaults: swing Pendulum-v1
+    up within ~500-1000 env steps).
+
+    MBPO trains SAC, so its config is a SACConfig with MBPO's defaults (64-unit nets with a large step size, plain
+    critics: what these defaults were tuned with; 150 random steps are enough for a first model; many SAC updates
+    per env step, which model data makes safe) plus the model's settings. `sac=SACConfig(...)`, as notebooks saved
+    before wrote it, sets the SAC fields from that config (removed in the 2027-spring release).
+    """
+
+    total_steps: int = 1500
+    eval_every: int = 250
+    eval_episodes: int = 5
+    batch_size: int = 256
+    learning_starts: int = 150
+    updates_per_step: int = 20       # SAC gradient steps per env step (model data makes many safe)
+    lr: float = 3e-3
+    critic_layer_norm: bool = False
     rollout_length: int = 3          # k; 0 = plain SAC (no model data at all)
     real_ratio: float = 0.1          # share of real transitions in each SAC batch
-    updates_per_step: int = 20       # SAC gradient steps per env step (model data makes many safe)
     model_train_freq: int = 100      # env steps between model refits (each refit is from scratch, ~1-3 s)
     rollout_every: int = 25          # env steps between rollout batches (latest policy each time)
     rollout_starts: int = 400        # real start states per rollout batch
@@ -63,29 +77,25 @@ class MBPOConfig(Overridable):
     model_hidden: tuple[int, ...] = (200, 200, 200)
     model_max_epochs: int = 50       # per refit (early stopping usually ends it sooner)
     mve_horizon: int = 0             # > 0: MVE (model rollouts only in the critic target), no model data
+    sac: InitVar[SACConfig | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, sac: SACConfig | None) -> None:
+        if sac is not None:
+            if not isinstance(sac, SACConfig):
+                raise TypeError("MBPOConfig(sac=...) must be a SACConfig; better, set SAC's fields on MBPOConfig itself")
+            for name in _LEGACY_SAC_FIELDS:
+                setattr(self, name, getattr(sac, name))
+        super().__post_init__()
         self.model_hidden = tuple(int(h) for h in self.model_hidden)  # a budget's list reads as a tuple
-        if isinstance(self.sac, Mapping):
-            raise TypeError("MBPOConfig.sac must be a SACConfig; for a table of overrides use "
-                            "MBPOConfig.from_overrides({'sac': {...}, ...})")
         if self.rollout_length < 0 or self.mve_horizon < 0:
             raise ValueError("MBPOConfig: rollout_length and mve_horizon must be >= 0")
         if not 0.0 < self.real_ratio <= 1.0:
             raise ValueError(f"MBPOConfig.real_ratio must be in (0, 1], got {self.real_ratio}")
-        if min(self.updates_per_step, self.model_train_freq, self.rollout_every, self.rollout_starts,
-               self.model_retain) < 1:
-            raise ValueError("MBPOConfig: updates_per_step, model_train_freq, rollout_every, rollout_starts "
-                             "and model_retain must be positive")
+        if min(self.model_train_freq, self.rollout_every, self.rollout_starts, self.model_retain) < 1:
+            raise ValueError("MBPOConfig: model_train_freq, rollout_every, rollout_starts and model_retain must be "
+                             "positive")
         if self.rollout_length > 0 and self.mve_horizon > 0:
             raise ValueError("MBPOConfig: choose MBPO (rollout_length > 0) or MVE (mve_horizon > 0), not both")
-
-    @classmethod
-    def from_overrides(cls, overrides: Mapping[str, Any] | None = None, **more: Any) -> MBPOConfig:
-        """MBPOConfig's defaults with `overrides` (e.g. a budget's `B.mbpo` table) and then `more` on top;
-        a nested `sac` table overrides fields of the default SAC settings (not SACConfig's own defaults)."""
-        config = with_overrides(cls(), dict(overrides or {}))
-        return with_overrides(config, more)
 
     @property
     def uses_model(self) -> bool:
@@ -121,6 +131,16 @@ def branched_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: 
         if obs.shape[0] == 0:
             break
     return stored
+
+
+def classic_dyna_rollout(model: ProbabilisticEnsemble, policy: Policy, real_buffer: ReplayBuffer,
+                         model_buffer: ReplayBuffer, num_starts: int, horizon: int, rng: np.random.Generator) -> int:
+    """Classic Dyna with a neural model: buffer states AND buffer actions, one model step (`policy`, `horizon` unused)."""
+    batch = real_buffer.sample(num_starts, rng)
+    next_obs, rewards, terminated = model.step(batch.obs, batch.actions, rng)
+    model_buffer.add_batch(batch.obs.numpy(), batch.actions.numpy(), rewards.numpy(), next_obs.numpy(),
+                           terminated.numpy())
+    return num_starts
 
 
 @twin("nb05", "nb05-mixed-batch", needed_by=("nb04", "nb05"))
@@ -186,20 +206,17 @@ class MBPOResult:
     fits: list[FitStats]
 
 
-def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | None = None, *,
-               logger: Logger | None = None, eval_every: int = 250, eval_episodes: int = 5,
+@accepts_legacy_calls(MBPOConfig, ("total_steps", "seed", "config"))
+def train_mbpo(env_id: str, config: MBPOConfig, *, seed: int, logger: Logger | None = None,
                termination_fn: TerminationFn = never_terminates, nll_fn: NllFn = gaussian_nll,
                rollout_fn: Callable[..., int] = branched_rollout, batch_fn: Callable[..., Batch] = mixed_batch,
                refresh_fn: Callable[..., FitStats] = refresh_model) -> MBPOResult:
-    """Train MBPO (or SAC with k = 0, or MVE) on `env_id` for `total_steps` real env steps.
+    """Train MBPO (or SAC with k = 0, or MVE) on `env_id` for the run `config` describes.
 
     The notebook passes the student's `nll_fn`, `rollout_fn`, `batch_fn` and `refresh_fn`;
     the defaults are the reference versions above. History rows (cs285lab.record): step, eval_return,
     train_return, wall_s, train_s, train_cpu_s, model_val_nll, model_buffer_size and SAC's statistics.
     """
-    config = config or MBPOConfig()
-    if total_steps < 1 or eval_every < 1 or eval_episodes < 1:
-        raise ValueError("train_mbpo: total_steps, eval_every and eval_episodes must be positive")
     seed_run(seed)
     env = make_env(env_id, "MBPO")
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
@@ -210,12 +227,12 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
             torch.manual_seed(seed + 1)
             model = ProbabilisticEnsemble(obs_dim, act_dim, config.ensemble_size, config.num_elites,
                                           config.model_hidden, termination_fn=termination_fn)
-    sac_args = (obs_dim, act_dim, env.action_space.low, env.action_space.high, config.sac)
+    sac_args = (obs_dim, act_dim, env.action_space.low, env.action_space.high, config)
     if config.mve_horizon > 0:
         agent: SAC = MVESAC(*sac_args, model=model, horizon=config.mve_horizon, rng=rng)
     else:
         agent = SAC(*sac_args)
-    real_buffer = ReplayBuffer(total_steps, obs_dim, act_dim)
+    real_buffer = ReplayBuffer(min(config.buffer_size, config.total_steps), obs_dim, act_dim)
     model_buffer = ReplayBuffer(config.model_buffer_size(), obs_dim, act_dim) if config.rollout_length > 0 else None
 
     @torch.no_grad()
@@ -224,7 +241,7 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
         return agent.sample_actions(obs)[0]
 
     real_ratio = config.real_ratio if config.rollout_length > 0 else 1.0
-    start_learning = config.sac.learning_starts
+    start_learning = config.learning_starts
     fits: list[FitStats] = []
 
     def before_updates(step: int) -> None:
@@ -240,7 +257,7 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
 
     def sample_batch(rng: np.random.Generator) -> Batch:
         """4. SAC's batches mix real and model data."""
-        return batch_fn(real_buffer, model_buffer, config.sac.batch_size, real_ratio, rng)
+        return batch_fn(real_buffer, model_buffer, config.batch_size, real_ratio, rng)
 
     def row_stats() -> dict[str, float]:
         return {"model_val_nll": fits[-1].val_nll if fits else float("nan"),
@@ -248,16 +265,14 @@ def train_mbpo(env_id: str, total_steps: int, seed: int, config: MBPOConfig | No
 
     # 1. Act in the real env (random actions until learning starts); store the REAL transition. MBPO starts
     # learning AT step learning_starts (SAC one step later): the first model fit needs no policy.
-    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.sac.batch_size,
-                             learning_starts=start_learning, buffer_size=total_steps,
-                             updates_per_step=config.updates_per_step, logger=logger, eval_every=eval_every,
-                             eval_episodes=eval_episodes, buffer=real_buffer, rng=rng, updates_from=start_learning,
-                             before_updates=before_updates, sample_batch=sample_batch, row_stats=row_stats,
+    history = run_off_policy(agent, env, env_id, config, seed=seed, logger=logger, buffer=real_buffer, rng=rng,
+                             updates_from=start_learning, before_updates=before_updates, sample_batch=sample_batch,
+                             row_stats=row_stats,
                              modules=lambda: [m for m in (agent.actor, agent.critic, model) if m is not None])
     return MBPOResult(agent, model, history, real_buffer, model_buffer, fits)
 
 
-__all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "mixed_batch",
+__all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "classic_dyna_rollout", "mixed_batch",
            "collect_random_transitions", "model_error_vs_horizon", "refresh_model", "train_mbpo",
            "value_overestimation", "pendulum_angle_velocity", "state_distance", "on_policy_states",
            "branched_states", "imagined_rollout", "imagined_vs_real_return"]

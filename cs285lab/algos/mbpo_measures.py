@@ -17,6 +17,7 @@ from cs285lab.algos.models import ProbabilisticEnsemble
 from cs285lab.algos.sac import SAC
 from cs285lab.batch import Batch
 from cs285lab.buffers import ReplayBuffer
+from cs285lab.envs import EVAL_SEED
 from cs285lab.envs.continuous import make_env
 
 __all__ = ["branched_states", "collect_random_transitions", "imagined_rollout", "imagined_vs_real_return",
@@ -80,7 +81,7 @@ def model_error_vs_horizon(model: ProbabilisticEnsemble, env_id: str, horizon: i
 
 
 @torch.no_grad()
-def value_overestimation(agent: SAC, env_id: str, episodes: int = 5, seed: int = 10_000) -> float:
+def value_overestimation(agent: SAC, env_id: str, episodes: int = 5, seed: int = EVAL_SEED) -> float:
     """Mean of Q(s0, pi(s0)) minus the real discounted return from s0 (deterministic policy): > 0 = optimism."""
     env = make_env(env_id, "value_overestimation")
     gaps = []
@@ -174,7 +175,7 @@ def imagined_rollout(model: ProbabilisticEnsemble, agent: SAC, obs: np.ndarray, 
 
 @torch.no_grad()
 def imagined_vs_real_return(agent: SAC, model: ProbabilisticEnsemble, env_id: str, horizon: int, episodes: int,
-                            rng: np.random.Generator, seed: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+                            rng: np.random.Generator, seed: int = EVAL_SEED) -> tuple[np.ndarray, np.ndarray]:
     """Like for like: the same deterministic policy, the same start states, the same horizon and the same value
     (discounted sum of `horizon` rewards), once inside the model (random elite per step, sampled) and once in
     the real env. Returns (predicted, real), one value per start state."""

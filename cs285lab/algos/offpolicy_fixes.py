@@ -25,16 +25,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cs285lab.algos.configs import Overridable
-from cs285lab.algos.naive_offpolicy import ActsWithActor
-from cs285lab.algos.off_policy import run_off_policy
+from cs285lab.algos.legacy import accepts_legacy_calls
+from cs285lab.algos.off_policy import OffPolicyConfig, run_off_policy
 from cs285lab.algos.sac import SquashedGaussianActor
-from cs285lab.seeding import seeded_init
 from cs285lab.batch import Batch
 from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
 from cs285lab.record import HistoryRow, Logger
-from cs285lab.seeding import seed_run
+from cs285lab.seeding import seed_run, seeded_init
 from cs285lab.twins import twin
 
 ARMS = {  # name -> (fix_critic, fix_actor): the four cells of the 2 x 2 ablation
@@ -46,8 +44,8 @@ ARMS = {  # name -> (fix_critic, fix_actor): the four cells of the 2 x 2 ablatio
 
 
 @dataclass
-class AblationConfig(Overridable):
-    """Hyperparameters shared by every arm (the naive algorithm's, plus the fixes' switches)."""
+class AblationConfig(OffPolicyConfig):
+    """A run of one arm: the loop's settings (OffPolicyConfig), the naive algorithm's sizes and the fixes' switches."""
 
     fix_critic: bool = False
     fix_actor: bool = False
@@ -57,20 +55,33 @@ class AblationConfig(Overridable):
     hidden: tuple[int, ...] = (64, 64)
     lr: float = 3e-3
     gamma: float = 0.99
-    batch_size: int = 128
-    learning_starts: int = 500
-    buffer_size: int = 1_000_000
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.hidden = tuple(int(h) for h in self.hidden)
         if self.baseline and self.num_samples < 2:
             raise ValueError("AblationConfig: the K-sample baseline needs num_samples >= 2")
         if self.critic_tau is not None and not 0.0 < self.critic_tau <= 1.0:
             raise ValueError(f"AblationConfig.critic_tau must be in (0, 1] or None, got {self.critic_tau}")
-        if self.num_samples < 1 or self.batch_size < 1 or self.buffer_size < 1:
-            raise ValueError("AblationConfig: num_samples, batch_size and buffer_size must be positive")
+        if self.num_samples < 1:
+            raise ValueError("AblationConfig: num_samples must be positive")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"AblationConfig.gamma must be in [0, 1], got {self.gamma}")
+
+
+class ActsWithActor:
+    """`act` for an agent with a squashed Gaussian `actor` and an `obs_dim` (shared by the off-policy agents)."""
+
+    actor: SquashedGaussianActor
+    obs_dim: int
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """One action for obs [obs_dim] or a batch [N, obs_dim]."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        if x.shape[-1] != self.obs_dim or x.ndim not in (1, 2):
+            raise ValueError(f"act: expected obs of shape [{self.obs_dim}] or [N, {self.obs_dim}], got {tuple(x.shape)}")
+        return self.actor(x, deterministic=deterministic)[0].numpy()
 
 
 @twin("nb03", "nb03-q-target")
@@ -198,20 +209,16 @@ class AblationAC(ActsWithActor):
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item()}
 
 
-def train_ablation(env_id: str, total_steps: int, seed: int, config: AblationConfig | None = None, *,
-                   logger: Logger | None = None, eval_every: int = 1000, eval_episodes: int = 10,
+@accepts_legacy_calls(AblationConfig, ("total_steps", "seed", "config"))
+def train_ablation(env_id: str, config: AblationConfig, *, seed: int, logger: Logger | None = None,
                    q_target_fn: Callable = q_target,
                    actor_loss_fn: Callable = score_function_loss) -> tuple[AblationAC, list[HistoryRow]]:
-    """Train one arm of the ablation with the off-policy loop of train_sac; return the agent and its history."""
+    """Train one arm of the ablation (the run `config` describes) with the off-policy loop; return agent and history."""
     seed_run(seed)
-    config = config or AblationConfig()
     env = make_env(env_id, who="the off-policy actor-critic ablation")
     agent = AblationAC(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
                        env.action_space.high, config, q_target_fn=q_target_fn, actor_loss_fn=actor_loss_fn)
-    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.batch_size,
-                             learning_starts=config.learning_starts, buffer_size=config.buffer_size,
-                             logger=logger, eval_every=eval_every, eval_episodes=eval_episodes)
-    return agent, history
+    return agent, run_off_policy(agent, env, env_id, config, seed=seed, logger=logger)
 
 
-__all__ = ["ARMS", "AblationAC", "AblationConfig", "q_target", "score_function_loss", "train_ablation"]
+__all__ = ["ARMS", "AblationAC", "AblationConfig", "ActsWithActor", "q_target", "score_function_loss", "train_ablation"]

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cs285lab.algos.configs import Overridable
-from cs285lab.algos.off_policy import EnvInteraction, run_off_policy  # noqa: F401 - old import path of the loop
+from cs285lab.algos.legacy import accepts_legacy_calls
+from cs285lab.algos.off_policy import OffPolicyConfig, run_off_policy
 from cs285lab.batch import Batch
 from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
@@ -34,30 +34,30 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
 @dataclass
-class SACConfig(Overridable):
-    """Hyperparameters of SAC (defaults: small nets that learn Pendulum-v1 in about 4k env steps, and stay there)."""
+class SACConfig(OffPolicyConfig):
+    """A SAC run: the loop's settings (OffPolicyConfig: steps, evaluations, batches, buffer) and SAC's own.
+
+    The defaults: small nets that learn Pendulum-v1 in about 4k env steps, and stay there.
+    """
 
     hidden: tuple[int, ...] = (64, 64)   # both actor and critics
     lr: float = 1e-3                     # Adam, actor, critics and temperature
     gamma: float = 0.99
     tau: float = 0.005                   # Polyak: target <- (1 - tau) * target + tau * online
-    batch_size: int = 128
     init_alpha: float = 1.0              # initial entropy temperature
     target_entropy: float | None = None  # None -> -act_dim (the usual heuristic)
     num_q: int = 2                       # twin Q: the minimum fights overestimation
-    learning_starts: int = 500           # uniform random actions (and no updates) before this many steps
-    buffer_size: int = 1_000_000
-    updates_per_step: int = 1            # gradient steps per env step (update-to-data ratio)
     critic_layer_norm: bool = True       # normalize the critics' hidden features (see QEnsemble)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.hidden = tuple(int(h) for h in self.hidden)
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"SACConfig.tau must be in (0, 1], got {self.tau}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"SACConfig.gamma must be in [0, 1], got {self.gamma}")
-        if self.num_q < 1 or self.batch_size < 1 or self.buffer_size < 1 or self.init_alpha <= 0:
-            raise ValueError("SACConfig: num_q, batch_size, buffer_size and init_alpha must be positive")
+        if self.num_q < 1 or self.init_alpha <= 0:
+            raise ValueError("SACConfig: num_q and init_alpha must be positive")
 
 
 class QEnsemble(nn.Module):
@@ -154,7 +154,7 @@ class SAC:
                  action_high: np.ndarray | Sequence[float], config: SACConfig | None = None,
                  seed: int | None = None) -> None:
         """Networks from torch's global generator (train_sac seeds it); `seed` builds them from that seed instead,
-        without touching the global generator (kept for calls written before the one seeding rule)."""
+        without touching the global generator (an agent built outside a training run: checks, tests)."""
         self.config = config = config or SACConfig()
         low = np.array(np.broadcast_to(np.asarray(action_low, dtype=np.float32), (act_dim,)))
         high = np.array(np.broadcast_to(np.asarray(action_high, dtype=np.float32), (act_dim,)))
@@ -167,13 +167,10 @@ class SAC:
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), requires_grad=True)
         self.target_entropy = -float(act_dim) if config.target_entropy is None else float(config.target_entropy)
-        # One Adam each for the critics, the actor and the temperature (fused: one kernel per optimizer step).
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.lr, fused=True)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.lr, fused=True)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.lr, fused=True)
-        # The fast path's one Adam over all three parts (see fast_update); an agent trains with one path or the other.
-        self.fast_optimizer = torch.optim.Adam([*self.actor.parameters(), *self.critic.parameters(), self.log_alpha],
-                                               lr=config.lr, fused=True)
+        # One Adam over the actor, the critics and the temperature (fused: one kernel per step). Adam works per
+        # parameter, so this is three Adams, one per part, stepped at once (see update).
+        self.optimizer = torch.optim.Adam([*self.actor.parameters(), *self.critic.parameters(), self.log_alpha],
+                                          lr=config.lr, fused=True)
 
     @property
     def alpha(self) -> Tensor:
@@ -225,50 +222,26 @@ class SAC:
         actor_loss, log_prob = self.actor_loss(batch)
         # 3. temperature loss: raise alpha when the entropy is below its target, lower it when above
         alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        # 4. a gradient step for each. All gradients first: the actor's loss went through the critic,
-        #    so the critic's weights must not change before the actor's backward pass.
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.alpha_optimizer.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.critic_optimizer.step()
-        self.actor_optimizer.step()
-        self.alpha_optimizer.step()
-        # 5. targets: Polyak averaging, target <- target + tau * (online - target)
-        with torch.no_grad():
-            for target, online in zip(self.target_critic.parameters(), self.critic.parameters()):
-                target.lerp_(online, self.config.tau)
-        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
-                "alpha": self.alpha.item(), "entropy": -log_prob.mean().item()}
-
-    # -- the fast path the training loop runs (same arithmetic as `update`, bit for bit; tests/test_sac.py) ----
-    def fast_update(self, batch: Batch) -> dict[str, float]:
-        """`update` with less overhead: one backward pass of the summed losses, one fused Adam step, one Polyak call.
-
-        The same numbers as `update`: each loss reaches only its own parameters (the target is detached, the
-        actor's loss freezes the critic, the temperature's detaches log pi), Adam works per parameter, and
-        Tensor.lerp_ over a list is what the loop in `update` does one tensor at a time.
-        """
-        _check_batch(batch, self.obs_dim, self.act_dim)
-        critic_loss = self.critic_loss(batch)
-        actor_loss, log_prob = self.actor_loss(batch)
-        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        self.fast_optimizer.zero_grad(set_to_none=True)
+        # 4. a gradient step for each. Each loss reaches only its own parameters (the target is a fixed label,
+        #    the critic is frozen in the actor's loss, log pi is detached in alpha's), so one backward pass of
+        #    their sum gives each part its own gradient, and one Adam step moves each part as its own Adam would.
+        self.optimizer.zero_grad(set_to_none=True)
         (critic_loss + actor_loss + alpha_loss).backward()
-        self.fast_optimizer.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(list(self.target_critic.parameters()), list(self.critic.parameters()),
-                                 self.config.tau)
+        self.optimizer.step()
+        # 5. targets: Polyak averaging, target <- target + tau * (online - target)
+        self.soft_update(self.target_critic, self.critic, self.config.tau)
+        return self.statistics(critic_loss, actor_loss, log_prob)
+
+    @torch.no_grad()
+    def soft_update(self, target: nn.Module, online: nn.Module, tau: float) -> None:
+        """Move each target parameter a fraction `tau` of the way toward its online parameter."""
+        for target_param, online_param in zip(target.parameters(), online.parameters()):
+            target_param.lerp_(online_param, tau)
+
+    def statistics(self, critic_loss: Tensor, actor_loss: Tensor, log_prob: Tensor) -> dict[str, float]:
+        """What one update reports: its losses, the temperature and the policy's entropy."""
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
                 "alpha": self.alpha.item(), "entropy": -log_prob.mean().item()}
-
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        """What the training loop calls: `fast_update`, or an `update` that a subclass (or the instance) replaces."""
-        if type(self).update is not SAC.update or "update" in vars(self):
-            return self.update(batch)
-        return self.fast_update(batch)
 
 
 def _check_batch(batch: Batch, obs_dim: int, act_dim: int) -> None:
@@ -290,25 +263,20 @@ def _check_batch(batch: Batch, obs_dim: int, act_dim: int) -> None:
                              f"[{size if size is not None else 'B'}{''.join(f', {d}' for d in tail)}]")
 
 
-def train_sac(env_id: str, total_steps: int, seed: int, config: SACConfig | None = None, *,
-              logger: Logger | None = None, eval_every: int = 1000, eval_episodes: int = 10,
+@accepts_legacy_calls(SACConfig, ("total_steps", "seed", "config"))
+def train_sac(env_id: str, config: SACConfig, *, seed: int, logger: Logger | None = None,
               agent_cls: type[SAC] = SAC) -> tuple[SAC, list[HistoryRow]]:
-    """Train SAC on `env_id` for `total_steps` env steps; return the agent and its evaluation history.
+    """Train SAC on `env_id` for the run `config` describes; return the agent and its evaluation history.
 
     History rows (cs285lab.record): step, eval_return (the deterministic policy over `eval_episodes`
     fixed-seed episodes), train_return, wall_s, train_s, train_cpu_s, and the last update's statistics.
     `agent_cls` lets a notebook plug in a subclass (e.g. one with a student's critic target).
     """
     seed_run(seed)  # the run's generators; the agent's networks are drawn from them
-    config = config or SACConfig()
     env = make_env(env_id)
     agent = agent_cls(env.observation_space.shape[0], env.action_space.shape[0], env.action_space.low,
                       env.action_space.high, config)
-    history = run_off_policy(agent, env, env_id, total_steps, seed, batch_size=config.batch_size,
-                             learning_starts=config.learning_starts, buffer_size=config.buffer_size,
-                             updates_per_step=config.updates_per_step, logger=logger,
-                             eval_every=eval_every, eval_episodes=eval_episodes)
-    return agent, history
+    return agent, run_off_policy(agent, env, env_id, config, seed=seed, logger=logger)
 
 
-__all__ = ["EnvInteraction", "QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "make_env", "run_off_policy", "train_sac"]
+__all__ = ["QEnsemble", "SAC", "SACConfig", "SquashedGaussianActor", "frozen", "train_sac"]

@@ -197,7 +197,8 @@ class HookedSAC(SAC):
     """SAC whose critic loss, target and Polyak step are pluggable functions; logs reviewer statistics.
 
     `hooks` maps hook names ("critic_loss", "q_backup", "soft_update") to functions; missing hooks use
-    the correct code of the given conventions. `polyak` says how soft_update's `rate` is meant.
+    the correct code of the given conventions. `polyak_convention` says how soft_update's `rate` is meant.
+    SAC.update runs unchanged: it calls these methods.
     """
 
     hooks: dict[str, Callable] = {}
@@ -214,31 +215,23 @@ class HookedSAC(SAC):
         self._last_q_y = (q.detach().mean().item(), y.detach().mean().item())
         return self.hooks.get("critic_loss", critic_loss_sum)(q, y)
 
-    def update(self, batch: Batch) -> dict[str, float]:
-        """SAC's update with the hooks, plus Q, target, gradient-norm and target-drift statistics."""
-        critic_loss = self.critic_loss(batch)
-        actor_loss, log_prob = self.actor_loss(batch)
-        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        optimizers = (self.critic_optimizer, self.actor_optimizer, self.alpha_optimizer)
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=True)
-        # one backward pass of the sum: a buggy hook may send the critic's loss into the actor, and it must count
-        (critic_loss + actor_loss + alpha_loss).backward()
+    def soft_update(self, target: nn.Module, online: nn.Module, tau: float) -> None:
+        """The Polyak step, from the soft_update hook, called with the rate its convention means."""
+        correct = soft_update_tau if self.polyak_convention == "tau" else soft_update_polyak
+        self.hooks.get("soft_update", correct)(target, online, CONVENTION_RATE[self.polyak_convention](tau))
+
+    def statistics(self, critic_loss: Tensor, actor_loss: Tensor, log_prob: Tensor) -> dict[str, float]:
+        """SAC's statistics plus what a reviewer reads: Q and target means, gradient norms, target drift."""
+        # the gradients of this update are still on the parameters (the optimizer step does not clear them)
         grad = {name: float(torch.linalg.vector_norm(torch.stack(
             [p.grad.norm() for p in net.parameters() if p.grad is not None])) if any(
             p.grad is not None for p in net.parameters()) else 0.0)
             for name, net in (("critic", self.critic), ("actor", self.actor))}
-        for optimizer in optimizers:
-            optimizer.step()
-        rate = CONVENTION_RATE[self.polyak_convention](self.config.tau)
-        self.hooks.get("soft_update", soft_update_tau if self.polyak_convention == "tau" else soft_update_polyak)(
-            self.target_critic, self.critic, rate)
         with torch.no_grad():
             drift = torch.linalg.vector_norm(torch.stack([(t - o).norm() for t, o in zip(
                 self.target_critic.parameters(), self.critic.parameters())]))
         q_mean, y_mean = self._last_q_y
-        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": self.alpha.item(),
-                "entropy": -log_prob.mean().item(), "q_mean": q_mean, "target_mean": y_mean,
+        return {**super().statistics(critic_loss, actor_loss, log_prob), "q_mean": q_mean, "target_mean": y_mean,
                 "critic_grad_norm": grad["critic"], "actor_grad_norm": grad["actor"], "target_drift": float(drift)}
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from cs285lab.buffers import Batch
 from cs285lab.checks.core import CheckFailed, Exercise, exercise
-from cs285lab.config import thresholds
+from cs285lab.budgets import thresholds
 
 # --------------------------------------------------------------------------------------------
 # 1. The replay buffer
@@ -592,14 +592,14 @@ def sac_learned(history: list[dict], agent=None) -> None:
         final = float(history[-1]["eval_return"])
         ex.expect(math.isfinite(final), "the final evaluation return is not a number: the training diverged")
         if agent is not None:
-            from cs285lab.config import budget
-            from cs285lab.envs import evaluate
+            from cs285lab.budgets import budget
+            from cs285lab.envs import EVAL_SEED, evaluate
 
             ex.expect(type(agent).__name__ == "StudentSAC" and callable(getattr(agent, "act", None)),
                       "pass the StudentSAC agent trained in the cell above (it runs your functions)")
             # The same deterministic evaluation as train_sac's last row: it must give the same number.
             again = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1",
-                             budget("nb03").eval_episodes, seed=10_000)
+                             budget("nb03").sac.eval_episodes, seed=EVAL_SEED)
             ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
                       f"the history says the final evaluation return was {final:.0f}, but evaluating your agent "
                       f"the same way gives {again:.0f}: this history does not come from this agent (typed in or "
@@ -616,16 +616,16 @@ def sac_learned(history: list[dict], agent=None) -> None:
 
 def _reevaluate(ex: Exercise, agent, history: list[dict], name: str) -> float:
     """Evaluate `agent` exactly as its training loop did last; fail if `history` does not match it."""
-    from cs285lab.config import budget
-    from cs285lab.envs import evaluate
+    from cs285lab.budgets import budget
+    from cs285lab.envs import EVAL_SEED, evaluate
 
     if not isinstance(history, list) or not history or not all(isinstance(r, dict) and "eval_return" in r
                                                               for r in history):
         ex.fail(f"pass the {name} history returned by the training cell (a list of dicts with 'eval_return')")
     final = float(history[-1]["eval_return"])
     ex.expect(math.isfinite(final), f"the {name} agent's final evaluation return is not a number: training diverged")
-    again = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1", budget("nb03").eval_episodes,
-                     seed=10_000)
+    again = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1", budget("nb03").ablation.eval_episodes,
+                     seed=EVAL_SEED)
     ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
               f"the {name} history says the final evaluation return was {final:.0f}, but evaluating that agent "
               f"the same way gives {again:.0f}: the history does not come from this agent (typed in or edited?). "

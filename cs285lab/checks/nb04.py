@@ -8,7 +8,7 @@ import numpy as np
 import cs285lab.envs  # noqa: F401 - registers cs285lab/DynaMaze-v0
 from cs285lab.algos.dyna import dyna_q_runs
 from cs285lab.checks.core import exercise
-from cs285lab.config import thresholds
+from cs285lab.budgets import thresholds
 
 UNSEEN_PAIRS = ("you planned from (s, a) pairs that were never tried: the model knows nothing about them. "
                 "Sample only from the pairs stored in the model (e.g. list(model))")

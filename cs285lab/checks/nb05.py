@@ -10,7 +10,7 @@ import torch
 
 from cs285lab.buffers import Batch, ReplayBuffer
 from cs285lab.checks.core import CheckFailed, exercise
-from cs285lab.config import thresholds
+from cs285lab.budgets import thresholds
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -268,7 +268,7 @@ def mixed_batch(fn) -> None:
 
 # ---- the learning check ------------------------------------------------------------------------
 
-RERUN_KEYS = ("env_id", "seed", "config", "eval_episodes", "nll_fn", "rollout_fn", "batch_fn", "refresh_fn")
+RERUN_KEYS = ("env_id", "seed", "config", "nll_fn", "rollout_fn", "batch_fn", "refresh_fn")
 
 
 def _random_return(env_id: str, seed: int, episodes: int) -> float:
@@ -281,13 +281,17 @@ def _random_return(env_id: str, seed: int, episodes: int) -> float:
 
 def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
     """Redo what can be redone cheaply; fail when the result's numbers are not what its objects measure."""
-    from cs285lab.algos.mbpo import train_mbpo
-    from cs285lab.envs import evaluate
+    from cs285lab.algos.mbpo import MBPOConfig, train_mbpo
+    from cs285lab.envs import EVAL_SEED, evaluate
 
     missing = [key for key in RERUN_KEYS if key not in rerun]
     if missing:
         raise ValueError(f"learning(..., rerun=...) needs {list(RERUN_KEYS)}; missing {missing}")
-    env_id, seed, config, episodes = rerun["env_id"], rerun["seed"], rerun["config"], rerun["eval_episodes"]
+    env_id, seed, config = rerun["env_id"], rerun["seed"], rerun["config"]
+    if not isinstance(config, MBPOConfig):
+        raise ValueError(f"learning(..., rerun=...): config must be the training cell's MBPOConfig, got "
+                         f"{type(config).__name__}")
+    episodes = config.eval_episodes
     typed = ("typed in or edited? Re-run the training cell and pass its `result` unchanged")
     baseline = _random_return(env_id, seed, episodes)
     ex.expect(abs(baseline - random_return) < 1e-3 * max(1.0, abs(baseline)),
@@ -297,13 +301,14 @@ def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
     ex.expect(agent is not None and callable(getattr(agent, "act", None)),
               f"this result has no trained agent, so its returns cannot be measured again ({typed})")
     final = result.history[-1]["eval_return"]
-    again = evaluate(lambda o: agent.act(o, deterministic=True), env_id, episodes, seed=10_000)
+    again = evaluate(lambda o: agent.act(o, deterministic=True), env_id, episodes, seed=EVAL_SEED)
     ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
               f"the history says the final evaluation return was {final:.0f}, but evaluating the result's agent the "
               f"same way gives {again:.0f}: this history does not come from this agent ({typed})")
     # The first model refit happens right after the random steps: rerun only that far with YOUR functions.
-    short = train_mbpo(env_id, config.sac.learning_starts, seed=seed, config=replace(config, updates_per_step=1),
-                       eval_every=config.sac.learning_starts, eval_episodes=1,
+    up_to_the_fit = replace(config, updates_per_step=1, total_steps=config.learning_starts,
+                            eval_every=config.learning_starts, eval_episodes=1)
+    short = train_mbpo(env_id, up_to_the_fit, seed=seed,
                        **{key: rerun[key] for key in ("nll_fn", "rollout_fn", "batch_fn", "refresh_fn")})
     ours, theirs = (short.fits[0].val_nll if short.fits else math.nan), result.fits[0].val_nll
     ex.expect(abs(ours - theirs) < 1e-3 * max(1.0, abs(ours)),
@@ -316,7 +321,7 @@ def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
 def learning(result, random_return: float, *, rerun: dict | None = None) -> None:
     """Check an MBPO run: a real model fit and a policy that beats random; with `rerun`, re-measured, not trusted.
 
-    `rerun` (what the notebook's check cell passes): env_id, seed, config, eval_episodes and the four student
+    `rerun` (what the notebook's check cell passes): env_id, seed, config and the four student
     functions. Then the random baseline and the final return are measured again, and the first model refit is
     reproduced with the student's functions, so numbers typed into a result fail. The required gain over the
     random policy is the budget's `min_gain` threshold.

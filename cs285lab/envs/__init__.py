@@ -12,9 +12,13 @@ from cs285lab.envs.spaces import (env_actions, obs_tensor, require_action_space,
                                  require_obs_space, require_vector_obs)
 from cs285lab.envs.vector import make_vec_env  # noqa: F401
 
+# Evaluation episodes start from these env seeds (EVAL_SEED, EVAL_SEED + 1, ...) for every algorithm, run seed and
+# checkpoint: curves of different seeds and algorithms are scored on the same episodes, none of them a training one.
+EVAL_SEED = 10_000
+
 
 def evaluate(policy: Callable[[np.ndarray], np.ndarray | int], env_id: str, episodes: int = 10,
-             seed: int = 10_000) -> float:
+             seed: int = EVAL_SEED) -> float:
     """Mean undiscounted return of `policy(obs) -> action` over `episodes` episodes (seeds seed, seed+1, ...)."""
     if episodes < 1:
         raise ValueError("episodes must be >= 1")

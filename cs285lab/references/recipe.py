@@ -7,27 +7,35 @@ logging each run with the run writer, and writes the band file (cs285lab.plots.r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from cs285lab.plots.reference import make_reference, reference_dir
 from cs285lab.runlog import RunWriter, load_runs
 
-__all__ = ["RECIPES", "Recipe", "generate", "known_recipes"]
+__all__ = ["RECIPES", "Recipe", "describe", "generate", "known_recipes"]
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to regenerate one shipped band: the notebook's training call, at that notebook's budget."""
+    """How to regenerate one shipped band: the notebook's training run, at that notebook's budget.
+
+    `config(budget)` builds the run's config exactly as the notebook's training cell does: `cell` is that
+    cell's id and `target` the name its config is assigned to, `binds` the cell's loop variables for this band
+    (e.g. {"n": 4}); tests/test_references.py evaluates the cell's assignment and compares.
+    """
 
     notebook: str                                        # budget name, e.g. "nb03"
     algorithm: str                                       # for the header, e.g. "cs285lab.algos.sac:train_sac"
     env: str
     metrics: tuple[str, ...]
-    settings: Callable[[Any], dict[str, Any]]            # budget -> the sizes the notebook's call uses
-    train: Callable[[int, dict[str, Any], Any], None]    # (seed, settings, logger) -> trains, logging to logger
+    config: Callable[[Any], Any]                         # budget -> the run's config
+    train: Callable[[int, Any, Any], None]               # (seed, config, logger) -> trains, logging to logger
+    cell: str | None = None                              # the notebook cell that builds and trains this run
+    target: str = "config"                               # the name that cell assigns the config to
+    binds: Mapping[str, Any] = field(default_factory=dict)  # that cell's loop variables for this band
 
 
 RECIPES: dict[str, Recipe] = {}  # filled from cs285lab/references/recipes/*.py on first use (see known_recipes())
@@ -59,15 +67,16 @@ def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str
     """
     import tempfile
 
-    from cs285lab.config import PROFILES, budget
+    from cs285lab.budgets import PROFILES, budget
 
     known = known_recipes()
     if exercise not in known:
         raise KeyError(f"no recipe for {exercise!r}; known: {', '.join(sorted(known))} "
                        "(add one in cs285lab/references/recipes/<notebook>.py)")
     recipe = known[exercise]
-    settings = recipe.settings(budget(recipe.notebook, profile))
-    same_in = [p for p in PROFILES if recipe.settings(budget(recipe.notebook, p)) == settings]
+    config = recipe.config(budget(recipe.notebook, profile))
+    same_in = [p for p in PROFILES if recipe.config(budget(recipe.notebook, p)) == config]
+    settings = describe(config)
     out = Path(out) if out is not None else reference_dir() / f"{exercise}.csv"
     with tempfile.TemporaryDirectory() as scratch:
         run_root = Path(root) if root is not None else Path(scratch)
@@ -75,7 +84,7 @@ def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str
         names = []
         for seed in seeds:
             with RunWriter(experiment, seed=seed, root=run_root, config=settings) as logger:
-                recipe.train(seed, settings, logger)
+                recipe.train(seed, config, logger)
             names.append(logger.run)
             print(f"  {exercise}: seed {seed} done", flush=True)
         runs = load_runs(experiment, root=run_root, runs=names, metrics=recipe.metrics)
@@ -84,3 +93,15 @@ def generate(exercise: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), profile: str
                               budget=", ".join(f"{k}={v}" for k, v in settings.items()),
                               how=f"python -m cs285lab.references generate {exercise} --profile {profile} "
                                   f"--seeds {' '.join(map(str, seeds))}")
+
+
+def describe(config: Any) -> dict[str, Any]:
+    """What a band's header says of its run: a config's fields that differ from its class's defaults (a
+    mapping as it is)."""
+    if isinstance(config, Mapping):
+        return dict(config)
+    if not is_dataclass(config):
+        raise TypeError(f"a recipe's config must be a config dataclass or a mapping, got {type(config).__name__}")
+    default = type(config)()
+    return {f.name: getattr(config, f.name) for f in fields(config)
+            if getattr(config, f.name) != getattr(default, f.name)}

@@ -6,24 +6,19 @@
     a2c.py       synchronous parallel actor-critic: `A2CConfig`, `train_a2c`
     online.py    online actor-critic (a batch of one): `online_update`, `train_online_ac`
 
-Everything is importable from here, as it was from the single module before the split.
+Every public name is importable from here, as it was from the single module before the split.
 """
 
 from cs285lab.algos.actor_critic.networks import (PolicyHead, SeparateActorCritic, SharedActorCritic, ValueHead,
-                                                  _ActorCritic, _dist_and_value, _env_actions, _obs_tensor,
-                                                  _require_action_space, _require_model, _require_obs_space,
                                                   greedy_policy, make_actor_critic, make_encoder, sample_actions)
-from cs285lab.algos.actor_critic.targets import (_require_gamma, _require_vectors, actor_critic_loss,
-                                                 gae_advantages, policy_value_loss, td_target)
+from cs285lab.algos.actor_critic.targets import actor_critic_loss, gae_advantages, policy_value_loss, td_target
 from cs285lab.algos.actor_critic.rollout import (RecordEpisodes, Rollout, collect_rollout, collect_step,
                                                  collect_transitions)
-from cs285lab.algos.actor_critic.a2c import ADVANTAGES, A2CConfig, _fit_critic, _gae_loss, train_a2c
+from cs285lab.algos.actor_critic.a2c import ADVANTAGES, A2CConfig, train_a2c
 from cs285lab.algos.actor_critic.online import OnlineConfig, online_update, train_online_ac
 from cs285lab.batch import Batch
 from cs285lab.envs import evaluate
 from cs285lab.envs.vector import make_vec_env
-
-_Rollout = Rollout  # the name before the split
 
 __all__ = [
     "Batch", "SeparateActorCritic", "SharedActorCritic", "PolicyHead", "ValueHead", "make_encoder",

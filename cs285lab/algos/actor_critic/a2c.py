@@ -10,10 +10,11 @@ The lecture's batch actor-critic, step by step, as `train_a2c` runs it:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
@@ -21,21 +22,21 @@ from torch import nn
 from cs285lab.algos.actor_critic.networks import _dist_and_value, _require_model, greedy_policy, make_actor_critic
 from cs285lab.algos.actor_critic.rollout import RecordEpisodes, Rollout, collect_rollout
 from cs285lab.algos.actor_critic.targets import actor_critic_loss, policy_value_loss
-from cs285lab.algos.configs import Overridable, positional_call
 from cs285lab.algos.guards import check_loss, check_params, check_rewards, positive_int
+from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.batch import Batch
-from cs285lab.envs import evaluate
+from cs285lab.envs import EVAL_SEED, evaluate
 from cs285lab.envs.vector import make_vec_env
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
 
-__all__ = ["A2CConfig", "train_a2c", "ADVANTAGES"]
+__all__ = ["A2CConfig", "train_a2c", "evaluate_greedy", "ADVANTAGES"]
 
 ADVANTAGES = ("gae", "one_step")
 
 
 @dataclass(frozen=True)
-class A2CConfig(Overridable):
+class A2CConfig:
     """Every hyperparameter of `train_a2c`.
 
     advantage: "gae" is the built-in loss: GAE(lambda) advantages (`gae_lambda`=0 is the one-step TD
@@ -89,31 +90,25 @@ class A2CConfig(Overridable):
 
 
 
-# Positional arguments of train_a2c before it took a config (kept for notebooks saved before the restructuring).
-_LEGACY_POSITIONAL = ("num_envs", "total_steps", "seed")
+def _one_step_with_a_loss_fn(keywords: Any) -> dict[str, Any]:
+    """What an older call without a config meant by passing a loss_fn: the one-step loss it hands the rollout to."""
+    return {"advantage": "one_step"} if keywords.get("loss_fn") is not None else {}
 
 
-def train_a2c(env_id: str, config: A2CConfig | int | None = None, *legacy: int, seed: int = 0,
-              model: nn.Module | None = None, loss_fn: Callable[..., tuple[torch.Tensor, dict]] | None = None,
-              logger: Logger | None = None, on_update: Callable[[int, int, nn.Module, Batch], None] | None = None,
-              **overrides: Any) -> tuple[nn.Module, list[HistoryRow]]:
-    """Synchronous parallel actor-critic with `config` (fields overridable by keyword); returns (model, history).
+@accepts_legacy_calls(A2CConfig, ("num_envs", "total_steps", "seed"), defaults=_one_step_with_a_loss_fn)
+def train_a2c(env_id: str, config: A2CConfig, *, seed: int, model: nn.Module | None = None,
+              loss_fn: Callable[..., tuple[torch.Tensor, dict]] | None = None, logger: Logger | None = None,
+              on_update: Callable[[int, int, nn.Module, Batch], None] | None = None) -> tuple[nn.Module, list[HistoryRow]]:
+    """Synchronous parallel actor-critic, the whole run described by `config`; returns (model, history).
 
     With advantage="one_step", `loss_fn(model, batch, gamma, value_coef, entropy_coef)` is the loss
-    (default `actor_critic_loss`). A call without a config that passes `loss_fn` and names no
-    advantage runs "one_step", as train_a2c did before it took a config.
-    The NEXT_STEP reset step after each episode end carries no transition and is masked out.
-    `history` holds one `cs285lab.record` row per evaluation (step, eval_return: greedy, mean over
-    `eval_episodes`, train_return, wall_s, train_s, train_cpu_s, and the last update's loss stats).
-    Env steps count every worker step, reset steps included. The logger gets every row and
-    training-curve points (train_return with the loss stats) ten times as often.
+    (default `actor_critic_loss`). The NEXT_STEP reset step after each episode end carries no
+    transition and is masked out. `history` holds one `cs285lab.record` row per evaluation (step,
+    eval_return: greedy, mean over `eval_episodes`, train_return, wall_s, train_s, train_cpu_s, and the
+    last update's loss stats). Env steps count every worker step, reset steps included. The logger gets
+    every row and training-curve points (train_return with the loss stats) ten times as often.
     """
-    explicit = isinstance(config, A2CConfig)
-    config, seed, overrides = positional_call("train_a2c", A2CConfig, config, legacy, _LEGACY_POSITIONAL, seed,
-                                              overrides)
-    if loss_fn is not None and not explicit and "advantage" not in overrides:
-        overrides["advantage"] = "one_step"
-    cfg = A2CConfig.of(config, **overrides)
+    cfg = config
     if loss_fn is not None and cfg.advantage == "gae":
         raise ValueError("loss_fn replaces the built-in GAE loss: use advantage='one_step' with a loss_fn")
     loss_fn = loss_fn or actor_critic_loss
@@ -144,7 +139,7 @@ def _train(envs: Any, env_id: str, model: nn.Module, cfg: A2CConfig, seed: int, 
     stats: dict[str, float] = {}
     for update in range(num_updates):
         if next_eval <= env_steps:
-            _evaluate(recorder, model, envs, env_id, cfg, env_steps, stats)
+            evaluate_greedy(recorder, model, envs.single_action_space, env_id, cfg.eval_episodes, env_steps, stats)
             next_eval += cfg.eval_every
         rollout, obs, prev_done = collect_rollout(envs, model, obs, prev_done, cfg.n_steps)  # 1. sample
         env_steps += steps_per_update
@@ -173,16 +168,17 @@ def _train(envs: Any, env_id: str, model: nn.Module, cfg: A2CConfig, seed: int, 
             next_log += log_every
         if on_update is not None:
             on_update(update, env_steps, model, batch)
-    _evaluate(recorder, model, envs, env_id, cfg, env_steps, stats)
+    evaluate_greedy(recorder, model, envs.single_action_space, env_id, cfg.eval_episodes, env_steps, stats)
     return recorder.rows
 
 
-def _evaluate(recorder: Recorder, model: nn.Module, envs: Any, env_id: str, cfg: A2CConfig, step: int,
-              stats: dict[str, float]) -> None:
-    """One history row: the greedy policy's mean return now, plus the last update's statistics."""
+def evaluate_greedy(recorder: Recorder, model: nn.Module, action_space: gym.Space, env_id: str, episodes: int,
+                    step: int, stats: Mapping[str, float] | None = None) -> None:
+    """One history row at `step`: the greedy policy's mean return over `episodes` fixed-seed episodes (EVAL_SEED on),
+    plus the last update's statistics. Every actor-critic trainer evaluates this way."""
     check_params(step, model)
-    policy = greedy_policy(model, envs.single_action_space)
-    recorder.evaluate(step, lambda: evaluate(policy, env_id, episodes=cfg.eval_episodes), stats)
+    policy = greedy_policy(model, action_space)
+    recorder.evaluate(step, lambda: evaluate(policy, env_id, episodes, seed=EVAL_SEED), stats)
 
 
 def _fit_critic(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout, gamma: float,

@@ -17,10 +17,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
-from cs285lab.envs.spaces import env_actions as _env_actions
-from cs285lab.envs.spaces import obs_tensor as _obs_tensor
-from cs285lab.envs.spaces import require_action_space as _require_action_space
-from cs285lab.envs.spaces import require_obs_space as _require_obs_space
+from cs285lab.envs.spaces import env_actions, obs_tensor, require_action_space, require_obs_space
 from cs285lab.nets import mlp, sample_actions
 from cs285lab.twins import twin
 
@@ -30,7 +27,7 @@ __all__ = ["make_encoder", "PolicyHead", "ValueHead", "SeparateActorCritic", "Sh
 
 def make_encoder(obs_space: gym.spaces.Space, hidden: Sequence[int] = (64, 64)) -> tuple[nn.Module, int]:
     """Observation -> features: an MLP for vectors, a small conv net for images [C, H, W]; returns (net, size)."""
-    _require_obs_space(obs_space)
+    require_obs_space(obs_space)
     hidden = tuple(int(h) for h in hidden)
     if not hidden or min(hidden) <= 0:
         raise ValueError(f"hidden must be a non-empty sequence of positive sizes, got {hidden}")
@@ -57,7 +54,7 @@ class PolicyHead(nn.Module):
 
     def __init__(self, in_dim: int, action_space: gym.spaces.Space) -> None:
         super().__init__()
-        _require_action_space(action_space)
+        require_action_space(action_space)
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         out = int(action_space.n) if self.discrete else int(action_space.shape[0])
         self.out = nn.Linear(in_dim, out)
@@ -95,8 +92,8 @@ class _ActorCritic(nn.Module):
 
     def __init__(self, obs_space: gym.spaces.Space, action_space: gym.spaces.Space) -> None:
         super().__init__()
-        _require_obs_space(obs_space)
-        _require_action_space(action_space)
+        require_obs_space(obs_space)
+        require_action_space(action_space)
         self.obs_shape = tuple(obs_space.shape)
         self.action_space = action_space
 
@@ -197,8 +194,8 @@ def greedy_policy(model: nn.Module, action_space: gym.spaces.Space) -> Callable[
 
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            action = model.dist(_obs_tensor(np.asarray(obs)[None])).mode[0]
-        return _env_actions(action[None], space)[0]
+            action = model.dist(obs_tensor(np.asarray(obs)[None])).mode[0]
+        return env_actions(action[None], space)[0]
 
     return act
 

@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
+from cs285lab.algos.actor_critic.a2c import evaluate_greedy
+from cs285lab.algos.actor_critic.networks import make_actor_critic
 from cs285lab.algos.actor_critic.targets import actor_critic_loss
-from cs285lab.algos.configs import Overridable, positional_call
-from cs285lab.algos.guards import check_params, check_rewards, check_stats, positive_int
+from cs285lab.algos.guards import check_rewards, check_stats, positive_int
+from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.batch import Batch
-from cs285lab.envs import evaluate
 from cs285lab.envs.spaces import env_actions, obs_tensor, require_action_space, require_obs_space
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
@@ -41,7 +41,7 @@ def online_update(model: nn.Module, optimizer: torch.optim.Optimizer, obs: np.nd
 
 
 @dataclass(frozen=True)
-class OnlineConfig(Overridable):
+class OnlineConfig:
     """Every hyperparameter of `train_online_ac`."""
 
     total_steps: int = 20_000
@@ -63,18 +63,15 @@ class OnlineConfig(Overridable):
 
 
 
-def train_online_ac(env_id: str, config: OnlineConfig | int | None = None, *legacy: int, seed: int = 0,
-                    update: Callable[..., Any] | None = None, logger: Logger | None = None,
-                    **overrides: Any) -> tuple[nn.Module, list[HistoryRow]]:
+@accepts_legacy_calls(OnlineConfig, ("total_steps", "seed"))
+def train_online_ac(env_id: str, config: OnlineConfig, *, seed: int, update: Callable[..., Any] | None = None,
+                    logger: Logger | None = None) -> tuple[nn.Module, list[HistoryRow]]:
     """Online actor-critic: one env, one update per transition (batch size 1); returns (model, history).
 
     `update(model, optimizer, obs, action, reward, next_obs, terminated, gamma)` does the update
-    (default: `online_update`). History rows as in `train_a2c`. A second positional int is
-    total_steps (and a third the seed), as before the config.
+    (default: `online_update`). History rows as in `train_a2c`.
     """
-    config, seed, overrides = positional_call("train_online_ac", OnlineConfig, config, legacy,
-                                              ("total_steps", "seed"), seed, overrides)
-    cfg = OnlineConfig.of(config, **overrides)
+    cfg = config
     update = update or online_update
     seed_run(seed)
     env = gym.make(env_id)
@@ -90,7 +87,7 @@ def train_online_ac(env_id: str, config: OnlineConfig | int | None = None, *lega
         env.action_space.seed(seed)
         for step in range(cfg.total_steps):
             if next_eval <= step:
-                _evaluate(recorder, model, env, env_id, cfg, step, stats)
+                evaluate_greedy(recorder, model, env.action_space, env_id, cfg.eval_episodes, step, stats)
                 next_eval += cfg.eval_every
             with torch.no_grad():
                 action = model.dist(obs_tensor(obs[None])).sample()          # 1. a ~ pi(.|s)
@@ -103,14 +100,8 @@ def train_online_ac(env_id: str, config: OnlineConfig | int | None = None, *lega
             if (step + 1) % max(1, cfg.eval_every // 10) == 0:
                 recorder.log_training(step + 1, stats)
             obs = env.reset()[0] if terminated or truncated else next_obs
-        _evaluate(recorder, model, env, env_id, cfg, cfg.total_steps, stats)
+        evaluate_greedy(recorder, model, env.action_space, env_id, cfg.eval_episodes, cfg.total_steps, stats)
         return model, recorder.rows
     finally:
         env.close()
 
-
-def _evaluate(recorder: Recorder, model: nn.Module, env: gym.Env, env_id: str, cfg: OnlineConfig, step: int,
-              stats: dict[str, float]) -> None:
-    check_params(step, model)
-    policy = greedy_policy(model, env.action_space)
-    recorder.evaluate(step, lambda: evaluate(policy, env_id, episodes=cfg.eval_episodes), stats)

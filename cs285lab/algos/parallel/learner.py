@@ -18,20 +18,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from cs285lab.algos.actor_critic.networks import greedy_policy, make_actor_critic
+from cs285lab.algos.actor_critic.a2c import A2CConfig, evaluate_greedy
+from cs285lab.algos.actor_critic.networks import make_actor_critic
 from cs285lab.algos.actor_critic.targets import policy_value_loss, td_target
-from cs285lab.algos.configs import Overridable, positional_call
-from cs285lab.algos.guards import check_loss, check_params, positive_int
+from cs285lab.algos.guards import check_loss, positive_int
+from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.parallel.workers import ParameterServer, Stall, Transition, Worker
 from cs285lab.batch import Batch
-from cs285lab.envs import evaluate
 from cs285lab.envs.spaces import require_vector_obs
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
 from cs285lab.twins import twin
 
-__all__ = ["take_batch", "AsyncHistory", "NStepBatch", "transitions_to_batch", "learner_loss", "AsyncConfig",
-           "train_async"]
+__all__ = ["take_batch", "AsyncHistory", "TakeBatch", "transitions_to_batch", "learner_loss", "AsyncConfig",
+           "same_budget_a2c", "train_async"]
 
 
 @twin("nb02", "nb02-take-batch")
@@ -70,7 +70,8 @@ class AsyncHistory:
 
     @property
     def evals(self) -> list[tuple[int, float, float]]:
-        """The evaluations as (env step, wall_s, eval return) tuples (read-only; kept for older notebooks)."""
+        """The evaluations as (env step, wall_s, eval return) tuples: what notebooks saved from the previous release
+        read (removed in the 2027-spring release)."""
         return [(row["step"], row["wall_s"], row["eval_return"]) for row in self.rows]
 
     def record(self, consumed: int, wall_s: float, learner_version: int, transitions: Sequence[Transition],
@@ -97,9 +98,6 @@ class AsyncHistory:
 
 
 TakeBatch = Callable[[queue.Queue, int, int, float], "tuple[list[Transition], torch.Tensor] | None"]
-
-
-NStepBatch = Batch  # the one Batch carries `steps`; this name is kept for code written before
 
 
 def transitions_to_batch(transitions: Sequence[Transition]) -> Batch:
@@ -130,7 +128,7 @@ def learner_loss(model: nn.Module, batch: Batch, gamma: float, value_coef: float
 
 
 @dataclass(frozen=True)
-class AsyncConfig(Overridable):
+class AsyncConfig:
     """Every hyperparameter of `train_async`.
 
     Workers deliver n-step transitions (`n_steps` rewards, then bootstrap; n = 5 as in A3C): on
@@ -176,22 +174,25 @@ class AsyncConfig(Overridable):
 
 
 
-_LEGACY_POSITIONAL = ("num_workers", "total_steps", "seed")  # train_async's arguments before the config
+def same_budget_a2c(learner: AsyncConfig) -> A2CConfig:
+    """Synchronous A2C on the asynchronous learner's budget: its workers, env steps, transitions per update,
+    step size (decayed alike), discount, losses and evaluations; raw n-step advantages, as the learner's."""
+    return A2CConfig(num_envs=learner.num_workers, total_steps=learner.total_steps,
+                     n_steps=learner.batch_size // learner.num_workers, lr=learner.lr, anneal_lr=learner.anneal_lr,
+                     gamma=learner.gamma, gae_lambda=1.0, normalize_advantages=False, value_coef=learner.value_coef,
+                     entropy_coef=learner.entropy_coef, max_grad_norm=learner.max_grad_norm, hidden=learner.hidden,
+                     eval_every=learner.eval_every, eval_episodes=learner.eval_episodes)
 
 
-def train_async(env_id: str, config: AsyncConfig | int | None = None, *legacy: int, seed: int = 0,
-                take_batch_fn: TakeBatch = take_batch,
+@accepts_legacy_calls(AsyncConfig, ("num_workers", "total_steps", "seed"))
+def train_async(env_id: str, config: AsyncConfig, *, seed: int, take_batch_fn: TakeBatch = take_batch,
                 loss_fn: Callable[..., tuple[torch.Tensor, dict[str, float]]] = learner_loss,
-                logger: Logger | None = None, **overrides: Any) -> tuple[nn.Module, AsyncHistory]:
+                logger: Logger | None = None) -> tuple[nn.Module, AsyncHistory]:
     """Asynchronous parallel actor-critic: `num_workers` threads act, one learner updates per `batch_size` transitions.
 
-    `config` fields can be overridden by keyword; `train_async(env_id, num_workers, total_steps,
-    seed, ...)` as before the config still works. Threads are always stopped and joined before
-    this returns (or raises).
+    Threads are always stopped and joined before this returns (or raises).
     """
-    config, seed, overrides = positional_call("train_async", AsyncConfig, config, legacy, _LEGACY_POSITIONAL, seed,
-                                              overrides)
-    cfg = AsyncConfig.of(config, **overrides)
+    cfg = config
     seed_run(seed)
     probe = gym.make(env_id)
     try:
@@ -209,10 +210,8 @@ def train_async(env_id: str, config: AsyncConfig | int | None = None, *legacy: i
     history, recorder = AsyncHistory(), Recorder(logger)
     history.rows = recorder.rows  # the evaluations, in the one history schema
 
-    def evaluation(step: int) -> None:
-        check_params(step, model)
-        policy = greedy_policy(model, action_space)
-        recorder.evaluate(step, lambda: evaluate(policy, env_id, cfg.eval_episodes, seed=10_000 + seed))
+    def evaluation(step: int) -> None:  # the same fixed-seed episodes as every trainer's, for every run seed
+        evaluate_greedy(recorder, model, action_space, env_id, cfg.eval_episodes, step)
 
     start, consumed, next_eval = time.perf_counter(), 0, cfg.eval_every
     if cfg.eval_every:  # where the curve starts: the untrained policy
@@ -244,8 +243,8 @@ def train_async(env_id: str, config: AsyncConfig | int | None = None, *legacy: i
             returns = history.record(consumed, time.perf_counter() - start, version - 1, transitions, lags)
             recorder.episodes_ended(returns)
             for episode_return in returns:
-                recorder.logger.log(consumed, episode_return=episode_return)
-            recorder.logger.log(consumed, policy_lag=float(lags.float().mean()), **stats)
+                recorder.log(consumed, episode_return=episode_return)
+            recorder.log(consumed, policy_lag=float(lags.float().mean()), **stats)
             if cfg.eval_every and consumed >= next_eval:
                 next_eval += cfg.eval_every
                 evaluation(consumed)

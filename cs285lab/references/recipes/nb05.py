@@ -11,20 +11,14 @@ from typing import Any
 from cs285lab.references.recipe import Recipe
 
 
-def _nb05_settings(budget: Any) -> dict[str, Any]:
-    return {"total_steps": budget.total_steps, "eval_every": budget.eval_every, "eval_episodes": budget.eval_episodes,
-            "mbpo": budget.mbpo}
+def _train(seed: int, config: Any, logger: Any) -> None:
+    """nb05's training cell (dbcf5ecb), with the package's pieces."""
+    from cs285lab.algos.mbpo import train_mbpo
 
-
-def _nb05_train(seed: int, settings: dict[str, Any], logger: Any) -> None:
-    """nb05's `MBPOConfig.from_overrides(B.mbpo)` + `train_mbpo` call (cell dbcf5ecb), with the package's pieces."""
-    from cs285lab.algos.mbpo import MBPOConfig, train_mbpo
-
-    train_mbpo("Pendulum-v1", settings["total_steps"], seed, MBPOConfig.from_overrides(settings["mbpo"]),
-               logger=logger, eval_every=settings["eval_every"], eval_episodes=settings["eval_episodes"])
+    train_mbpo("Pendulum-v1", config, seed=seed, logger=logger)
 
 
 RECIPES = {
     "nb05-mbpo-pendulum": Recipe("nb05", "cs285lab.algos.mbpo:train_mbpo", "Pendulum-v1", ("eval_return",),
-                                 _nb05_settings, _nb05_train),
+                                 lambda B: B.mbpo, _train, cell="dbcf5ecb"),
 }
