@@ -192,6 +192,15 @@ class SAC:
         u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
         return (self.actor.center + self.actor.scale * torch.tanh(u)).numpy()
 
+    @torch.no_grad()
+    def value_estimate(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """min_j Q_j(s, a) [N], the value the actor climbs (what the evaluation probes compare with the returns)."""
+        return self.critic(obs, actions).min(dim=0).values
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The critic, the actor and the target critic, for the evaluation probes (cs285lab.algos.probes)."""
+        return {"critic": self.critic, "actor": self.actor, "target": self.target_critic}
+
     # -- the update ----------------------------------------------------------------------------------
     def q_target(self, batch: Batch) -> Tensor:
         """y = r + gamma * (min_j Qbar_j(s', a') - alpha log pi(a'|s')) * (1 - terminated), a' ~ pi(s') fresh."""

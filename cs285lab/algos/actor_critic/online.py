@@ -16,7 +16,7 @@ from cs285lab.algos.actor_critic.targets import actor_critic_loss
 from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_params, check_rewards, check_stats, positive_int
 from cs285lab.batch import Batch
-from cs285lab.envs import evaluate
+from cs285lab.algos.probes import actor_critic_statistics, probed_evaluation
 from cs285lab.envs.spaces import env_actions, obs_tensor, require_action_space, require_obs_space
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
@@ -109,5 +109,5 @@ def train_online_ac(env_id: str, config: OnlineConfig, *, seed: int, update: Cal
 def _evaluate(recorder: Recorder, model: nn.Module, env: gym.Env, env_id: str, cfg: OnlineConfig, step: int,
               stats: dict[str, float]) -> None:
     check_params(step, model)
-    policy = greedy_policy(model, env.action_space)
-    recorder.evaluate(step, lambda: evaluate(policy, env_id, episodes=cfg.eval_episodes), stats)
+    probed_evaluation(recorder, step, greedy_policy(model, env.action_space), env_id, cfg.eval_episodes,
+                      lambda played: actor_critic_statistics(model, played, cfg.gamma, env.action_space), stats)

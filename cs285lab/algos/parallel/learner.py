@@ -25,7 +25,7 @@ from cs285lab.algos.legacy import accepts_legacy_calls
 from cs285lab.algos.guards import check_loss, check_params, positive_int
 from cs285lab.algos.parallel.workers import ParameterServer, Stall, Transition, Worker
 from cs285lab.batch import Batch
-from cs285lab.envs import evaluate
+from cs285lab.algos.probes import actor_critic_statistics, probed_evaluation
 from cs285lab.envs.spaces import require_vector_obs
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
@@ -211,10 +211,17 @@ def train_async(env_id: str, config: AsyncConfig, *, seed: int, take_batch_fn: T
     history, recorder = AsyncHistory(), Recorder(logger)
     history.rows = recorder.rows  # the evaluations, in the one history schema
 
+    since_row = {"lags": [], "grad_norm_max": 0.0}  # what the updates since the last history row measured
+
     def evaluation(step: int) -> None:
         check_params(step, model)
-        policy = greedy_policy(model, action_space)
-        recorder.evaluate(step, lambda: evaluate(policy, env_id, cfg.eval_episodes, seed=10_000 + seed))
+        lags = since_row["lags"]
+        extra = {"policy_lag": float(np.mean(lags)), "policy_lag_max": float(np.max(lags)),
+                 "grad_norm_max": since_row["grad_norm_max"]} if lags else {}
+        probed_evaluation(recorder, step, greedy_policy(model, action_space), env_id, cfg.eval_episodes,
+                          lambda played: actor_critic_statistics(model, played, cfg.gamma, action_space),
+                          seed=10_000 + seed, **extra)
+        since_row.update(lags=[], grad_norm_max=0.0)
 
     start, consumed, next_eval = time.perf_counter(), 0, cfg.eval_every
     if cfg.eval_every:  # where the curve starts: the untrained policy
@@ -239,8 +246,11 @@ def train_async(env_id: str, config: AsyncConfig, *, seed: int, take_batch_fn: T
             check_loss(consumed, loss)
             optimizer.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)  # a stale batch must not take a huge step
+            # a stale batch must not take a huge step
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
+            since_row["grad_norm_max"] = max(since_row["grad_norm_max"], float(grad_norm))
+            since_row["lags"].extend(lags.tolist())
             version = server.publish(model)
             # 3. bookkeeping: lag per transition, episode returns, evaluation
             returns = history.record(consumed, time.perf_counter() - start, version - 1, transitions, lags)
