@@ -10,8 +10,9 @@ all train through `run_off_policy`. What differs between them is plugged in:
     row_stats()                  extra columns of each history row (MBPO: model_val_nll, model_buffer_size)
     probe(episodes)              extra columns measured on the evaluation episodes (MBPO: the model's imagined return)
 
-An agent may also offer `value_estimate(obs, actions)` (its critic's value) and `networks()` (its critic, actor and
-target critic): each row then carries what cs285lab.algos.probes measures with them.
+An agent may also offer `value_estimate(obs, actions)` (its critic's value; `critic_of_actions` True when that is a
+Q function) and `networks()` (its critic, actor and target critic): each row then carries what cs285lab.algos.probes
+measures with them.
 
 History rows come from `cs285lab.record.Recorder`: step, eval_return, train_return, wall_s, train_s,
 train_cpu_s, the extra columns, the probes' statistics, then the last update's statistics.
@@ -143,5 +144,6 @@ def agent_statistics(agent: OffPolicyAgent, played: list[Episode], env: gym.Env,
     """What the evaluation episodes show of an agent's critic and policy, and its networks' state (algos.probes)."""
     value = getattr(agent, "value_estimate", None)
     networks = agent.networks() if callable(getattr(agent, "networks", None)) else {}
-    return {**episode_statistics(played, getattr(config, "gamma", None), env.action_space, value=value),
+    return {**episode_statistics(played, getattr(config, "gamma", None), env.action_space, value=value,
+                                 value_of_actions=bool(getattr(agent, "critic_of_actions", False))),
             **network_statistics(**networks)}

@@ -159,6 +159,11 @@ class AblationAC(ActsWithActor):
         q = self.q_value(obs, actions)
         return q - q.mean(0, keepdim=True) if q.dim() > 1 else q
 
+    @property
+    def critic_of_actions(self) -> bool:
+        """Whether value_estimate is Q(s, a) (the fixed critic) rather than V(s)."""
+        return self.config.fix_critic
+
     @torch.no_grad()
     def value_estimate(self, obs: Tensor, actions: Tensor) -> Tensor:
         """The bootstrapped critic's value [N]: Q(s, a) when the critic is fixed, V(s) when not."""

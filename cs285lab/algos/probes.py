@@ -6,6 +6,9 @@ Each history row (cs285lab.record) can carry, measured at that evaluation:
                       evaluation policy's action (SAC: the smaller of its twin Q)
     return_start      the discounted return the evaluation policy then obtained from those states (sum gamma^t r_t,
                       up to the episode's end): what value_start should be near
+    q_action_gap      (Q critics, bounded actions) max_a Q(s0, a) - min_a Q(s0, a) over ACTION_GRID actions evenly
+                      spread between the bounds, averaged over the start states: how much the critic tells actions
+                      apart, which is all an actor learns from it
     action_top_share  (discrete actions) the share of evaluation steps taking the evaluation policy's most common
                       action: near 1 when the policy does one thing whatever the state
     action_at_bound   (bounded continuous actions) the share of action components within 2% of a bound
@@ -39,6 +42,7 @@ __all__ = ["MODEL_HORIZON", "actor_critic_statistics", "episode_statistics", "mo
 
 MODEL_HORIZON = 10  # steps of the model's imagined return (a few MBPO rollouts' worth)
 AT_BOUND = 0.98     # |a - center| >= this share of the half-range counts as "at the bound"
+ACTION_GRID = 9     # actions from the low to the high bound for q_action_gap
 
 ValueFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (obs [N, d], actions [N, ...]) -> [N]
 
@@ -55,9 +59,10 @@ def probed_evaluation(recorder: Recorder, step: int, policy: Callable[[np.ndarra
 
 @torch.no_grad()
 def episode_statistics(episodes: Sequence[Episode], gamma: float | None, action_space: gym.spaces.Space,
-                       value: ValueFn | None = None,
-                       entropy: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
-    """value_start / return_start, the action concentration and the policy entropy of played episodes."""
+                       value: ValueFn | None = None, entropy: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                       value_of_actions: bool = False) -> dict[str, float]:
+    """value_start / return_start (and q_action_gap when `value` is a Q function), the action concentration and the
+    policy entropy of played episodes."""
     out: dict[str, float] = {}
     if value is not None and gamma is not None:
         starts = torch.as_tensor(np.stack([e.obs[0] for e in episodes]), dtype=torch.float32)
@@ -66,6 +71,13 @@ def episode_statistics(episodes: Sequence[Episode], gamma: float | None, action_
             first = first.float().reshape(len(episodes), -1)
         out["value_start"] = float(value(starts, first).float().mean())
         out["return_start"] = float(np.mean([e.discounted_return(gamma) for e in episodes]))
+        if value_of_actions and isinstance(action_space, gym.spaces.Box):
+            low, high = (torch.as_tensor(b, dtype=torch.float32).reshape(-1)
+                         for b in (action_space.low, action_space.high))
+            grid = low + torch.linspace(0.0, 1.0, ACTION_GRID)[:, None] * (high - low)        # [K, act_dim]
+            states = starts.repeat_interleave(ACTION_GRID, dim=0)                              # [N * K, obs_dim]
+            q = value(states, grid.repeat(len(episodes), 1)).float().reshape(len(episodes), ACTION_GRID)
+            out["q_action_gap"] = float((q.max(dim=1).values - q.min(dim=1).values).mean())
     actions = np.concatenate([np.asarray(e.actions).reshape(len(e.actions), -1) for e in episodes])
     if isinstance(action_space, gym.spaces.Discrete):
         out["action_top_share"] = float(np.bincount(actions.reshape(-1).astype(np.int64)).max() / len(actions))

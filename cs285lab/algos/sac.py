@@ -150,6 +150,8 @@ def frozen(module: nn.Module) -> Iterator[None]:
 class SAC:
     """Soft actor-critic: squashed Gaussian actor, `num_q` batched critics, automatic temperature."""
 
+    critic_of_actions = True  # value_estimate is Q(s, a): the evaluation probes measure how it ranks actions
+
     def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray | Sequence[float],
                  action_high: np.ndarray | Sequence[float], config: SACConfig | None = None,
                  seed: int | None = None) -> None:
