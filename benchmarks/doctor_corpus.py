@@ -279,15 +279,54 @@ def generate(names: list[str], profile: str, out: Path, seeds: list[int] | None 
                   f"{'error: ' + run['error'][:60] if run['error'] else 'finished'}, {run['cpu_s']} CPU s", flush=True)
 
 
+# the shipped reference bands whose recipe is a reference case's training at the full budget
+BANDS = {"a2c/reference": "nb01-a2c-cartpole", "async/reference": "nb02-async", "sac/reference": "nb03-sac-pendulum",
+         "dyna/reference": "nb04-dyna-pendulum", "mbpo/reference": "nb05-mbpo-pendulum"}
+BAND_COLUMNS = ("step", "eval_return", "train_return")  # what the band itself holds
+
+
+def export_references(out: Path) -> list[Path]:
+    """Write the full-budget reference cases' statistics beside their bands (cs285lab/data/doctor/<band>.csv)."""
+    from cs285lab.doctor.reference import statistics_dir
+
+    stored = load_corpus(out, "full")
+    written = []
+    for name, band in BANDS.items():
+        if name not in stored:
+            continue
+        runs = stored[name]["runs"]
+        lines = ["# cs285lab curve-doctor reference statistics: the statistics of a band's reference runs",
+                 f"# band: {band}", f"# case: {name} (benchmarks/doctor_corpus.py), profile full",
+                 f"# how: python -m benchmarks.doctor_corpus --profile full --out benchmarks/results/doctor "
+                 f"--only {name}; python -m benchmarks.doctor_corpus --export-references",
+                 f"# seeds: {','.join(sorted(runs, key=int))}", "metric,step,seed,value"]
+        for seed in sorted(runs, key=int):
+            for row in runs[seed]["rows"]:
+                lines += [f"{k},{row['step']},{seed},{v:.6g}" for k, v in row.items()
+                          if k not in BAND_COLUMNS and isinstance(v, (int, float)) and not isinstance(v, bool)]
+        path = statistics_dir() / f"{band}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def main() -> None:
-    """The command line: generate (a part of) the corpus."""
+    """The command line: generate (a part of) the corpus, or export the reference statistics."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.doctor_corpus")
     parser.add_argument("--profile", default="ci", choices=("ci", "full"))
     parser.add_argument("--only", default="", help="cases whose name starts with this (e.g. a2c/)")
     parser.add_argument("--seeds", type=int, nargs="*")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--force", action="store_true", help="retrain seeds already stored")
+    parser.add_argument("--export-references", action="store_true",
+                        help="write the full corpus's reference statistics to cs285lab/data/doctor/ (no training)")
     args = parser.parse_args()
+    if args.export_references:
+        out = args.out if args.out != DEFAULT_OUT else HERE / "results" / "doctor"
+        for path in export_references(out):
+            print(f"wrote {path}")
+        return
     names = [n for n in CASES if n.startswith(args.only)]
     if not names:
         raise SystemExit(f"no case starts with {args.only!r}; cases: {', '.join(CASES)}")

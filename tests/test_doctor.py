@@ -39,6 +39,9 @@ def test_doctor_names_the_right_family_and_raises_no_alarm_on_reference_runs():
     assert sum(v.correct for v in held) >= 0.8 * len(held), table
     alarms = [f"{v.case} seed {v.seed}: {v.summary}" for v in reference if not v.correct]
     assert not alarms, "alarm on reference runs:\n" + "\n".join(alarms) + f"\n{table}"
+    for family in {v.label for v in broken}:  # no family is carried by the others: each rule earns its place
+        runs = [v for v in broken if v.label == family]
+        assert 2 * sum(v.correct for v in runs) >= len(runs), f"{family} named on too few of its runs\n{table}"
 
 
 def test_a_stored_run_regenerates_identically():

@@ -1,8 +1,10 @@
 """What the reference runs show at each step: per statistic, the values of every reference seed.
 
 A `Reference` comes from the reference runs' history rows (`Reference.of([history_seed0, history_seed1, ...])`),
-from a reference band (`cs285lab.plots.reference.ReferenceBand`, or its name: it carries eval_return and the
-statistics its recipe logged), or is None (the doctor then uses only the bounds a run implies by itself).
+from a reference band (`cs285lab.plots.reference.ReferenceBand`, or its name), or is None (the doctor then uses only
+the bounds a run implies by itself). A band carries eval_return; the statistics of the same reference runs ship beside
+it, in cs285lab/data/doctor/<band>.csv (the band's format: metric, step, seed, value), written from the full-budget
+corpus by `python -m benchmarks.doctor_corpus --export-references`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Point", "Reference", "history_rows"]
+__all__ = ["Point", "Reference", "history_rows", "statistics_dir", "statistics_of"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,10 @@ class Reference:
                 if _finite(value):
                     values.setdefault(str(metric), {}).setdefault(float(step), []).append(float(value))
             meta = getattr(reference, "meta", {}) or {}
-            return cls(values, env or meta.get("env"), f"the reference band {getattr(reference, 'name', '')}".strip())
+            name = str(getattr(reference, "name", ""))
+            for metric, grid in statistics_of(name).items():
+                values.setdefault(metric, grid)
+            return cls(values, env or meta.get("env"), f"the reference band {name}".strip())
         histories = [history_rows(h) for h in reference]
         if not histories or not all(histories):
             raise ValueError("a reference is a list of histories (one per seed), each a list of history rows")
@@ -94,6 +101,25 @@ class Reference:
         seeds = min(len(v) for v in per_step)
         means = np.mean([v[:seeds] for v in per_step], axis=0)
         return Point(points[-1].step, float(np.median(means)), float(means.min()), float(means.max()), seeds)
+
+
+def statistics_dir() -> Path:
+    """The folder of the reference runs' statistics shipped beside the bands (cs285lab/data/doctor)."""
+    return Path(str(resources.files("cs285lab") / "data" / "doctor"))
+
+
+def statistics_of(band: str) -> dict[str, dict[float, list[float]]]:
+    """The shipped statistics of band `band`'s reference runs (metric -> step -> values over seeds), or {}."""
+    path = statistics_dir() / f"{band}.csv"
+    if not band or not path.is_file():
+        return {}
+    values: dict[str, dict[float, list[float]]] = {}
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    for line in lines[1:]:  # metric,step,seed,value
+        metric, step, _, value = line.split(",")
+        if _finite(float(value)):
+            values.setdefault(metric, {}).setdefault(float(step), []).append(float(value))
+    return values
 
 
 def history_rows(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

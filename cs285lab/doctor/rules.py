@@ -278,7 +278,8 @@ def model_gap(run: Run) -> Finding | None:
         ref_gap = abs(p_imagined.high - p_real.low) + abs(p_imagined.low - p_real.high)
         if abs(imagined - real) >= max(MODEL_FAR * ref_gap / 2, MODEL_SHARE * abs(real)):
             hits.append((row, imagined, p_imagined))
-    if not run.persists(hits, "model_return"):
+    # the model is refit from scratch every few steps: an error it no longer makes at the end does not explain the end
+    if not run.persists(hits, "model_return") or hits[-1][0] is not run.learning[-1]:
         return None
     real = run.value(hits[-1][0], "model_return_real")
     return run.finding(["model_exploitation"], [_ev("model_return", hits[-1], f"the model predicts this return over "
