@@ -97,8 +97,8 @@ def run() -> Result:
                      "named": "+".join(v.predicted), "failing": v.failing, "correct": v.correct,
                      "held_out": v.held_out, "finding": v.summary})
     cost = _probe_cost() if os.environ.get("BENCH_DOCTOR_COST", "1") != "0" else ["skipped (BENCH_DOCTOR_COST=0)"]
-    summary = f"""Every case of `benchmarks/doctor_corpus.py` at the notebooks' full budgets (reference runs 5 seeds, broken
-variants 4 seeds), diagnosed by `cs285lab.doctor.diagnose` against its reference case's runs (a reference run against
+    summary = f"""Every case of `benchmarks/doctor_corpus.py` at the notebooks' full budgets (reference runs 5 seeds,
+broken variants 4 seeds), diagnosed by `cs285lab.doctor.diagnose` against its reference case's runs (a reference run against
 the other reference seeds). A broken run is scored when its curve ends below the reference band (5% of the median
 below the lowest reference seed); one that learned anyway is listed, not scored. "a+b": a finding that names both
 families (the statistics cannot tell them apart); it counts as right for either label.
@@ -111,7 +111,7 @@ Rows of doctor.csv: one per run (`named`: the first finding's families, `finding
 The training CPU seconds of the runs add up to {sum(r['wall_s'] for r in rows):.0f} s (load average
 {os.getloadavg()[0]:.1f} at the end, {time.perf_counter() - start:.0f} s for this benchmark's training and scoring).
 
-What the evaluation probes cost (they run at evaluations, off the training clocks; load average {os.getloadavg()[0]:.1f}):
+What the evaluation probes cost (at evaluations, off the training clocks; load average {os.getloadavg()[0]:.1f}):
 {chr(10).join('- ' + line for line in cost)}
 """
     return Result(rows, summary, extra_columns=("label", "named", "failing", "correct", "held_out", "finding"),

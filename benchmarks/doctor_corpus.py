@@ -207,8 +207,8 @@ CASES: dict[str, Case] = {
     "ablation/naive": Case("ablation", "stale_data", "Pendulum-v1", _ablation("naive"), ABLATION),
     "ablation/critic-fixed": Case("ablation", "stale_data", "Pendulum-v1", _ablation("critic fixed"), ABLATION),
     DYNA: Case("dyna", "healthy", "Pendulum-v1", _mbpo("nb04"), DYNA),
-    "dyna/no-log-variance": Case("dyna", "model_exploitation", "Pendulum-v1", _mbpo("nb04", nll=nll_without_log_variance),
-                                 DYNA),
+    "dyna/no-log-variance": Case("dyna", "model_exploitation", "Pendulum-v1",
+                                 _mbpo("nb04", nll=nll_without_log_variance), DYNA),
     MBPO: Case("mbpo", "healthy", "Pendulum-v1", _mbpo("nb05"), MBPO),
 }
 

@@ -75,7 +75,7 @@ def second_opinion(history: Any, algorithm: str = "sac", reference: Any = None, 
 
 
 def check_feedback(history: Any, algorithm: str, reference: Any = None, **options: Any) -> str:
-    """Lines for a failed learning check's feedback: the probable family and its evidence ('' when nothing stands out)."""
+    """Lines for a failed learning check's message: the probable family and its evidence ('' if nothing stands out)."""
     findings = diagnose(history, algorithm, reference, failing=True, **options)
     if not findings[0].alarm:
         return ""

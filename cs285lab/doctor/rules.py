@@ -27,13 +27,14 @@ VALUE_FAST = 2.5         # |Q| built up this many times faster than the referenc
 VALUE_SLOW = 0.25        # |Q| stuck below this share of the smallest reference seed's
 DRIFT_FAR = 3.0          # target-critic distance: times the largest reference seed's (the target lags tau-steps behind)
 DRIFT_STUCK = 1.5        # a target the critic does not catch up with: farther than the reference, and never closing
-ACTOR_FAR = 100.0        # actor gradient norm: two orders of magnitude above every reference seed's
+ACTOR_FAR = 100.0        # actor gradient norm: two orders of magnitude above every reference seed's ...
+CRITIC_CALM = 3.0        # ... while the critic's stays within 3 times the largest reference seed's
 GAP_FLAT = 0.05          # a critic that tells actions apart 20 times less than the reference's
 ENTROPY_DROP = 3.0       # nats below the lowest reference seed: a policy e^3 = 20 times narrower
 ENTROPY_GONE = 0.05      # a discrete policy keeping under 5% of its initial entropy ...
 TOP_SHARE = 0.95         # ... that takes one action in 95% of the evaluation steps
 LAG_FAR = 10.0           # policy lag: times the reference's median
-MODEL_FAR = 3.0          # model's imagined return error: times the reference's largest, and ...
+MODEL_FAR = 3.0          # model's imagined-vs-real return gap: times the reference's widest, and ...
 MODEL_SHARE = 0.25       # ... more than a quarter of the real return
 RISE_CRASH = 0.5         # returns fell back by half of what they had gained over the first evaluation
 
@@ -86,9 +87,10 @@ class Run:
         """The env's per-step reward range (known envs only)."""
         return ENV_REWARDS.get(self.env or "")
 
-    def finding(self, families: Sequence[str], evidence: Sequence[Evidence], confidence: str) -> Finding:
-        """A Finding with the onset at its first evidence and the course pointer of its first family."""
-        onset = min((e.step for e in evidence), default=None)
+    def finding(self, families: Sequence[str], evidence: Sequence[Evidence], confidence: str,
+                hits: Sequence[tuple] = ()) -> Finding:
+        """A Finding with the onset at its first hit (or evidence) and the course pointer of its first family."""
+        onset = int(hits[0][0]["step"]) if hits else min((e.step for e in evidence), default=None)
         return Finding(tuple(families), tuple(evidence), confidence, onset,
                        course_pointer(families[0], self.algorithm))
 
@@ -137,7 +139,7 @@ def value_ceiling(run: Run) -> Finding | None:
         ev.append(Evidence("action_top_share", top, int(last[0]["step"]),
                            "with no advantage to follow, the policy drifted to one action",
                            run.ref("action_top_share", last[0]["step"])))
-    return run.finding(["no_signal"], ev, "high")
+    return run.finding(["no_signal"], ev, "high", hits)
 
 
 def value_bound(run: Run) -> Finding | None:
@@ -153,14 +155,14 @@ def value_bound(run: Run) -> Finding | None:
         return None
     return run.finding(["overestimation"], [_ev("value_start", hits[-1], f"outside [{fmt(low)}, {fmt(high)}], the "
                                                  "values the rewards allow (r / (1 - gamma)): the critic diverged")],
-                       "high")
+                       "high", hits)
 
 
 def stale_actor(run: Run) -> Finding | None:
     """The actor's gradient explodes while the critic's is ordinary: log pi is taken at actions pi would not take."""
     far = run.compare("actor_grad_norm", lambda v, p: v >= ACTOR_FAR * p.high)
     calm = [h for h in far if (c := run.value(h[0], "critic_grad_norm")) is not None
-            and (p := run.ref("critic_grad_norm", h[0]["step"])) is not None and c <= DRIFT_FAR * p.high]
+            and (p := run.ref("critic_grad_norm", h[0]["step"])) is not None and c <= CRITIC_CALM * p.high]
     if not run.persists(calm, "actor_grad_norm"):
         return None
     row = calm[-1]
@@ -170,7 +172,7 @@ def stale_actor(run: Run) -> Finding | None:
     if (b := run.value(row[0], "action_at_bound")) is not None:
         ev.append(Evidence("action_at_bound", b, int(row[0]["step"]), "actions pushed to the bounds, where log pi of "
                            "the buffer's actions is most extreme", run.ref("action_at_bound", row[0]["step"])))
-    return run.finding(["stale_data"], ev, _confidence(calm, run, "actor_grad_norm"))
+    return run.finding(["stale_data"], ev, _confidence(calm, run, "actor_grad_norm"), calm)
 
 
 def flat_critic(run: Run) -> Finding | None:
@@ -181,7 +183,7 @@ def flat_critic(run: Run) -> Finding | None:
     ev = [_ev("q_action_gap", hits[-1], f"max_a Q - min_a Q at the evaluation start states is "
               f"{fmt(hits[-1][1] / abs(hits[-1][2].median))} times the reference's: Q gives (almost) the same value to "
               "every action, as when every Q is regressed toward the batch's mean target")]
-    return run.finding(["no_signal"], ev, _confidence(hits, run, "q_action_gap"))
+    return run.finding(["no_signal"], ev, _confidence(hits, run, "q_action_gap"), hits)
 
 
 def fast_target(run: Run) -> Finding | None:
@@ -195,7 +197,7 @@ def fast_target(run: Run) -> Finding | None:
     alpha = run.compare("alpha", lambda v, p: v <= 1e-3 * p.low)
     if alpha:
         ev.append(_ev("alpha", alpha[0], "the temperature collapsed: log alpha takes the same too-large steps"))
-    return run.finding(["lr_too_high"], ev, _confidence(hits, run, "target_drift", strong=bool(alpha)))
+    return run.finding(["lr_too_high"], ev, _confidence(hits, run, "target_drift", strong=bool(alpha)), hits)
 
 
 def frozen_target(run: Run) -> Finding | None:
@@ -209,7 +211,7 @@ def frozen_target(run: Run) -> Finding | None:
               "the distance is not closing: the target does not follow the critic (or the critic is pulled back)"),
           _ev("value_start", small[-1], "Q stays near a few steps' reward: the backups bootstrap from a target that "
               "never learned")]
-    return run.finding(["frozen_target"], ev, _confidence(small, run, "value_start"))
+    return run.finding(["frozen_target"], ev, _confidence(small, run, "value_start"), far)
 
 
 def moving_target(run: Run) -> Finding | None:
@@ -219,12 +221,12 @@ def moving_target(run: Run) -> Finding | None:
     if run.persists(grads, "critic_grad_norm"):
         ev = [_ev("critic_grad_norm", grads[-1], f"{fmt(grads[-1][1] / grads[-1][2].high)} times the largest reference "
                   "seed's, on most evaluations: the loss's target moves with the critic, so the critic never settles")]
-        return run.finding(["moving_target"], ev, _confidence(grads, run, "critic_grad_norm"))
+        return run.finding(["moving_target"], ev, _confidence(grads, run, "critic_grad_norm"), grads)
     if run.persists(fast, "value_start"):
         ev = [_ev("value_start", fast[-1], f"|Q| is {fmt(abs(fast[-1][1]) / abs(fast[-1][2].median))} times the "
                   "reference's at the same step: backups from a slowly moving target build Q up gradually; a target "
                   "that moves with the critic builds it up (and its errors) at once")]
-        return run.finding(["moving_target"], ev, _confidence(fast, run, "value_start"))
+        return run.finding(["moving_target"], ev, _confidence(fast, run, "value_start"), fast)
     return None
 
 
@@ -236,7 +238,7 @@ def policy_collapse(run: Run) -> Finding | None:
                   "seed's: the policy stopped exploring (is the entropy bonus in the actor's loss and the target?)")]
         at = run.compare("action_at_bound", lambda v, p: v >= p.high + 0.25, rows=[narrow[-1][0]])
         ev += [_ev("action_at_bound", h, "its actions sit at the bounds") for h in at]
-        return run.finding(["policy_collapse"], ev, _confidence(narrow, run, "entropy"))
+        return run.finding(["policy_collapse"], ev, _confidence(narrow, run, "entropy"), narrow)
     first = next((run.value(r, "policy_entropy") for r in run.rows if run.value(r, "policy_entropy") is not None), None)
     if not first:
         return None
@@ -254,7 +256,7 @@ def policy_collapse(run: Run) -> Finding | None:
                        "a collapse this early comes from steps too large (learning rate) or a policy step in the "
                        "wrong direction (the sign of the policy term); the statistics cannot tell them apart",
                        run.ref("eval_return", run.rows[-1]["step"])))
-    return run.finding(families, ev, "high" if len(gone) >= 2 else "medium")
+    return run.finding(families, ev, "high" if len(gone) >= 2 else "medium", gone)
 
 
 def policy_lag(run: Run) -> Finding | None:
@@ -264,7 +266,7 @@ def policy_lag(run: Run) -> Finding | None:
         return None
     return run.finding(["stale_data"], [_ev("policy_lag", hits[-1], "the transitions the learner consumes were "
                                              "produced by policies this many updates older than the reference's")],
-                       _confidence(hits, run, "policy_lag"))
+                       _confidence(hits, run, "policy_lag"), hits)
 
 
 def model_gap(run: Run) -> Finding | None:
@@ -275,8 +277,8 @@ def model_gap(run: Run) -> Finding | None:
         p_imagined, p_real = run.ref("model_return", row["step"]), run.ref("model_return_real", row["step"])
         if None in (imagined, real, p_imagined, p_real):
             continue
-        ref_gap = abs(p_imagined.high - p_real.low) + abs(p_imagined.low - p_real.high)
-        if abs(imagined - real) >= max(MODEL_FAR * ref_gap / 2, MODEL_SHARE * abs(real)):
+        ref_gap = max(abs(p_imagined.high - p_real.low), abs(p_imagined.low - p_real.high))  # the reference's widest
+        if abs(imagined - real) >= max(MODEL_FAR * ref_gap, MODEL_SHARE * abs(real)):
             hits.append((row, imagined, p_imagined))
     # the model is refit from scratch every few steps: an error it no longer makes at the end does not explain the end
     if not run.persists(hits, "model_return") or hits[-1][0] is not run.learning[-1]:
@@ -284,7 +286,7 @@ def model_gap(run: Run) -> Finding | None:
     real = run.value(hits[-1][0], "model_return_real")
     return run.finding(["model_exploitation"], [_ev("model_return", hits[-1], f"the model predicts this return over "
                                                     f"the first steps of the evaluation episodes; the real env gave "
-                                                    f"{fmt(real)}")], _confidence(hits, run, "model_return"))
+                                                    f"{fmt(real)}")], _confidence(hits, run, "model_return"), hits)
 
 
 def _rise_and_crash(run: Run) -> bool:
