@@ -285,8 +285,8 @@ BANDS = {"a2c/reference": "nb01-a2c-cartpole", "async/reference": "nb02-async", 
 BAND_COLUMNS = ("step", "eval_return", "train_return")  # what the band itself holds
 
 
-def export_references(out: Path) -> list[Path]:
-    """Write the full-budget reference cases' statistics beside their bands (cs285lab/data/doctor/<band>.csv)."""
+def export_references(out: Path, dest: Path | None = None) -> list[Path]:
+    """Write the full-budget reference cases' statistics beside their bands (`dest`: cs285lab/data/doctor/)."""
     from cs285lab.doctor.reference import statistics_dir
 
     stored = load_corpus(out, "full")
@@ -304,7 +304,7 @@ def export_references(out: Path) -> list[Path]:
             for row in runs[seed]["rows"]:
                 lines += [f"{k},{row['step']},{seed},{v:.6g}" for k, v in row.items()
                           if k not in BAND_COLUMNS and isinstance(v, (int, float)) and not isinstance(v, bool)]
-        path = statistics_dir() / f"{band}.csv"
+        path = Path(dest or statistics_dir()) / f"{band}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         written.append(path)

@@ -217,3 +217,28 @@ def test_check_feedback_reads_a_learning_checks_two_evaluations():
     rows = STORED["a2c/no-terminal-mask"]["runs"]["1"]["rows"]
     feedback = check_feedback([rows[0], rows[-1]], "a2c", "nb01-a2c-cartpole")
     assert "no learning signal" in feedback and "never ends" in feedback and "notebook 01, Part 1" in feedback
+
+
+# ---------------------------------------------------------------------------------------------- beside the shipped bands
+
+FULL = corpus.HERE / "results" / "doctor"  # the full-budget corpus of make bench ONLY=doctor
+
+
+def test_shipped_reference_statistics_are_the_full_corpus_reference_runs(tmp_path):
+    from cs285lab.doctor.reference import statistics_dir
+    from cs285lab.plots.reference import available_references
+
+    written = corpus.export_references(FULL, tmp_path)
+    assert {p.stem for p in written} == set(corpus.BANDS.values()) <= set(available_references())
+    for path in written:
+        assert path.read_text() == (statistics_dir() / path.name).read_text(), f"re-export: {path.name} drifted"
+
+
+def test_a_notebook_band_carries_the_statistics_the_rules_compare():
+    # a full-budget review run against the shipped band alone (as RunLogger and notebook 03 pass it)
+    full = corpus.load_corpus(FULL, "full")
+    rows = full["silent/polyak"]["runs"]["2"]["rows"]
+    findings = diagnose(rows, "sac", "nb03-sac-pendulum")
+    assert findings[0].family == "frozen_target" and findings[0].evidence[0].reference is not None
+    healthy = full["sac/reference"]["runs"]["0"]["rows"]
+    assert diagnose(healthy, "sac", "nb03-sac-pendulum")[0].family == "healthy"

@@ -215,13 +215,25 @@ def frozen_target(run: Run) -> Finding | None:
 
 
 def moving_target(run: Run) -> Finding | None:
-    """The critic chases its own output: its gradient stays far above the reference's, or Q builds up far faster."""
+    """The critic chases its own output: its gradient stays far above the reference's, Q never builds up although
+    the target critic is no farther than the reference's (frozen_target, checked before, covers a far one), or Q
+    builds up far faster than the reference's."""
     grads = run.compare("critic_grad_norm", lambda v, p: v >= GRAD_FAR * p.high)
+    stuck = [h for h in run.compare("value_start", lambda v, p: abs(v) <= VALUE_SLOW * min(abs(p.low), abs(p.high)))
+             if abs(h[1]) <= VALUE_SLOW * abs(run.value(h[0], "return_start") or 0.0)]  # nor near its own returns
     fast = run.compare("value_start", lambda v, p: abs(v) >= VALUE_FAST * abs(p.median) and abs(p.median) > 0)
     if run.persists(grads, "critic_grad_norm"):
         ev = [_ev("critic_grad_norm", grads[-1], f"{fmt(grads[-1][1] / grads[-1][2].high)} times the largest reference "
                   "seed's, on most evaluations: the loss's target moves with the critic, so the critic never settles")]
         return run.finding(["moving_target"], ev, _confidence(grads, run, "critic_grad_norm"), grads)
+    if run.persists(stuck, "value_start"):
+        row = stuck[-1][0]
+        ev = [_ev("value_start", stuck[-1], f"|Q| is {fmt(abs(stuck[-1][1]) / abs(stuck[-1][2].median))} times the "
+                  f"reference's at the same step, far from the return its policy obtains "
+                  f"({fmt(run.value(row, 'return_start'))}), while no target network holds it back (a far one is the "
+                  "frozen-target family): a target that moves with the critic lets the loss be minimized by moving "
+                  "both sides, and Q stays near one step's reward")]
+        return run.finding(["moving_target"], ev, _confidence(stuck, run, "value_start"), stuck)
     if run.persists(fast, "value_start"):
         ev = [_ev("value_start", fast[-1], f"|Q| is {fmt(abs(fast[-1][1]) / abs(fast[-1][2].median))} times the "
                   "reference's at the same step: backups from a slowly moving target build Q up gradually; a target "
