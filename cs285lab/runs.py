@@ -72,9 +72,20 @@ class RunLogger(RunWriter):
                                    reference=band, title=f"{experiment}/{self.run}",
                                    redraw_every=redraw_every, save_to=self.path / "curves.png")
             self.attach(self.live)
+        self.doctor = None
+        if band is not None:  # a curve ending below its band gets the curve doctor's reading, under the plot
+            from cs285lab.doctor import RunDoctor
+
+            self.doctor = RunDoctor(band, self.path)
+            self.attach(self.doctor)
 
     def __enter__(self) -> RunLogger:
         return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None = None, *rest: object) -> None:
+        if self.doctor is not None:
+            self.doctor.error = exc  # a NaN stop is part of the diagnosis
+        super().__exit__(exc_type, exc, *rest)
 
 
 def _live_metrics(live: bool | Sequence[str] | str) -> list[str] | None:

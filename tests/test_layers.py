@@ -23,11 +23,12 @@ PACKAGE = ROOT / "cs285lab"
 BOTTOM = ("cs285lab.batch", "cs285lab.record", "cs285lab.bands", "cs285lab.runlog", "cs285lab.seeding",
           "cs285lab.nets", "cs285lab.twins", "cs285lab.buffers", "cs285lab.envs",
           "cs285lab.algos", "cs285lab.files", "cs285lab.notebook_format")
-TOP = ("cs285lab.plots", "cs285lab.checks", "cs285lab.grading", "cs285lab.runs", "cs285lab.authoring",
-       "cs285lab.cli", "cs285lab.references")
+TOP = ("cs285lab.plots", "cs285lab.checks", "cs285lab.doctor", "cs285lab.grading", "cs285lab.runs",
+       "cs285lab.authoring", "cs285lab.cli", "cs285lab.references")
 
-# Checks, plots and budgets sit above the algorithms and below the notebook-facing top (runs, references, grading, cli).
-MIDDLE = ("cs285lab.plots", "cs285lab.checks", "cs285lab.budgets")
+# Checks, plots, the curve doctor and budgets sit above the algorithms and below the notebook-facing top (runs,
+# references, grading, cli).
+MIDDLE = ("cs285lab.plots", "cs285lab.checks", "cs285lab.doctor", "cs285lab.budgets")
 UPPER = ("cs285lab.runs", "cs285lab.references", "cs285lab.grading", "cs285lab.cli")
 
 MAX_LINES = 400

@@ -357,7 +357,8 @@ def test_run_logger_is_the_writer_with_a_live_sink(tmp_path):
     assert plain.live is None and plain.sinks == []
     with RunLogger("exp", root=tmp_path, live=True, reference="nb01-a2c-cartpole") as live:
         live.log(0, eval_return=1.0)
-    assert live.sinks == [live.live] and live.live.reference.name == "nb01-a2c-cartpole"
+    # the live plot, then the curve doctor (it prints under the plot: it closes after it)
+    assert live.sinks == [live.live, live.doctor] and live.live.reference.name == "nb01-a2c-cartpole"
     extra = _Collect()
     with RunLogger("exp", root=tmp_path, live=True, sinks=[extra]) as both:
         both.log(5, eval_return=2.0)

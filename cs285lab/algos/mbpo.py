@@ -31,6 +31,7 @@ from cs285lab.algos.mbpo_measures import (branched_states, collect_random_transi
                                           value_overestimation)
 from cs285lab.algos.models import FitStats, NllFn, ProbabilisticEnsemble, TerminationFn, gaussian_nll, never_terminates
 from cs285lab.algos.off_policy import run_off_policy
+from cs285lab.algos.probes import model_statistics
 from cs285lab.algos.sac import SAC, SACConfig
 from cs285lab.batch import Batch
 from cs285lab.buffers import ReplayBuffer
@@ -263,11 +264,15 @@ def train_mbpo(env_id: str, config: MBPOConfig, *, seed: int, logger: Logger | N
         return {"model_val_nll": fits[-1].val_nll if fits else float("nan"),
                 "model_buffer_size": len(model_buffer) if model_buffer is not None else 0}
 
+    def probe(played: list) -> dict[str, float]:
+        """The model's imagined return of the evaluation policy next to the real one (cs285lab.algos.probes)."""
+        return model_statistics(played, model, lambda obs: agent.act(obs, deterministic=True), config.gamma)
+
     # 1. Act in the real env (random actions until learning starts); store the REAL transition. MBPO starts
     # learning AT step learning_starts (SAC one step later): the first model fit needs no policy.
     history = run_off_policy(agent, env, env_id, config, seed=seed, logger=logger, buffer=real_buffer, rng=rng,
                              updates_from=start_learning, before_updates=before_updates, sample_batch=sample_batch,
-                             row_stats=row_stats,
+                             row_stats=row_stats, probe=probe,
                              modules=lambda: [m for m in (agent.actor, agent.critic, model) if m is not None])
     return MBPOResult(agent, model, history, real_buffer, model_buffer, fits)
 

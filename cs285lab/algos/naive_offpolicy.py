@@ -40,6 +40,15 @@ class NaiveOffPolicyAC(ActsWithActor):
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=config.lr)
 
+    @torch.no_grad()
+    def value_estimate(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """V(s) [N] (the evaluation probes compare it with the returns)."""
+        return self.value(obs).squeeze(-1)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The critic and the actor, for the evaluation probes (cs285lab.algos.probes)."""
+        return {"critic": self.value, "actor": self.actor}
+
     def update(self, batch: Batch) -> dict[str, float]:
         """Steps 3-6 of the naive algorithm on one batch from the buffer."""
         v = self.value(batch.obs).squeeze(-1)

@@ -8,9 +8,14 @@ all train through `run_off_policy`. What differs between them is plugged in:
     sample_batch(rng)            where update batches come from (default: uniform from the replay buffer;
                                  MBPO: real and model transitions mixed)
     row_stats()                  extra columns of each history row (MBPO: model_val_nll, model_buffer_size)
+    probe(episodes)              extra columns measured on the evaluation episodes (MBPO: the model's imagined return)
+
+An agent may also offer `value_estimate(obs, actions)` (its critic's value; `critic_of_actions` True when that is a
+Q function) and `networks()` (its critic, actor and target critic): each row then carries what cs285lab.algos.probes
+measures with them.
 
 History rows come from `cs285lab.record.Recorder`: step, eval_return, train_return, wall_s, train_s,
-train_cpu_s, the extra columns, then the last update's statistics.
+train_cpu_s, the extra columns, the probes' statistics, then the last update's statistics.
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ import numpy as np
 from torch import nn
 
 from cs285lab.algos.guards import check_params, check_rewards, check_stats, positive_int
+from cs285lab.algos.probes import episode_statistics, network_statistics, probed_evaluation
 from cs285lab.batch import Batch
 from cs285lab.buffers import ReplayBuffer
-from cs285lab.envs import EVAL_SEED, evaluate
+from cs285lab.envs import Episode
 from cs285lab.record import HistoryRow, Logger, Recorder
 
-__all__ = ["EnvInteraction", "OffPolicyAgent", "OffPolicyConfig", "run_off_policy"]
+__all__ = ["EnvInteraction", "OffPolicyAgent", "OffPolicyConfig", "agent_statistics", "run_off_policy"]
 
 
 @dataclass
@@ -86,7 +92,8 @@ def run_off_policy(agent: OffPolicyAgent, env: gym.Env, env_id: str, config: Off
                    before_updates: Callable[[int], None] | None = None,
                    sample_batch: Callable[[np.random.Generator], Batch] | None = None,
                    row_stats: Callable[[], dict[str, float]] | None = None,
-                   modules: Callable[[], Iterable[nn.Module]] | None = None) -> list[HistoryRow]:
+                   modules: Callable[[], Iterable[nn.Module]] | None = None,
+                   probe: Callable[[list[Episode]], dict[str, float]] | None = None) -> list[HistoryRow]:
     """The off-policy loop of the run `config` describes: act, store, update on batches, evaluate; `env` is closed at the end.
 
     Actions are uniform random up to and including step `config.learning_starts`; updates run from step
@@ -123,9 +130,20 @@ def run_off_policy(agent: OffPolicyAgent, env: gym.Env, env_id: str, config: Off
             # 4. evaluate the deterministic policy from fixed seeds, off the training clocks
             if step % config.eval_every == 0 or step == config.total_steps:
                 check_params(step, list(modules()))
-                recorder.evaluate(step, lambda: evaluate(lambda o: agent.act(o, deterministic=True), env_id,
-                                                         config.eval_episodes, seed=EVAL_SEED),
+                probed_evaluation(recorder, step, lambda o: agent.act(o, deterministic=True), env_id,
+                                  config.eval_episodes, lambda played: {**agent_statistics(agent, played, env, config),
+                                                                        **(probe(played) if probe else {})},
                                   stats, **(row_stats() if row_stats is not None else {}))
     finally:
         env.close()
     return recorder.rows
+
+
+def agent_statistics(agent: OffPolicyAgent, played: list[Episode], env: gym.Env,
+                     config: OffPolicyConfig) -> dict[str, float]:
+    """What the evaluation episodes show of an agent's critic and policy, and its networks' state (algos.probes)."""
+    value = getattr(agent, "value_estimate", None)
+    networks = agent.networks() if callable(getattr(agent, "networks", None)) else {}
+    return {**episode_statistics(played, getattr(config, "gamma", None), env.action_space, value=value,
+                                 value_of_actions=bool(getattr(agent, "critic_of_actions", False))),
+            **network_statistics(**networks)}

@@ -159,6 +159,21 @@ class AblationAC(ActsWithActor):
         q = self.q_value(obs, actions)
         return q - q.mean(0, keepdim=True) if q.dim() > 1 else q
 
+    @property
+    def critic_of_actions(self) -> bool:
+        """Whether value_estimate is Q(s, a) (the fixed critic) rather than V(s)."""
+        return self.config.fix_critic
+
+    @torch.no_grad()
+    def value_estimate(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """The bootstrapped critic's value [N]: Q(s, a) when the critic is fixed, V(s) when not."""
+        return self.q_value(obs, actions) if self.config.fix_critic else self.value(obs).squeeze(-1)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The bootstrapped critic, the actor and the critic's slow copy, for the evaluation probes."""
+        critic, slow = (self.q, self.q_slow) if self.config.fix_critic else (self.value, self.v_slow)
+        return {"critic": critic, "actor": self.actor, "target": slow}
+
     def _bootstrap_q(self, obs: Tensor, actions: Tensor) -> Tensor:
         net = self.q if self.q_slow is None else self.q_slow
         return net(torch.cat([obs, actions], dim=-1)).squeeze(-1)

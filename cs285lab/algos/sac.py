@@ -150,6 +150,8 @@ def frozen(module: nn.Module) -> Iterator[None]:
 class SAC:
     """Soft actor-critic: squashed Gaussian actor, `num_q` batched critics, automatic temperature."""
 
+    critic_of_actions = True  # value_estimate is Q(s, a): the evaluation probes measure how it ranks actions
+
     def __init__(self, obs_dim: int, act_dim: int, action_low: np.ndarray | Sequence[float],
                  action_high: np.ndarray | Sequence[float], config: SACConfig | None = None,
                  seed: int | None = None) -> None:
@@ -191,6 +193,15 @@ class SAC:
         mean, log_std = self.actor.gaussian(x)  # acting needs no log-probability
         u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
         return (self.actor.center + self.actor.scale * torch.tanh(u)).numpy()
+
+    @torch.no_grad()
+    def value_estimate(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """min_j Q_j(s, a) [N], the value the actor climbs (what the evaluation probes compare with the returns)."""
+        return self.critic(obs, actions).min(dim=0).values
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The critic, the actor and the target critic, for the evaluation probes (cs285lab.algos.probes)."""
+        return {"critic": self.critic, "actor": self.actor, "target": self.target_critic}
 
     # -- the update ----------------------------------------------------------------------------------
     def q_target(self, batch: Batch) -> Tensor:

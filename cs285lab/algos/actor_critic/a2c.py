@@ -24,8 +24,9 @@ from cs285lab.algos.actor_critic.rollout import RecordEpisodes, Rollout, collect
 from cs285lab.algos.actor_critic.targets import actor_critic_loss, policy_value_loss
 from cs285lab.algos.guards import check_loss, check_params, check_rewards, positive_int
 from cs285lab.algos.legacy import accepts_legacy_calls
+from cs285lab.algos.probes import actor_critic_statistics, probed_evaluation
 from cs285lab.batch import Batch
-from cs285lab.envs import EVAL_SEED, evaluate
+from cs285lab.envs import EVAL_SEED
 from cs285lab.envs.vector import make_vec_env
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
@@ -137,10 +138,12 @@ def _train(envs: Any, env_id: str, model: nn.Module, cfg: A2CConfig, seed: int, 
     log_every = max(steps_per_update, cfg.eval_every // 10)  # training-curve points: 10 per evaluation
     next_log = log_every
     stats: dict[str, float] = {}
+    grad_norm_max = 0.0  # the largest gradient norm (before clipping) since the last history row
     for update in range(num_updates):
         if next_eval <= env_steps:
-            evaluate_greedy(recorder, model, envs.single_action_space, env_id, cfg.eval_episodes, env_steps, stats)
-            next_eval += cfg.eval_every
+            evaluate_greedy(recorder, model, envs.single_action_space, env_id, cfg.eval_episodes, cfg.gamma, env_steps,
+                            stats, **({"grad_norm_max": grad_norm_max} if cfg.max_grad_norm and env_steps else {}))
+            next_eval, grad_norm_max = next_eval + cfg.eval_every, 0.0
         rollout, obs, prev_done = collect_rollout(envs, model, obs, prev_done, cfg.n_steps)  # 1. sample
         env_steps += steps_per_update
         check_rewards(env_steps, rollout.rewards[rollout.mask])
@@ -161,24 +164,28 @@ def _train(envs: Any, env_id: str, model: nn.Module, cfg: A2CConfig, seed: int, 
             optimizer.zero_grad()
             loss.backward()
             if cfg.max_grad_norm:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                grad_norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                grad_norm_max = max(grad_norm_max, float(grad_norm))
             optimizer.step()
         if env_steps >= next_log:
             recorder.log_training(env_steps, stats)
             next_log += log_every
         if on_update is not None:
             on_update(update, env_steps, model, batch)
-    evaluate_greedy(recorder, model, envs.single_action_space, env_id, cfg.eval_episodes, env_steps, stats)
+    evaluate_greedy(recorder, model, envs.single_action_space, env_id, cfg.eval_episodes, cfg.gamma, env_steps, stats,
+                    **({"grad_norm_max": grad_norm_max} if cfg.max_grad_norm and env_steps else {}))
     return recorder.rows
 
 
 def evaluate_greedy(recorder: Recorder, model: nn.Module, action_space: gym.Space, env_id: str, episodes: int,
-                    step: int, stats: Mapping[str, float] | None = None) -> None:
+                    gamma: float, step: int, stats: Mapping[str, float] | None = None, seed: int = EVAL_SEED,
+                    **extra: float) -> None:
     """One history row at `step`: the greedy policy's mean return over `episodes` fixed-seed episodes (EVAL_SEED on),
-    plus the last update's statistics. Every actor-critic trainer evaluates this way."""
+    what the evaluation shows of the critic and the policy (cs285lab.algos.probes), `extra`, and the last update's
+    statistics. Every actor-critic trainer evaluates this way."""
     check_params(step, model)
-    policy = greedy_policy(model, action_space)
-    recorder.evaluate(step, lambda: evaluate(policy, env_id, episodes, seed=EVAL_SEED), stats)
+    probed_evaluation(recorder, step, greedy_policy(model, action_space), env_id, episodes,
+                      lambda played: actor_critic_statistics(model, played, gamma, action_space), stats, seed, **extra)
 
 
 def _fit_critic(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout, gamma: float,

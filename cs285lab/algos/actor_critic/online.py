@@ -87,7 +87,7 @@ def train_online_ac(env_id: str, config: OnlineConfig, *, seed: int, update: Cal
         env.action_space.seed(seed)
         for step in range(cfg.total_steps):
             if next_eval <= step:
-                evaluate_greedy(recorder, model, env.action_space, env_id, cfg.eval_episodes, step, stats)
+                evaluate_greedy(recorder, model, env.action_space, env_id, cfg.eval_episodes, cfg.gamma, step, stats)
                 next_eval += cfg.eval_every
             with torch.no_grad():
                 action = model.dist(obs_tensor(obs[None])).sample()          # 1. a ~ pi(.|s)
@@ -100,7 +100,7 @@ def train_online_ac(env_id: str, config: OnlineConfig, *, seed: int, update: Cal
             if (step + 1) % max(1, cfg.eval_every // 10) == 0:
                 recorder.log_training(step + 1, stats)
             obs = env.reset()[0] if terminated or truncated else next_obs
-        evaluate_greedy(recorder, model, env.action_space, env_id, cfg.eval_episodes, cfg.total_steps, stats)
+        evaluate_greedy(recorder, model, env.action_space, env_id, cfg.eval_episodes, cfg.gamma, cfg.total_steps, stats)
         return model, recorder.rows
     finally:
         env.close()

@@ -210,8 +210,14 @@ def train_async(env_id: str, config: AsyncConfig, *, seed: int, take_batch_fn: T
     history, recorder = AsyncHistory(), Recorder(logger)
     history.rows = recorder.rows  # the evaluations, in the one history schema
 
+    since_row = {"lags": [], "grad_norm_max": 0.0}  # what the updates since the last history row measured
+
     def evaluation(step: int) -> None:  # the same fixed-seed episodes as every trainer's, for every run seed
-        evaluate_greedy(recorder, model, action_space, env_id, cfg.eval_episodes, step)
+        lags = since_row["lags"]
+        extra = {"policy_lag": float(np.mean(lags)), "policy_lag_max": float(np.max(lags)),
+                 "grad_norm_max": since_row["grad_norm_max"]} if lags else {}
+        evaluate_greedy(recorder, model, action_space, env_id, cfg.eval_episodes, cfg.gamma, step, **extra)
+        since_row.update(lags=[], grad_norm_max=0.0)
 
     start, consumed, next_eval = time.perf_counter(), 0, cfg.eval_every
     if cfg.eval_every:  # where the curve starts: the untrained policy
@@ -236,8 +242,11 @@ def train_async(env_id: str, config: AsyncConfig, *, seed: int, take_batch_fn: T
             check_loss(consumed, loss)
             optimizer.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)  # a stale batch must not take a huge step
+            # a stale batch must not take a huge step
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
+            since_row["grad_norm_max"] = max(since_row["grad_norm_max"], float(grad_norm))
+            since_row["lags"].extend(lags.tolist())
             version = server.publish(model)
             # 3. bookkeeping: lag per transition, episode returns, evaluation
             returns = history.record(consumed, time.perf_counter() - start, version - 1, transitions, lags)
