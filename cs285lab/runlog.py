@@ -14,7 +14,7 @@ overwrites an old one: the directory gets a -2, -3, ... suffix instead. `load_ru
 runs back into one tidy DataFrame.
 
 The writer knows nothing of plots: whatever should see the rows as they come (a live figure, a
-progress line) is a *sink*, an object with `add(row)` and `close()` handed to it (`sinks=` or
+progress line) is a *sink*, an object with `add(row)` and `close(status)` handed to it (`sinks=` or
 `attach`). `cs285lab.runs.RunLogger`, the notebooks' logger, builds the live-curve sink from its
 arguments; this module sits at the bottom of the package and imports nothing above it.
 """
@@ -54,11 +54,11 @@ _METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_./\-]*$")
 
 
 class Sink(Protocol):
-    """Something that sees every logged row as it is written (e.g. a live figure)."""
+    """Something that sees every logged row as it is written (e.g. a live figure), then how the run ended."""
 
     def add(self, row: dict[str, Any]) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self, status: str) -> None: ...  # "finished", "interrupted" or "failed: <Exception>"
 
 
 def check_run_name(experiment: str, run: str | None, seed: int | None, config: dict[str, Any] | None) -> str:
@@ -101,6 +101,7 @@ class RunWriter:
         self.seed = None if seed is None else int(seed)
         self.config = dict(config or {})
         self.sinks: list[Sink] = list(sinks)
+        self.last_step: int | None = None  # the step of the last row written
         self._start = time.perf_counter()
         self._lock = threading.Lock()
         self._meta = {"experiment": experiment, "run": self.run, "seed": self.seed, "config": self.config,
@@ -133,6 +134,7 @@ class RunWriter:
                 raise ValueError(f"log: the logger of {self.path} is closed; create a new RunLogger")
             self._file.write(json.dumps(row) + "\n")
             self._file.flush()  # a killed kernel keeps every line written so far
+            self.last_step = row["step"]
         for sink in self.sinks:
             sink.add(row)
 
@@ -147,7 +149,7 @@ class RunWriter:
             _write_json_atomic(self.path / CONFIG_FILE, self._meta)
         _OPEN.discard(self)
         for sink in self.sinks:
-            sink.close()
+            sink.close(status)
 
     def __enter__(self) -> RunWriter:
         return self
@@ -165,7 +167,7 @@ class RunWriter:
 
 def _check_sink(sink: Any) -> None:
     if not (callable(getattr(sink, "add", None)) and callable(getattr(sink, "close", None))):
-        raise TypeError(f"a sink needs add(row) and close() methods, got {type(sink).__name__}")
+        raise TypeError(f"a sink needs add(row) and close(status) methods, got {type(sink).__name__}")
 
 
 _OPEN: weakref.WeakSet[RunWriter] = weakref.WeakSet()
