@@ -29,21 +29,23 @@ class ClaimFailed(AssertionError):
     """The notebook's text states something this run did not measure."""
 
 
-def claim(claim_id: str, holds: bool, observed: str, *, profiles: tuple[str, ...] = PROFILES) -> bool:
-    """Assert the prose claim `claim_id` on this run's measurement; return whether it was asserted."""
+def claim(claim_id: str, holds: bool, observed: str, *, profiles: tuple[str, ...] = PROFILES) -> None:
+    """Assert the prose claim `claim_id` on this run's measurement (at the budget `profiles` it is made for).
+
+    Returns None, so a cell that ends with a claim shows nothing when the claim holds.
+    """
     if not CLAIM_ID.match(claim_id):
         raise ValueError(f"claim id {claim_id!r} must look like 'nb05-mbpo-faster' (notebook prefix, lowercase, dashes)")
     unknown = set(profiles) - set(PROFILES)
     if not profiles or unknown:
         raise ValueError(f"claim {claim_id!r}: profiles must be a non-empty subset of {PROFILES}, got {profiles!r}")
     if profile() not in profiles:
-        return False
+        return
     if not bool(holds):
         raise ClaimFailed(
             f"the text above claims [{claim_id}], but this run at the {profile()} budget measured: {observed}. "
             "If this cell ran your own code, re-check the exercise it uses (its check may have missed something); "
             "if it ran only the course's code, please report it to the course staff.")
-    return True
 
 
 # ----- the audit: markers, assertions and bench citations agree ---------------------------------

@@ -13,6 +13,8 @@ from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cs285lab.plots.static_copy import StaticCopy
+
 
 @dataclass
 class Quiz:
@@ -31,6 +33,8 @@ class Quiz:
         if unknown:
             raise ValueError(f"Quiz: {sorted(map(str, unknown))} are not among the options")
         self._widget: Any = None
+        # shown where the widget cannot render (a reopened notebook): the question, then the last feedback
+        self._copy = StaticCopy("a saved copy: run the cell again to answer")
 
     def score(self, selection: Collection[Hashable]) -> tuple[int, int]:
         """(number of options judged right, number of options) for a selection."""
@@ -71,18 +75,32 @@ class Quiz:
             out = w.Output()
 
             def on_click(_: Any) -> None:
+                text = self.feedback([key for key, box in boxes.items() if box.value])
                 out.clear_output()
                 with out:
-                    print(self.feedback([key for key, box in boxes.items() if box.value]))
+                    print(text)
+                self._copy.update(self._copy_html(text), self._text())
 
             button.on_click(on_click)
             self._widget = w.VBox([w.HTML(f"<b>{_escape(self.question)}</b>"), *boxes.values(), button, out])
         return self._widget
 
+    def _text(self) -> str:
+        return f"Quiz({self.question!r}, {len(self.options)} options)"
+
+    def _copy_html(self, feedback: str | None = None) -> str:
+        """The quiz as static HTML: the question and its options, or the feedback to the last answer checked."""
+        shown = feedback if feedback is not None else "\n".join(f"[ ] {k}. {t}" for k, t in self.options.items())
+        return f"<b>{_escape(self.question)}</b><pre style='white-space:pre-wrap'>{_escape(shown)}</pre>"
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.widget()._repr_mimebundle_(**kwargs))
-        bundle["text/plain"] = f"Quiz({self.question!r}, {len(self.options)} options)"
+        bundle["text/plain"] = self._text()
         return bundle
+
+    def _ipython_display_(self) -> None:
+        # the widget, then its static copy (cs285lab.plots.static_copy): a saved notebook shows the quiz as text
+        self._copy.show(self._repr_mimebundle_(), self._copy_html(), self._text())
 
 
 def _escape(text: str) -> str:

@@ -14,7 +14,7 @@ overwrites an old one: the directory gets a -2, -3, ... suffix instead. `load_ru
 runs back into one tidy DataFrame.
 
 The writer knows nothing of plots: whatever should see the rows as they come (a live figure, a
-progress line) is a *sink*, an object with `add(row)` and `close()` handed to it (`sinks=` or
+progress line) is a *sink*, an object with `add(row)` and `close(status)` handed to it (`sinks=` or
 `attach`). `cs285lab.runs.RunLogger`, the notebooks' logger, builds the live-curve sink from its
 arguments; this module sits at the bottom of the package and imports nothing above it.
 """
@@ -22,6 +22,7 @@ arguments; this module sits at the bottom of the package and imports nothing abo
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import math
 import numbers
@@ -57,22 +58,27 @@ _METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_./\-]*$")
 
 
 class Sink(Protocol):
-    """Something that sees every logged row as it is written (e.g. a live figure)."""
+    """Something that sees every logged row as it is written (e.g. a live figure), then how the run ended."""
 
     def add(self, row: dict[str, Any]) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self, status: str) -> None: ...  # "finished", "interrupted" or "failed: <Exception>"
 
 
-def check_run_name(experiment: str, run: str | None, seed: int | None, config: dict[str, Any] | None) -> str:
+def _is_config(config: object) -> bool:
+    return dataclasses.is_dataclass(config) and not isinstance(config, type)
+
+
+def check_run_name(experiment: str, run: str | None, seed: int | None, config: Any) -> str:
     """Validate a run's experiment, seed and config; return its run name (`run`, else seed<N>, else run)."""
     if not isinstance(experiment, str) or not experiment or _SAFE.search(experiment) \
             or ".." in experiment or experiment.startswith("/"):
         raise ValueError(f"experiment name {experiment!r}: use letters, digits, _ . - and / only")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if config is not None and not isinstance(config, dict):
-        raise TypeError(f"config must be a dict (e.g. vars(budget)), got {type(config).__name__}")
+    if config is not None and not isinstance(config, dict) and not _is_config(config):
+        raise TypeError(f"config must be a config dataclass (e.g. A2CConfig(...)) or a dict, "
+                        f"got {type(config).__name__}")
     name = run or (f"seed{seed}" if seed is not None else "run")
     if not isinstance(name, str) or _SAFE.search(name) or "/" in name or name in (".", ".."):
         raise ValueError(f"run name {name!r}: use letters, digits, _ . - only")
@@ -91,7 +97,7 @@ class RunWriter:
     with the run. `meta` adds keys to config.json (e.g. the reference band a notebook overlays).
     """
 
-    def __init__(self, experiment: str, run: str | None = None, config: dict[str, Any] | None = None,
+    def __init__(self, experiment: str, run: str | None = None, config: Any = None,
                  seed: int | None = None, root: str | Path = "runs", *, sinks: Sequence[Sink] = (),
                  meta: dict[str, Any] | None = None) -> None:
         name = check_run_name(experiment, run, seed, config)
@@ -102,8 +108,9 @@ class RunWriter:
         self.path = _fresh_dir(self.root / experiment, name)
         self.run = self.path.name
         self.seed = None if seed is None else int(seed)
-        self.config = dict(config or {})
+        self.config = dataclasses.asdict(config) if _is_config(config) else dict(config or {})
         self.sinks: list[Sink] = list(sinks)
+        self.last_step: int | None = None  # the step of the last row written
         self._start = time.perf_counter()
         self._lock = threading.Lock()
         self._meta = {"experiment": experiment, "run": self.run, "seed": self.seed, "config": self.config,
@@ -140,6 +147,7 @@ class RunWriter:
                 raise ValueError(f"log: the logger of {self.path} is closed; create a new RunLogger")
             self._file.write(json.dumps(row) + "\n")
             self._file.flush()  # a killed kernel keeps every line written so far
+            self.last_step = row["step"]
         for sink in self.sinks:
             sink.add(row)
 
@@ -154,7 +162,7 @@ class RunWriter:
             _write_json_atomic(self.path / CONFIG_FILE, self._meta)
         _OPEN.discard(self)
         for sink in self.sinks:
-            sink.close()
+            sink.close(status)
 
     def __enter__(self) -> RunWriter:
         return self
@@ -172,7 +180,7 @@ class RunWriter:
 
 def _check_sink(sink: Any) -> None:
     if not (callable(getattr(sink, "add", None)) and callable(getattr(sink, "close", None))):
-        raise TypeError(f"a sink needs add(row) and close() methods, got {type(sink).__name__}")
+        raise TypeError(f"a sink needs add(row) and close(status) methods, got {type(sink).__name__}")
 
 
 _OPEN: weakref.WeakSet[RunWriter] = weakref.WeakSet()

@@ -57,11 +57,15 @@ def _code(text: str) -> dict:
 
 def test_claim_raises_with_what_was_measured(monkeypatch):
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")
-    assert claim("nb05-mbpo-faster", True, observed="300 < 2900") is True
+    assert claim("nb05-mbpo-faster", True, observed="300 < 2900") is None  # a cell ending in a claim shows nothing
     with pytest.raises(ClaimFailed, match=r"nb05-mbpo-faster.*ci budget measured: 3000 < 2900"):
         claim("nb05-mbpo-faster", False, observed="3000 < 2900")
-    # A full-budget claim is not asserted at the ci budget, and says so.
-    assert claim("nb05-plateau", False, observed="x", profiles=("full",)) is False
+    # A full-budget claim is not asserted at the ci budget; at the full budget it is.
+    claim("nb05-plateau", False, observed="x", profiles=("full",))
+    monkeypatch.setenv("CS285LAB_PROFILE", "full")
+    with pytest.raises(ClaimFailed, match="nb05-plateau"):
+        claim("nb05-plateau", False, observed="x", profiles=("full",))
+    monkeypatch.setenv("CS285LAB_PROFILE", "ci")
     with pytest.raises(ValueError, match="notebook prefix"):
         claim("MBPO faster", True, observed="")
     with pytest.raises(ValueError, match="profiles"):

@@ -67,7 +67,9 @@ def test_a_band_is_median_and_spread_over_seeds(tmp_path):
     band = load_reference(path)
     assert band.meta["algorithm"] == "synthetic" and band.meta["profile"] == "ci" and band.seeds == [0, 1, 2]
     assert band.metrics == ["episode_return"] and band.name == "demo"
-    assert "3 seeds (ci budget)" in band.label()
+    # the legend speaks a student's language: no budget-profile jargon
+    assert band.label() == "reference: median and middle 50% of 3 seeds"
+    assert band.label("minmax") == "reference: median and full range (min–max) of 3 seeds"
     table = band.band("episode_return")
     assert len(table) >= 45 and (table["n_seeds"] == 3).all()
     late = table[table["step"] > 200]
@@ -115,7 +117,7 @@ def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_pa
     ci_episodes = budget("nb00", "ci").random_episodes
     assert ci_episodes != budget("nb00", "full").random_episodes
     assert band.name == "nb00-fake" and band.meta["budget"] == f"episodes={ci_episodes}"
-    assert band.meta["profile"] == "ci" and band.label().endswith("(ci budget)")
+    assert band.meta["profile"] == "ci" and "budget" not in band.label()
     assert band.meta["env"] == "Fake-v0" and band.meta["algorithm"] == "fake:algorithm"
     assert band.seeds == [0, 1, 2] and band.metrics == ["eval_return"]
     table = band.band("eval_return")
@@ -126,7 +128,7 @@ def test_generate_trains_every_seed_at_the_notebook_budget_and_records_it(tmp_pa
                             _fake_train)
     monkeypatch.setitem(reference.RECIPES, "nb00-same", same)
     both = load_reference(reference.generate("nb00-same", seeds=(0, 1), out=tmp_path / "same.csv"))
-    assert both.meta["profile"] == "ci, full" and both.label().endswith("(ci, full budget)")
+    assert both.meta["profile"] == "ci, full" and band.label().endswith("of 3 seeds")
     with pytest.raises(KeyError, match="no recipe"):
         reference.generate("nb99-nothing")
 
@@ -261,7 +263,7 @@ def test_plot_comparison_saves_png_and_svg_and_draws_the_band(tmp_path):
     ax = fig.axes[0]
     assert ax.get_title(loc="left") == "episode_return"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[0].startswith("reference: median, min–max of 3 seeds") and "seed7" in labels
+    assert labels[0] == "reference: median and middle 50% of 3 seeds" and "seed7" in labels
     assert len(ax.collections) == 1  # the band
     fig = plot_comparison("mine", "episode_return", reference=band, x="wall_s", root=tmp_path / "runs")
     assert fig.axes[0].get_xlabel() == "wall-clock (s)" and len(fig.axes[0].collections) == 0
@@ -423,8 +425,10 @@ def test_a_headless_run_saves_one_final_image_and_no_noise(tmp_path):
     assert progress.data["text/plain"].startswith("done: step 270 / 300")
     assert set(figure.data) == {"image/png", "text/plain"}  # the final frame, not a widget
     assert figure.data["text/plain"] == "<IPython.core.display.Image object>"
-    (widget,) = widget_outputs
-    assert widget.data["text/plain"] == "CompareWidget(metric='episode_return', runs=1)"
+    widget, copy = widget_outputs  # the widget, then its static copy for a reopened notebook
+    assert widget.data["text/plain"] == copy.data["text/plain"] == "CompareWidget(metric='episode_return', runs=1)"
+    assert "application/vnd.jupyter.widget-view+json" in widget.data
+    assert 'class="cs285lab-static-copy"' in copy.data["text/html"] and "data:image/png;base64," in copy.data["text/html"]
     assert not [o for cell in nb.cells for o in cell.outputs if o.output_type in ("stream", "error")], \
         "no warnings, prints or errors in the saved notebook"
 
@@ -534,3 +538,75 @@ def test_a_band_overlays_the_live_curves_of_the_algorithms_training_loops(tmp_pa
         run_off_policy(agent, env, "Pendulum-v1", config, seed=0, logger=logger)
     assert len(logger.live.figure().axes[0].collections) == 1, "the SAC live curve has no band"
     assert (logger.path / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+
+# ----------------------------------------------------------------------------- one figure for several runs (issue 24)
+
+def test_several_runs_of_one_cell_draw_labelled_lines_into_one_live_figure(tmp_path, fake_kernel, monkeypatch):
+    monkeypatch.setattr(live_module, "MAX_DRAW_SHARE", float("inf"))  # redraw on every row
+    figure = LiveCurves(["eval_return"], total_steps=400, reference="nb01-a2c-cartpole", redraw_every=1e-9,
+                        title="three seeds")
+    loggers = []
+    for seed in range(3):
+        with RunLogger("exp", seed=seed, root=tmp_path, live=figure) as logger:
+            for step in range(0, 400, 100):
+                logger.log(step, eval_return=step / 10 + 7 * seed, loss=1.0)
+        loggers.append(logger)
+    assert len(fake_kernel) == 2, "one progress line and one figure for all three runs, not three plots"
+    assert all(logger.live is figure for logger in loggers)
+    ax = figure.figure().axes[0]
+    runs = [(line.get_label(), line.get_color()) for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [label for label, _ in runs] == ["seed0", "seed1", "seed2"]
+    assert len({color for _, color in runs}) == 3, "each run its own colour"
+    legend = [t.get_text() for t in figure.figure().legends[0].get_texts()]
+    assert legend == ["reference: median and middle 50% of 5 seeds", "seed0", "seed1", "seed2"]
+    _, shown = fake_kernel
+    assert shown.objects[-1].data == (loggers[-1].path / "curves.png").read_bytes()  # the last run's end frame
+    assert all((logger.path / "curves.png").is_file() for logger in loggers)
+    progress, _ = fake_kernel
+    assert progress.objects[-1]["text/plain"].startswith("seed2 · done: step 300 / 400")
+    # a run interrupted in a shared figure: its line stays, the progress line says so
+    with pytest.raises(KeyboardInterrupt):
+        with RunLogger("exp", seed=0, root=tmp_path, live=figure) as logger:
+            logger.log(100, eval_return=1.0)
+            raise KeyboardInterrupt
+    assert progress.objects[-1]["text/plain"].startswith("seed0 (2) · interrupted at step 100 of 400")
+    figure.close()  # closing the shared figure itself adds no phantom run
+    assert [t.get_text() for t in figure.figure().legends[0].get_texts()][1:] == ["seed0", "seed1", "seed2",
+                                                                                 "seed0 (2)"]
+
+
+def test_the_faint_raw_caption_appears_only_over_a_faint_line(tmp_path):
+    sparse = LiveCurves(["eval_return"], total_steps=20_000)  # five evaluations: smoothing leaves them as they are
+    for step in range(0, 20_001, 4000):
+        sparse.add({"step": step, "wall_s": 1.0, "eval_return": float(step % 7000)})
+    ax = sparse.figure().axes[0]
+    assert len(ax.get_lines()) == 1 and not [t for t in ax.texts if "faint" in t.get_text()]
+    dense = LiveCurves(["train_return"], total_steps=20_000)
+    rng = np.random.default_rng(0)
+    for step in range(0, 20_001, 100):
+        dense.add({"step": step, "wall_s": 1.0, "train_return": step / 100 + rng.normal(0, 20)})
+    ax = dense.figure().axes[0]
+    assert len(ax.get_lines()) == 2 and [t for t in ax.texts if "faint: raw values" in t.get_text()]
+
+
+def test_the_band_is_the_middle_half_of_the_reference_seeds_by_default(tmp_path):
+    runs = _synthetic_runs(tmp_path / "runs")
+    band = make_reference(runs, tmp_path / "band.csv", metrics=["episode_return"], profile="ci")
+
+    def width(fig):
+        (fill,) = fig.axes[0].collections
+        ys = fill.get_paths()[0].vertices[:, 1]
+        return float(np.ptp(ys))
+
+    # seeds sit 10 apart: the middle 50% is 10 wide, the full range 20 (plus the curves' own rise)
+    iqr = width(plot_comparison(runs, "episode_return", reference=band))
+    full = width(plot_comparison(runs, "episode_return", reference=band, spread="minmax"))
+    assert full > iqr
+    live = LiveCurves(["episode_return"], reference=band)
+    live.add({"step": 100, "wall_s": 0.1, "episode_return": 5.0})
+    assert width(live.figure()) == pytest.approx(iqr, rel=0.05)
+    assert [t.get_text() for t in live.figure().legends[0].get_texts()][0] == \
+        "reference: median and middle 50% of 3 seeds"
+    with pytest.raises(ValueError, match="spread must be"):
+        LiveCurves(["a"], spread="wide")

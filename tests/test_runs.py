@@ -96,7 +96,7 @@ def test_log_rejects_bad_input_with_a_clear_message(tmp_path):
     assert _lines(logger.path) == []  # nothing half-written by the refused calls
     with pytest.raises(TypeError, match="seed must be an int"):
         RunLogger("exp", seed="0", root=tmp_path)
-    with pytest.raises(TypeError, match="config must be a dict"):
+    with pytest.raises(TypeError, match="config must be a config dataclass .* or a dict, got list"):
         RunLogger("exp", config=[1, 2], root=tmp_path)
     with pytest.raises(ValueError, match="live must be"):
         RunLogger("exp", live=["step"], root=tmp_path)
@@ -221,7 +221,8 @@ def test_a_corrupt_line_does_not_break_the_comparison_plot_or_widget(tmp_path):
     path.write_text(path.read_text().replace('"step": 30', '"step": 3\u0000', 1))
     with pytest.warns(RuntimeWarning, match=r"seed1/metrics.jsonl:4: skipped"):
         fig = plot_comparison("exp", root=tmp_path)
-    assert len(fig.axes[0].get_lines()) == 4
+    assert [line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")] == \
+        ["seed0", "seed1"]  # both runs drawn (no faint copy: logged every 10 steps, smoothing leaves them raw)
     with pytest.warns(RuntimeWarning, match="skipped"):
         widget = compare_widget("exp", root=tmp_path)
     assert widget.redraws == 1
@@ -332,8 +333,9 @@ class _Collect:
     def add(self, row: dict) -> None:
         self.rows.append(row)
 
-    def close(self) -> None:
+    def close(self, status: str) -> None:
         self.closed += 1
+        self.status = status
 
 
 def test_the_writer_feeds_every_row_to_its_sinks_and_closes_them_with_the_run(tmp_path):
@@ -377,3 +379,112 @@ def test_writing_and_reading_runs_loads_no_plotting():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert out.stdout.strip() == "[]", out.stdout
+
+
+# ----------------------------------------------------------------------------- an interrupted run says so (issue 24)
+
+class _Status:
+    """A sink whose close takes the run's status."""
+
+    def __init__(self) -> None:
+        self.status = None
+
+    def add(self, row: dict) -> None:
+        pass
+
+    def close(self, status: str) -> None:
+        self.status = status
+
+
+def test_an_interrupt_ends_in_one_line_that_says_where(tmp_path):
+    from cs285lab.runs import RunInterrupted
+
+    told, plain = _Status(), _Collect()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        with RunLogger("exp", seed=0, root=tmp_path, config={"total_steps": 20_000}, sinks=[told, plain]) as logger:
+            logger.log(1234, eval_return=1.0)
+            raise KeyboardInterrupt  # Ctrl-C lands somewhere inside a training loop
+    err = caught.value
+    assert isinstance(err, RunInterrupted) and type(err).__name__ == "KeyboardInterrupt"  # what Jupyter shows
+    assert str(err) == f"interrupted at step 1,234 of 20,000; the run log keeps what was recorded ({logger.path})"
+    assert err.__suppress_context__, "the traceback through the training loop is dropped"
+    (line,) = err._render_traceback_()  # what IPython prints instead of a traceback
+    assert "KeyboardInterrupt" in line and "interrupted at step 1,234 of 20,000" in line
+    assert told.status == plain.status == "interrupted" and plain.closed == 1  # a sink learns how the run ended
+    assert load_configs("exp", tmp_path)["status"].tolist() == ["interrupted"]
+    with pytest.raises(KeyboardInterrupt, match="interrupted before the first logged step; the run log"):
+        with RunLogger("exp", seed=1, root=tmp_path):
+            raise KeyboardInterrupt
+    # nested runs: the inner run's message is the one shown, and both runs are marked
+    with pytest.raises(KeyboardInterrupt, match="at step 5 of 10;.*inner"):
+        with RunLogger("outer", root=tmp_path) as outer:
+            outer.log(99, x=1.0)
+            with RunLogger("inner", root=tmp_path, total_steps=10) as inner:
+                inner.log(5, x=1.0)
+                raise KeyboardInterrupt
+    assert load_configs(["outer", "inner"], tmp_path)["status"].tolist() == ["interrupted", "interrupted"]
+    with pytest.raises(ValueError, match="total_steps must be a positive int"):
+        RunLogger("exp", root=tmp_path, total_steps=-3)
+
+
+INTERRUPTED_CELL = """
+from cs285lab.runs import RunLogger
+from cs285lab.algos.actor_critic import A2CConfig, train_a2c
+config = A2CConfig(num_envs=2, total_steps=200_000, n_steps=8, eval_every=512, eval_episodes=1)
+with RunLogger("interrupt", seed=0, live=["eval_return"], config=config, redraw_every=0.2) as log:
+    train_a2c("CartPole-v1", config, seed=0, logger=log)
+"""
+
+
+def test_interrupting_the_kernel_during_training_shows_one_line_and_a_true_progress_line(tmp_path):
+    import queue
+    import re
+    import time
+
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        msg_id = kc.execute(INTERRUPTED_CELL)
+        progress, errors, interrupted = [], [], False
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                msg = kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind in ("display_data", "update_display_data") and \
+                    "cs285lab-progress" in content["data"].get("text/html", ""):
+                progress.append(content["data"]["text/plain"])
+                if not interrupted and re.search(r"^step [1-9]", progress[-1]):
+                    km.interrupt_kernel()  # what the stop button does
+                    interrupted = True
+            elif kind == "error":
+                errors.append(content)
+            elif kind == "status" and content["execution_state"] == "idle" and interrupted:
+                break
+        assert interrupted, f"the training never showed a step > 0: {progress[-3:]}"
+        (error,) = errors
+        assert error["ename"] == "KeyboardInterrupt"
+        shown = "\n".join(error["traceback"])
+        assert len(shown.splitlines()) == 1 and "cs285lab" not in shown.replace(str(tmp_path), ""), shown
+        step = re.search(r"interrupted at step ([\d,]+) of 200,000; the run log keeps what was recorded", shown)
+        assert step, shown
+        assert progress[-1].startswith(f"interrupted at step {step.group(1)} of 200,000"), progress[-1]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert load_configs("interrupt", tmp_path / "runs")["status"].tolist() == ["interrupted"]
+
+
+def test_a_config_dataclass_is_recorded_as_its_fields(tmp_path):
+    from cs285lab.algos.actor_critic import A2CConfig
+
+    config = A2CConfig(num_envs=2, total_steps=1_000)
+    with RunLogger("exp", config=config, root=tmp_path) as logger:
+        logger.log(1, loss=1.0)
+    assert logger.config["num_envs"] == 2 and logger.total_steps == 1_000
+    assert load_configs("exp", tmp_path)["config.num_envs"].tolist() == [2]

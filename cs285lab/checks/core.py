@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import linecache
 import os
+import re
 import sys
 import sysconfig
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import numpy as np
@@ -87,11 +89,34 @@ def _name_of(fn: Any) -> str:
     return "a lambda" if name == "<lambda>" else name
 
 
+# The points of each check cell, collected from the notebooks' cell metadata (cs285lab/checks/points.py).
+POINTS_FILE = Path(__file__).resolve().parent.parent / "data" / "check_points.json"
+_CHECK_MODULE = re.compile(r"(?:^|[._])(nb\d\d)$")  # cs285lab.checks.nb00, ..._fresh_nb00, ..._graded_nb00
+
+
+def check_points(frame: FrameType | None) -> float | None:
+    """The points of the check running in `frame` (a function of a check module, or its caller there); None if unknown."""
+    if frame is None:
+        return None
+    found = _CHECK_MODULE.search(str(frame.f_globals.get("__name__", "")))
+    try:
+        checks = json.loads(POINTS_FILE.read_text(encoding="utf-8")).get(found.group(1), {}) if found else {}
+    except (OSError, ValueError):
+        return None  # no table (a source checkout before generation): the pass line just has no points
+    module = frame.f_globals
+    while frame is not None and frame.f_globals is module:  # helpers of the check function run in its module too
+        if frame.f_code.co_name in checks:
+            return float(checks[frame.f_code.co_name])
+        frame = frame.f_back
+    return None
+
+
 class Exercise:
     """One exercise's checks: counts what passed and raises CheckFailed with a named mistake."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, points: float | None = None) -> None:
         self.name = name
+        self.points = points  # what the check cell is worth, shown on the pass line
         self.passed = 0
         self._calls: list[tuple[Any, str]] = []   # (result, "fn(arg=..., ...)") of recent student calls
         self._progress_width = 0
@@ -212,15 +237,20 @@ class Exercise:
             self._progress_width = 0
 
     def done(self) -> None:
-        """Print the stable one-line pass message."""
+        """Print the stable one-line pass message, with the check cell's points when they are known."""
         self.clear_progress()
-        print(f"\u2713 {self.name}: all {self.passed} checks passed")
+        worth = "" if self.points is None else f" ({self.points:g} point{'' if self.points == 1 else 's'})"
+        print(f"\u2713 {self.name}: all {self.passed} checks passed{worth}")
+
+
+def exercise(name: str) -> contextlib.AbstractContextManager[Exercise]:
+    """Run an exercise's checks; prints one stable line (with the check cell's points) when all of them pass."""
+    here = inspect.currentframe()
+    return _exercise(Exercise(name, check_points(here.f_back if here is not None else None)))
 
 
 @contextlib.contextmanager
-def exercise(name: str) -> Iterator[Exercise]:
-    """Run an exercise's checks; prints one stable line when all of them pass."""
-    ex = Exercise(name)
+def _exercise(ex: Exercise) -> Iterator[Exercise]:
     try:
         yield ex
     except BaseException:

@@ -138,8 +138,10 @@ class RunDoctor:
             out.append(f"doctor: explained in {first.course}")
         return out
 
-    def close(self) -> None:
-        """Print the lines (after the live plot's last update: it is closed first)."""
+    def close(self, status: str = "finished") -> None:
+        """Print the lines (after the live plot's last update: it is closed first); none for an interrupted run."""
+        if status == "interrupted":
+            return
         for line in self.lines():
             print(line)
 

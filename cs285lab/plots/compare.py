@@ -18,8 +18,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cs285lab.plots.draw import X_AXES, Series, check_x, draw_metric, new_figure, to_png
-from cs285lab.plots.reference import SPREADS, ReferenceBand, load_reference
+from cs285lab.plots.reference import SPREAD_WORDS, SPREADS, ReferenceBand, load_reference
 from cs285lab.plots.smoothing import check_smoothing
+from cs285lab.plots.static_copy import StaticCopy, png_html
 
 __all__ = ["plot_comparison", "compare_widget", "CompareWidget"]
 
@@ -102,13 +103,14 @@ def draw_comparison(fig: Figure, runs: pd.DataFrame, metric: str, *, reference: 
 
 def plot_comparison(runs: pd.DataFrame | str | Sequence[str], metric: str | None = None, *,
                     reference: str | Path | ReferenceBand | None = None, smoothing: float = 0.6,
-                    x: str = "step", select: Iterable[str] | None = None, spread: str = "minmax",
+                    x: str = "step", select: Iterable[str] | None = None, spread: str = "iqr",
                     root: str | Path = "runs", save: str | Path | Sequence[str | Path] | None = None,
                     title: str | None = None, dpi: int = 150) -> Figure:
     """Draw the runs' `metric` (smoothed, raw faint) over the reference band; optionally save PNG/SVG/PDF.
 
     `runs`: experiment name(s) or the tidy DataFrame of load_runs. `select`: run labels to show
-    (default all). `x`: "step" or "wall_s". Returns the matplotlib Figure.
+    (default all). `x`: "step" or "wall_s". `spread`: the band's spread, "iqr" (middle 50% of the
+    reference seeds, the default), "80" or "minmax". Returns the matplotlib Figure.
     """
     table = _as_runs(runs, root)
     metric = _pick_metric(table, metric)
@@ -162,8 +164,8 @@ class CompareWidget:
                                        description="smoothing", continuous_update=False, readout_format=".2f")
         self.x = w.ToggleButtons(options=[(label, key) for key, label in X_AXES.items()], value=check_x(x),
                                  description="x-axis")
-        self.spread = w.Dropdown(options=[("min–max", "minmax"), ("25–75%", "iqr"), ("10–90%", "80")],
-                                 value="minmax", description="band", disabled=self.reference is None)
+        self.spread = w.Dropdown(options=[(SPREAD_WORDS[k], k) for k in ("iqr", "80", "minmax")],
+                                 value="iqr", description="band", disabled=self.reference is None)
         self.reload = w.Button(description="reload runs", tooltip="read the run logs from disk again")
         # drawn at 6.4 in x dpi pixels and shown at most that wide: never upscaled (soft) by the browser
         self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width=f"{round(6.4 * dpi)}px"))
@@ -174,6 +176,8 @@ class CompareWidget:
         self.box = w.VBox([w.HBox([self.runs, w.VBox([self.metric, self.spread, self.smoothing])]),
                            w.HBox([self.x, self.reload]), self.image, self.status])
         self.redraws = 0
+        # shown under the widget where it cannot render (a reopened notebook): the last figure, static
+        self.copy = StaticCopy("a saved copy of the figure: run the cell again to use the controls")
         self.redraw()
 
     def refresh(self) -> None:
@@ -209,11 +213,20 @@ class CompareWidget:
             self.status.value = ("<small>not finished: " + "; ".join(shown) + "</small>") if shown else ""
         self.image.value = to_png(self.figure(), dpi=self.dpi)
         self.redraws += 1
+        self.copy.update(png_html(self.image.value, self.image.layout.max_width), self._text())
+
+    def _text(self) -> str:
+        return f"CompareWidget(metric={self.metric.value!r}, runs={len(self.runs.options)})"
+
+    def _ipython_display_(self) -> None:
+        # the widget, then its static copy (cs285lab.plots.static_copy): a saved notebook shows the last figure
+        self.copy.show(self._repr_mimebundle_(), png_html(self.image.value, self.image.layout.max_width),
+                       self._text())
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         # the widget view, with a short stable text fallback (the box's repr holds PNG bytes)
         bundle = dict(self.box._repr_mimebundle_(**kwargs))
-        bundle["text/plain"] = f"CompareWidget(metric={self.metric.value!r}, runs={len(self.runs.options)})"
+        bundle["text/plain"] = self._text()
         return bundle
 
 

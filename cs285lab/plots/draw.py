@@ -27,11 +27,12 @@ BAND_COLOR = "0.55"
 
 
 class Series(NamedTuple):
-    """One curve: a legend label and its points."""
+    """One curve: a legend label, its points, and optionally its colour (default: by its place in the list)."""
 
     label: str
     x: np.ndarray
     y: np.ndarray
+    color: str | None = None
 
 
 def check_x(x: str) -> str:
@@ -75,18 +76,35 @@ def _short(value: float, _pos: object = None) -> str:
 LINESTYLES = ("-", "--", ":", "-.")
 
 
+BAND_GID, MEDIAN_GID = "cs285lab-reference-band", "cs285lab-reference-median"
+RAW_VISIBLE = 0.01  # a raw curve is drawn (faint) when it strays from its smoothed one by 1% of the curve's range (~3 px)
+
+
+def legend_entries(ax: Axes) -> tuple[list, list[str]]:
+    """The axes' legend handles and labels, the reference band's fill and median line as one entry."""
+    handles, labels = ax.get_legend_handles_labels()
+    band = next((h for h in handles if h.get_gid() == BAND_GID), None)
+    median = next((a for a in ax.get_lines() if a.get_gid() == MEDIAN_GID), None)
+    if band is not None and median is not None:
+        handles[handles.index(band)] = (band, median)  # matplotlib draws a tuple as one overlaid symbol
+    return handles, labels
+
+
 def _legend_below(ax: Axes) -> None:
     """The legend under the axes, so it never covers the band or the curves."""
-    handles, labels = ax.get_legend_handles_labels()
+    handles, labels = legend_entries(ax)
     if handles:
         ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False,
                   ncol=min(3, len(handles)), handlelength=2.2, columnspacing=1.2)
 
 
 def draw_metric(ax: Axes, metric: str, series: Sequence[Series], *, smoothing: float, x: str = "step",
-                reference: ReferenceBand | None = None, spread: str = "minmax", span: float | None = None,
+                reference: ReferenceBand | None = None, spread: str = "iqr", span: float | None = None,
                 x_max: float | None = None, legend: bool = True) -> None:
-    """Draw one metric: each series raw (faint) and smoothed, over the reference band if it has this metric.
+    """Draw one metric: each series smoothed (and raw, faint, where that differs), over the reference band.
+
+    The band (where the reference has this metric) is the median and, by default, the middle 50% of
+    the reference seeds (`spread`: "iqr", "80" or "minmax").
 
     Smoothing is measured against the x-axis (see `smooth`): `span` is the axis length it refers
     to (default: from 0 to the largest x drawn, band included). The band is drawn against env steps only.
@@ -105,19 +123,22 @@ def draw_metric(ax: Axes, metric: str, series: Sequence[Series], *, smoothing: f
     if band is not None:
         table = reference.band(metric, smoothing, spread, span)
         ax.fill_between(table["step"], table["low"], table["high"], color=BAND_COLOR, alpha=0.25, linewidth=0,
-                        label=reference.label(spread))
-        ax.plot(table["step"], table["median"], color=BAND_COLOR, linestyle="--", linewidth=1.2,
-                label="reference median")
+                        label=reference.label(spread), gid=BAND_GID)
+        # one legend entry with the fill (legend_entries): the dashed line is the band's median
+        ax.plot(table["step"], table["median"], color=BAND_COLOR, linestyle="--", linewidth=1.2, gid=MEDIAN_GID)
     seen: list[Series] = []
+    raw_drawn = False
     for index, s in enumerate(series):
-        color = f"C{index % 10}"
+        color = s.color or f"C{index % 10}"
         twin = next((t for t in seen if np.array_equal(t.x, s.x) and np.array_equal(t.y, s.y, equal_nan=True)), None)
         # identical runs would hide each other: the later one is dashed, and says whom it repeats
         style = "--" if twin is not None else LINESTYLES[(index // 10) % len(LINESTYLES)]
         label = s.label if twin is None else f"{s.label} (= {twin.label})"
-        if smoothing > 0 and len(s.y) > 1:
+        smoothed = smooth(s.y, smoothing, s.x, span)
+        if smoothing > 0 and _strays(s.y, smoothed):  # sparse points barely smooth: a faint copy would hide under
             ax.plot(s.x, s.y, color=color, alpha=0.25, linewidth=0.8)
-        ax.plot(s.x, smooth(s.y, smoothing, s.x, span), color=color, linewidth=1.6, label=label, linestyle=style,
+            raw_drawn = True
+        ax.plot(s.x, smoothed, color=color, linewidth=1.6, label=label, linestyle=style,
                 marker="o" if len(s.y) == 1 else None, markersize=4)
         seen.append(s)
     ax.set_title(metric, fontsize=10, loc="left")
@@ -136,11 +157,21 @@ def draw_metric(ax: Axes, metric: str, series: Sequence[Series], *, smoothing: f
             ax.set_ylim(low - pad, high + pad)
     if not series and band is None:
         ax.text(0.5, 0.5, "waiting for data", ha="center", va="center", transform=ax.transAxes, color="0.5")
-    if series and smoothing > 0:
+    if raw_drawn:  # say what the faint line is only where there is one
         ax.annotate(f"faint: raw values · solid: smoothed ({smoothing:g})", (1.0, 1.01), xycoords="axes fraction",
                     ha="right", va="bottom", fontsize=7, color="0.45")
     if legend and series and (len(series) > 1 or band is not None):
         _legend_below(ax)
+
+
+def _strays(raw: np.ndarray, smoothed: np.ndarray) -> bool:
+    """True when the raw curve differs visibly from the smoothed one (so drawing it faint shows something)."""
+    both = np.isfinite(raw) & np.isfinite(smoothed)
+    if both.sum() < 2:
+        return False
+    values = raw[both]
+    scale = float(np.ptp(values)) or float(np.max(np.abs(values))) or 1.0
+    return float(np.max(np.abs(raw[both] - smoothed[both]))) > RAW_VISIBLE * scale
 
 
 def shared_legend(fig: Figure) -> None:
@@ -148,7 +179,7 @@ def shared_legend(fig: Figure) -> None:
     best = max(fig.axes, key=lambda ax: len(ax.get_legend_handles_labels()[0]), default=None)
     if best is None:
         return
-    handles, labels = best.get_legend_handles_labels()
+    handles, labels = legend_entries(best)
     if len(handles) > 1:
         fig.legend(handles, labels, loc="lower center", ncol=min(3, len(handles)), fontsize=8, frameon=False)
 

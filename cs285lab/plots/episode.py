@@ -14,6 +14,7 @@ trusted (a notebook you ran). Untrusted, it shows its first frame.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import io
@@ -21,7 +22,7 @@ import itertools
 import json
 import numbers
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,13 +46,30 @@ def _check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+# pygame draws these frames into memory: no window, no sound. Left to itself, its init probes a display
+# server (Wayland prints "error: XDG_RUNTIME_DIR is invalid or not set" where that variable is unset, as in
+# containers and hubs) and a sound card (ALSA errors on a server), straight to the process's stderr, which
+# Jupyter shows as a red box. SDL reads these variables when pygame initializes, inside env.render().
+_OFFSCREEN = {"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
+
+
+@contextlib.contextmanager
+def _offscreen() -> Iterator[None]:
+    """Render without a display or sound device while the block runs; a variable the user set is kept."""
+    added = [key for key in _OFFSCREEN if key not in os.environ]
+    for key in added:
+        os.environ[key] = _OFFSCREEN[key]
+    try:
+        yield
+    finally:  # env.close() has shut pygame down by now: a later window of the student's own gets the real driver
+        for key in added:
+            os.environ.pop(key, None)
+
+
 def _make_env(env_id: str, env_kwargs: Mapping[str, Any] | None) -> Any:
     import gymnasium as gym
 
     import cs285lab.envs  # noqa: F401 - registers the course's own envs (the Dyna Maze)
-
-    # pygame's init opens an audio device it never uses here; on a server that prints an error
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
     try:
         return gym.make(env_id, render_mode="rgb_array", **dict(env_kwargs or {}))
@@ -101,19 +119,20 @@ def episode_frames(env_id: str, act: Callable[[np.ndarray], Any], *, seed: int =
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int, got {seed!r}")
     max_steps = _check_positive_int("max_steps", max_steps)
-    env = _make_env(env_id, env_kwargs)
-    try:
-        obs, _ = env.reset(seed=int(seed))
-        env.action_space.seed(int(seed))
-        frames = [_frame(env)]
-        for _ in range(max_steps):
-            obs, _reward, terminated, truncated, _ = env.step(_to_action(env.action_space, act(obs)))
-            frames.append(_frame(env))
-            if terminated or truncated:
-                break
-        return frames
-    finally:
-        env.close()
+    with _offscreen():
+        env = _make_env(env_id, env_kwargs)
+        try:
+            obs, _ = env.reset(seed=int(seed))
+            env.action_space.seed(int(seed))
+            frames = [_frame(env)]
+            for _ in range(max_steps):
+                obs, _reward, terminated, truncated, _ = env.step(_to_action(env.action_space, act(obs)))
+                frames.append(_frame(env))
+                if terminated or truncated:
+                    break
+            return frames
+        finally:
+            env.close()
 
 
 def _pendulum(obs: np.ndarray) -> np.ndarray:
@@ -158,18 +177,19 @@ def render_states(env_id: str, states: np.ndarray | Sequence[Sequence[float]]) -
     if not np.isfinite(arr).all():
         first = int(np.argmax(~np.isfinite(arr).all(axis=1)))
         raise ValueError(f"states[{first}] is not finite ({arr[first].tolist()}); cannot draw it")
-    env = _make_env(env_id, None)
-    try:
-        env.reset(seed=0)
-        frames = []
-        for obs in arr:
-            env.unwrapped.state = to_state(obs)
-            if family == "Pendulum":
-                env.unwrapped.last_u = None  # no torque arrow: a state carries no action
-            frames.append(_frame(env))
-        return frames
-    finally:
-        env.close()
+    with _offscreen():
+        env = _make_env(env_id, None)
+        try:
+            env.reset(seed=0)
+            frames = []
+            for obs in arr:
+                env.unwrapped.state = to_state(obs)
+                if family == "Pendulum":
+                    env.unwrapped.last_u = None  # no torque arrow: a state carries no action
+                frames.append(_frame(env))
+            return frames
+        finally:
+            env.close()
 
 
 def _encode(frame: np.ndarray, size: int) -> str:

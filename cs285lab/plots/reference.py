@@ -35,6 +35,9 @@ import pandas as pd
 from cs285lab.bands import SPREAD_LABELS, SPREADS, band_over_seeds
 from cs285lab.plots.smoothing import check_smoothing, smooth
 
+# how a legend names each spread: what share of the reference seeds' curves lies inside the band
+SPREAD_WORDS = {"iqr": "middle 50%", "80": "middle 80%", "minmax": "full range (min–max)"}
+
 __all__ = ["SPREADS", "SPREAD_LABELS", "ReferenceBand", "available_references", "load_reference", "make_reference",
            "reference_dir", "resample_runs"]
 
@@ -82,11 +85,9 @@ class ReferenceBand:
         return pd.DataFrame({"step": band.x.astype(table.index.dtype), "median": band.median, "low": band.low,
                              "high": band.high, "n_seeds": band.n_seeds})
 
-    def label(self, spread: str = "minmax") -> str:
-        """Legend text, e.g. 'reference: median, min–max of 5 seeds (ci budget)'."""
-        profile = self.meta.get("profile")
-        suffix = f" ({profile} budget)" if profile else ""
-        return f"reference: median, {SPREAD_LABELS.get(spread, spread)} of {len(self.seeds)} seeds{suffix}"
+    def label(self, spread: str = "iqr") -> str:
+        """Legend text in a student's terms, e.g. 'reference: median and middle 50% of 5 seeds'."""
+        return f"reference: median and {SPREAD_WORDS.get(spread, spread)} of {len(self.seeds)} seeds"
 
 
 def reference_dir() -> Path:
