@@ -10,19 +10,24 @@ and the code cell that measures it asserts it:
     claim("nb05-mbpo-faster", mbpo_steps < sac_steps, observed=f"MBPO {mbpo_steps}, SAC {sac_steps}")
 
 A claim that only the full budget supports says so in its paragraph ("at the full budget") and is
-asserted with `profiles=("full",)`; `make bench` runs every notebook at the full budget. A claim
+asserted with `profiles=("full",)`; `make bench ONLY=notebooks` runs every notebook at the full budget and
+records each claim's verdict (the environment variable CS285LAB_CLAIMS_LOG names a file that every claim
+asserted at the active budget appends one JSON line to). A claim
 backed by a benchmark table cites `make bench ONLY=<name>` next to its marker and is registered in
 `benchmarks/claims.py`. `tests/test_claims.py` ties markers, assertions and bench tables together.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 
 from cs285lab.budgets import PROFILES, profile
 
 CLAIM_ID = re.compile(r"^nb\d\d-[a-z0-9]+(?:-[a-z0-9]+)*$")
 MARKER = re.compile(r"<!--\s*claim:\s*(\S+?)\s*-->")
+CLAIMS_LOG = "CS285LAB_CLAIMS_LOG"  # a file path: claim() appends its verdict there (bench_notebooks sets it)
 
 
 class ClaimFailed(AssertionError):
@@ -41,6 +46,11 @@ def claim(claim_id: str, holds: bool, observed: str, *, profiles: tuple[str, ...
         raise ValueError(f"claim {claim_id!r}: profiles must be a non-empty subset of {PROFILES}, got {profiles!r}")
     if profile() not in profiles:
         return
+    log = os.environ.get(CLAIMS_LOG)
+    if log:  # make bench ONLY=notebooks: every verdict is recorded, the passing ones too
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"claim": claim_id, "profile": profile(), "holds": bool(holds),
+                                     "observed": str(observed), "profiles": list(profiles)}) + "\n")
     if not bool(holds):
         raise ClaimFailed(
             f"the text above claims [{claim_id}], but this run at the {profile()} budget measured: {observed}. "

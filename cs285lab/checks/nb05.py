@@ -319,7 +319,7 @@ def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
 
 
 def learning(result, random_return: float, *, rerun: dict | None = None) -> None:
-    """Check an MBPO run: a real model fit and a policy that beats random; with `rerun`, re-measured, not trusted.
+    """Check an MBPO run: a real model fit and a policy that ends well above random; with `rerun`, re-measured.
 
     `rerun` (what the notebook's check cell passes): env_id, seed, config and the four student
     functions. Then the random baseline and the final return are measured again, and the first model refit is
@@ -341,8 +341,10 @@ def learning(result, random_return: float, *, rerun: dict | None = None) -> None
                   f"the model's held-out NLL did not fall (untrained {first.val_nll_before:.2f}, last fit {last.val_nll:.2f}); "
                   "check gaussian_nll and that the model trains on real transitions")
         final = result.history[-1]["eval_return"]
-        best = max(row["eval_return"] for row in result.history)
-        ex.expect(best > random_return + min_gain,
-                  f"MBPO's best evaluation return {best:.0f} is not clearly better than the random policy's "
-                  f"{random_return:.0f}: check branched_rollout (real start states, latest policy) and mixed_batch")
+        # where the run ended (its last two evaluations), not one lucky evaluation on the way
+        ending = sum(row["eval_return"] for row in result.history[-2:]) / len(result.history[-2:])
+        ex.expect(ending > random_return + min_gain,
+                  f"MBPO's evaluation return at the end of the run (mean of the last two evaluations, {ending:.0f}) "
+                  f"is not {min_gain:.0f} better than the random policy's {random_return:.0f}: check "
+                  "branched_rollout (real start states, latest policy) and mixed_batch")
         ex.expect(math.isfinite(final), "the final evaluation return is not a number")
