@@ -634,3 +634,30 @@ def test_the_leak_test_would_see_a_leak():
     """The comparison is not vacuous: the old message that printed the line to write is caught."""
     old = "sample a' fresh: next_actions, next_log_prob = sample_actions(batch.next_obs)"
     assert any(line in _normalized(old) for line in _solution_lines())
+
+
+def test_no_cell_before_the_graded_fix_states_the_fix():
+    """The student copy of notebook 03, read in order: up to the last graded check of the find-the-bugs fix, no
+    cell states the fixed target (a' sampled from the current policy at s') or the fresh-action policy gradient;
+    the written diagnosis comes before the exercises, the explanations after the checks."""
+    import re
+
+    import nbformat
+
+    from cs285lab.notebook_format import cell_id
+
+    (path,) = (ROOT / "notebooks").glob("03_*.ipynb")
+    cells = nbformat.read(path, as_version=4).cells
+    ids = [cell_id(c) for c in cells]
+    written, first_fix, graded = (ids.index(i) for i in ("nb03-bugs-written", "nb03-q-target", "nb03-check-fixed-learns"))
+    assert written < first_fix < graded, "the written diagnosis must come before the exercises that fix the code"
+    reveals = [r"a'\S*\s*(\\sim|~)", r"a\^\{?\\?pi", r"fresh", r"Q\(s'", r"\\bar Q\(s'", r"importance"]
+    for index, cell in enumerate(cells[:graded]):
+        for pattern in reveals:
+            found = re.search(pattern, cell.source, flags=re.IGNORECASE)
+            assert found is None or "a fresh env" in cell.source[max(0, found.start() - 2):found.end() + 5], (
+                f"cell {index} ({ids[index]}) states the fix before the graded check: {found.group(0)!r} in "
+                f"{cell.source[max(0, found.start() - 80):found.end() + 80]!r}")
+    after = "\n".join(c.source for c in cells[graded:])
+    assert re.search(r"a'_i \\sim \\pi_\\theta", after) and re.search(r"a\^\\pi_\{ik\}", after), \
+        "the explanations (the lecture's formulas) follow the graded check"

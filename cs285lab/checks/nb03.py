@@ -171,7 +171,7 @@ _QUIZ = (
     "4oaQIM64ICsgzrEg4oiHzrggSi4ifSwgIndoeSI6IHsiMSI6ICJDb2xsZWN0aW5nIHdpdGggdGhlIGN1cnJlbnQgcG9saWN5IGFu"
     "ZCBrZWVwaW5nIGV2ZXJ5IHRyYW5zaXRpb24gaXMgdGhlIHdob2xlIHBvaW50IG9mIHRoZSBidWZmZXI7IHRoZSBkYXRhIG1heSBj"
     "b21lIGZyb20gYW55IHBvbGljeS4iLCAiMiI6ICJVbmlmb3JtIHNhbXBsaW5nIGlzIGZpbmUuIChUaGUgc3RhdGVzIGRvIGNvbWUg"
-    "ZnJvbSBPTEQgcG9saWNpZXMnIHN0YXRlIGRpc3RyaWJ1dGlvbnMsIGEgYmlhcyB3ZSBhY2NlcHQ7IFBhcnQgNiBkaXNjdXNzZXMg"
+    "ZnJvbSBPTEQgcG9saWNpZXMnIHN0YXRlIGRpc3RyaWJ1dGlvbnMsIGEgYmlhcyB3ZSBhY2NlcHQ7IFBhcnQgNyBkaXNjdXNzZXMg"
     "aXQuKSIsICIzIjogInLhtaIgYW5kIHMn4bWiIGZvbGxvd2VkIGZyb20gYeG1oiwgYW4gYWN0aW9uIGFuIE9MRCBwb2xpY3kgY2hv"
     "c2UsIHNvIHnhtaIgaXMgbm90IGEgc2FtcGxlIG9mIFZez4DOuChz4bWiKTogViBsZWFybnMgdGhlIHZhbHVlIG9mIHNvbWUgbWl4"
     "dHVyZSBvZiBwYXN0IHBvbGljaWVzLiBGaXg6IGxlYXJuIFEoc+G1oiwgYeG1oiksIHdoaWNoIGlzIHZhbGlkIGZvciBBTlkgYWN0"
@@ -180,10 +180,10 @@ _QUIZ = (
     "bnRhZ2Ugb2YgYW4gb2xkIGFjdGlvbik7IG9uY2UgdGhlIGNyaXRpYyBsZWFybnMgUSwgdGhpcyBzdGVwIGRpc2FwcGVhcnM6IHVz"
     "ZSBRKHPhtaIsIGHhtaJez4ApIGRpcmVjdGx5LiIsICI1IjogIlRoZSBwb2xpY3kgZ3JhZGllbnQgaXMgYW4gZXhwZWN0YXRpb24g"
     "b3ZlciBhIH4gz4DOuChhfHPhtaIpLCBidXQgYeG1oiBjYW1lIGZyb20gYW4gb2xkIHBvbGljeSwgc28gdGhpcyBlc3RpbWF0ZSBp"
-    "cyBiaWFzZWQgKGltcG9ydGFuY2Ugd2VpZ2h0cyB3b3VsZCBmaXggaXQgYXQgYW4gZXhwbG9kaW5nIHZhcmlhbmNlKS4gRml4OiBz"
-    "YW1wbGUgYeG1ol7PgCB+IM+AzrgoYXxz4bWiKSBmcmVzaCBhbmQgd2VpZ2h0IGJ5IFEoc+G1oiwgYeG1ol7PgCkuIiwgIjYiOiAi"
-    "VGhlIGdyYWRpZW50IGFzY2VudCBzdGVwIGl0c2VsZiBpcyBmaW5lLiJ9LCAiY29ycmVjdCI6IFszLCA1XSwgImVpdGhlciI6IFs0"
-    "XX0="
+    "cyBiaWFzZWQuIFRoZSBsZWN0dXJlIG5vdGVzIHRoYXQgaW1wb3J0YW5jZSB3ZWlnaHRzIGNvdWxkIGNvcnJlY3QgaXQsIGFuZCB0"
+    "YWtlcyBhIGJldHRlciB3YXkgZm9yIG9mZi1wb2xpY3kgYWN0b3ItY3JpdGljOiBzYW1wbGUgYeG1ol7PgCB+IM+AzrgoYXxz4bWi"
+    "KSBmcmVzaCBhbmQgd2VpZ2h0IGJ5IFEoc+G1oiwgYeG1ol7PgCkuIiwgIjYiOiAiVGhlIGdyYWRpZW50IGFzY2VudCBzdGVwIGl0"
+    "c2VsZiBpcyBmaW5lLiJ9LCAiY29ycmVjdCI6IFszLCA1XSwgImVpdGhlciI6IFs0XX0="
 )
 
 
@@ -685,7 +685,10 @@ def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, runs: Mapping) 
                   "score_function_loss (AblationAC with fix_critic=True, fix_actor=True)")
         naive_config = getattr(naive_agent, "config", None)
         ex.expect(naive_config is not None and not getattr(naive_config, "fix_critic", True)
-                  and not getattr(naive_config, "fix_actor", True), "pass the naive agent trained in the cell above")
+                  and not getattr(naive_config, "fix_actor", True), "pass the naive agent trained in Part 2")
+        ex.expect(getattr(naive_config, "total_steps", None) == getattr(config, "total_steps", None),
+                  "the naive and the fixed agent trained for different numbers of steps: the comparison needs the "
+                  "same budget for both; re-run Part 2's training cell and the one above unchanged")
         fixed = _reevaluate(ex, fixed_agent, fixed_history, "fixed")
         naive = _reevaluate(ex, naive_agent, naive_history, "naive")
         margin = float(thresholds("nb03")["fixed_margin"])
