@@ -233,3 +233,45 @@ def test_messages_on_the_code_under_review_hold_no_code_of_the_fix(family, conve
              or (("_" in w or w == "unsqueeze") and re.search(rf"\b{re.escape(w)}\b", message))}
     assert not named, f"the message names {named}: {message}"
     assert "run(" not in message and "call:" not in message, message  # no internal helper as the case to reproduce
+
+
+def _notebook_namespace() -> dict:
+    """The names notebook 03's setup cell defines (a pasted review runs in them as it is)."""
+    import json
+    from pathlib import Path
+
+    (path,) = (Path(__file__).resolve().parents[1] / "solutions").glob("03_*.ipynb")
+    setup = next(c for c in json.loads(path.read_text())["cells"]
+                 if c["metadata"].get("cs285lab", {}).get("id") == "nb03-setup")
+    namespace: dict = {}
+    exec(compile("".join(setup["source"]), "nb03-setup", "exec"), namespace)
+    return namespace
+
+
+POLYAK_FIXES = {  # the fix a reviewer makes to the code exactly as shown: the two modules' roles swapped
+    "o.lerp_(t, rate)": "t.lerp_(o, rate)", "o.lerp_(t, 1.0 - rate)": "t.lerp_(o, 1.0 - rate)",
+    "o.mul_(1.0 - rate).add_(t, alpha=rate)": "t.mul_(1.0 - rate).add_(o, alpha=rate)",
+    "o.mul_(rate).add_(t, alpha=1.0 - rate)": "t.mul_(rate).add_(o, alpha=1.0 - rate)",
+}
+
+
+@pytest.mark.parametrize("family, convention", CASES)
+@pytest.mark.parametrize("place", [0, 1])
+def test_a_pasted_review_runs_and_shows_the_code_that_runs(family, convention, place):
+    """The review prints exactly the code under review (decorators included); pasted into the fix cell with the
+    notebook's imports it runs as it is, and for the Polyak family the fix made to the code as shown passes."""
+    from cs285lab.algos.silent_bugs import hook_source
+
+    buggy = FAMILIES[family].buggy[convention][place]
+    source = hook_source(buggy, FAMILIES[family].hook)
+    assert ("@torch.no_grad()" in source) == ("@torch.no_grad()" in inspect.getsource(buggy))
+    namespace = _notebook_namespace()
+    exec(compile(source.replace(f"def {FAMILIES[family].hook}(", "def fix_1(", 1), "<fix cell>", "exec"), namespace)
+    assert callable(namespace["fix_1"])
+    if family == "polyak":
+        fixed = source
+        for shown, fix in POLYAK_FIXES.items():
+            fixed = fixed.replace(shown, fix)
+        assert fixed != source
+        exec(compile(fixed.replace("def soft_update(", "def fix_1(", 1), "<fix cell>", "exec"), namespace)
+        _run(family, convention, namespace["fix_1"])
