@@ -91,7 +91,8 @@ def run() -> Result:
         jobs = [("arm", arm, seed, steps, eval_every) for seed in seeds for arm in ARM_NAMES]
     jobs += [("bug", bug, seed, steps, eval_every) for seed in bug_seeds for bug in bugs]
     if os.environ.get("BENCH_FINDBUGS_RESUME") == "1" and PARTIAL.is_file():  # keep the runs an interrupted bench finished
-        rows += [r for r in json.loads(PARTIAL.read_text()) if r not in rows]
+        have = {(r["impl"], r["seed"], r["step"]) for r in rows}  # one row per run and step (floats may differ in text)
+        rows += [r for r in json.loads(PARTIAL.read_text()) if (r["impl"], r["seed"], r["step"]) not in have]
         done = {(r["impl"], r["seed"]) for r in rows}
         jobs = [j for j in jobs if (j[1] if j[0] == "arm" else f"silent {j[1]}", j[2]) not in done]
     with multiprocessing.get_context("spawn").Pool(int(os.environ.get("BENCH_FINDBUGS_WORKERS", 2))) as pool:
