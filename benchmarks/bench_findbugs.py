@@ -3,11 +3,14 @@
 Part 1, the ablation of notebook 03 at its full budget (cs285lab/budgets/nb03.toml [full]) over more seeds:
 naive, critic fixed, policy gradient fixed, both fixed (cs285lab.algos.offpolicy_fixes, the package's
 reference q_target and score_function_loss), and SAC (HookedSAC with the correct hooks, i.e. cs285lab's SAC).
-Part 2, the silent-bug series: every family's bug in both places, in SAC, with the reviewer's statistics.
+Part 2, the silent-bug series: every variant a student can be given (each family's bug, in both house
+conventions and both places: 3 x 2 x 2 = 12), in SAC, over BENCH_FINDBUGS_BUG_SEEDS seeds, with the reviewer's
+statistics.
 Every run is one process-local torch thread; runs are spread over two worker processes.
 
 Environment variables: BENCH_FINDBUGS_SEEDS (ablation seeds, default: as many as the notebook's), BENCH_FINDBUGS_BUG_SEEDS
-(default 1), BENCH_FINDBUGS_PLACES (which bug places, default "0"; "0,1" for both),
+(default 2), BENCH_FINDBUGS_PLACES (which bug places, default "0,1": both), BENCH_FINDBUGS_BUGS_ONLY ("1" re-runs only
+the silent bugs and keeps the ablation rows of the committed results/findbugs.csv),
 BENCH_FINDBUGS_NOTEBOOK ("1"; "0" skips timing notebook 03 at the full budget), BENCH_FINDBUGS_WORKERS (processes,
 default 2), BENCH_FINDBUGS_RESUME ("1" keeps the finished runs of an interrupted bench).
 """
@@ -72,16 +75,24 @@ def run() -> Result:
 
     b = budget("nb03", "full")
     seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_SEEDS", len(b.seeds)))))
-    bug_seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_BUG_SEEDS", 1))))
-    places = [int(p) for p in os.environ.get("BENCH_FINDBUGS_PLACES", "0").split(",")]
+    from cs285lab.algos.silent_bugs import FAMILIES
+
+    bug_seeds = list(range(int(os.environ.get("BENCH_FINDBUGS_BUG_SEEDS", 2))))
+    places = [int(p) for p in os.environ.get("BENCH_FINDBUGS_PLACES", "0,1").split(",")]
     steps, eval_every = b.ablation.total_steps, b.ablation.eval_every
-    bugs = [f"{family}/{convention}/{place}" for family, convention in
-            (("broadcast", "sum"), ("target", "soft"), ("polyak", "tau")) for place in places]
-    jobs = [("arm", arm, seed, steps, eval_every) for seed in seeds for arm in ARM_NAMES]
-    jobs += [("bug", bug, seed, steps, eval_every) for seed in bug_seeds for bug in bugs]
+    bugs = [f"{name}/{convention}/{place}" for name, family in FAMILIES.items()  # every variant a student can get
+            for convention in family.buggy for place in places]
     rows: list[dict] = []
+    if os.environ.get("BENCH_FINDBUGS_BUGS_ONLY") == "1":  # keep the committed ablation (and SAC) rows
+        rows = _committed_rows(lambda impl: not impl.startswith("silent"))
+        seeds = sorted({r["seed"] for r in rows if r["impl"] == "naive"})
+        jobs = []
+    else:
+        jobs = [("arm", arm, seed, steps, eval_every) for seed in seeds for arm in ARM_NAMES]
+    jobs += [("bug", bug, seed, steps, eval_every) for seed in bug_seeds for bug in bugs]
     if os.environ.get("BENCH_FINDBUGS_RESUME") == "1" and PARTIAL.is_file():  # keep the runs an interrupted bench finished
-        rows = json.loads(PARTIAL.read_text())
+        have = {(r["impl"], r["seed"], r["step"]) for r in rows}  # one row per run and step (floats may differ in text)
+        rows += [r for r in json.loads(PARTIAL.read_text()) if (r["impl"], r["seed"], r["step"]) not in have]
         done = {(r["impl"], r["seed"]) for r in rows}
         jobs = [j for j in jobs if (j[1] if j[0] == "arm" else f"silent {j[1]}", j[2]) not in done]
     with multiprocessing.get_context("spawn").Pool(int(os.environ.get("BENCH_FINDBUGS_WORKERS", 2))) as pool:
@@ -97,6 +108,20 @@ def run() -> Result:
     return Result(rows=rows, summary=summary, extra_columns=("train_cpu_s", *STATS),
                   figures={"": learning_curve_figure(arm_rows, "one fix at a time (median, min-max)"),
                            "silent": learning_curve_figure(bug_rows, "SAC with one silent bug")})
+
+
+def _committed_rows(keep) -> list[dict]:
+    """The rows of the committed results/findbugs.csv whose impl `keep` accepts, with numbers parsed."""
+    import csv
+
+    path = Path(__file__).resolve().parent / "results" / "findbugs.csv"
+    out = []
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if keep(row["impl"]):
+                out.append({k: (v if k in ("impl", "env") else int(v) if k in ("seed", "step") else float(v))
+                            for k, v in row.items()})
+    return out
 
 
 def final_returns(rows: list[dict], impl: str) -> list[float]:
@@ -118,14 +143,14 @@ def _summary(rows: list[dict], seeds: list[int], bug_seeds: list[int], steps: in
         lines.append(f"| {impl} | {np.mean(f):.0f} ± {np.std(f):.0f} | {np.median(f):.0f} | {min(f):.0f} | {max(f):.0f} |")
     lines += ["", f"Silent bugs in SAC: {len(bug_seeds)} seeds x {steps} env steps; statistics at the last evaluation "
               "(mean over seeds).", "",
-              "| run | final return, mean | worst seed | Q mean | target mean | critic grad norm | target drift |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+              "| run | final return, mean | worst seed | best seed | Q mean | target mean | critic grad norm | target drift |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for impl in ["SAC", *sorted({r["impl"] for r in rows if r["impl"].startswith("silent")})]:
         f = final_returns(rows, impl)
         last = [max((r for r in rows if r["impl"] == impl and r["seed"] == s), key=lambda r: r["step"])
                 for s in sorted({r["seed"] for r in rows if r["impl"] == impl})]
         stat = {k: np.mean([r[k] for r in last]) for k in STATS}
-        lines.append(f"| {impl} | {np.mean(f):.0f} | {min(f):.0f} | {stat['q_mean']:.1f} | {stat['target_mean']:.1f} | "
+        lines.append(f"| {impl} | {np.mean(f):.0f} | {min(f):.0f} | {max(f):.0f} | {stat['q_mean']:.1f} | {stat['target_mean']:.1f} | "
                      f"{stat['critic_grad_norm']:.1f} | {stat['target_drift']:.2f} |")
     cpu = {impl: np.mean([max(r["train_cpu_s"] for r in rows if r["impl"] == impl and r["seed"] == s)
                           for s in sorted({r["seed"] for r in rows if r["impl"] == impl})]) for impl in ARM_NAMES}

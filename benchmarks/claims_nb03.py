@@ -38,12 +38,22 @@ def _ablation(frame: pd.DataFrame) -> tuple[bool, str]:
 
 
 def _silent_bugs_fail(frame: pd.DataFrame) -> tuple[bool, str]:
-    """Every silent bug (each family) ends more than 500 below SAC's worst seed."""
+    """Every silent-bug variant a student can get (3 families x 2 conventions x 2 places), over at least 2 seeds
+    each, ends more than 500 below SAC's worst seed."""
+    from cs285lab.algos.silent_bugs import FAMILIES
+
     sac = min(finals(frame, "SAC"))
-    bugs = {impl: max(finals(frame, impl)) for impl in sorted(set(frame["impl"])) if impl.startswith("silent")}
-    families = {impl.split()[1].split("/")[0] for impl in bugs}
-    holds = len(families) >= 3 and all(v < sac - 500 for v in bugs.values())
-    return holds, f"SAC worst seed {sac:.0f}; silent bugs' best seeds " + ", ".join(f"{k} {v:.0f}" for k, v in bugs.items())
+    variants = {f"silent {name}/{convention}/{place}" for name, family in FAMILIES.items()
+                for convention, placed in family.buggy.items() for place in range(len(placed))}
+    present = {impl for impl in set(frame["impl"]) if impl.startswith("silent")}
+    seeds = {impl: frame[frame["impl"] == impl]["seed"].nunique() for impl in present}
+    bugs = {impl: max(finals(frame, impl)) for impl in sorted(present)}
+    missing = sorted(variants - present)
+    holds = not missing and min(seeds.values(), default=0) >= 2 and all(v < sac - 500 for v in bugs.values())
+    worst = max(bugs, key=bugs.get) if bugs else "none"
+    return holds, (f"SAC worst seed {sac:.0f}; {len(present)} of {len(variants)} variants measured"
+                   + (f" (missing {missing})" if missing else "") + f", at least {min(seeds.values(), default=0)} "
+                   f"seeds each; the best seed of any variant {bugs.get(worst, float('nan')):.0f} ({worst})")
 
 
 NB03_CLAIMS: dict[str, BenchClaim] = {

@@ -6,6 +6,7 @@ Each broken variant is one common mistake; the check must fail and its message m
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from cs285lab.buffers import Batch
 from cs285lab.checks import CheckFailed, load
 
 checks = load("nb03")
+ROOT = Path(__file__).resolve().parents[1]
 
 class ReplayBuffer:
     """A ring buffer of transitions in preallocated arrays."""
@@ -187,11 +189,62 @@ class Stub(ReplayBuffer):
 
 
 def test_reference_buffers_pass(capsys):
+    checks.replay_buffer(ReplayBuffer)
+    assert "replay_buffer: all" in capsys.readouterr().out
+
+
+def test_the_packages_answers_are_refused_however_they_are_reached():
+    """The package's twins and SAC's methods answer nb03's exercises: passing them, subclassing them, wrapping
+    them or reaching them through importlib fails with a message that says they are the reference."""
+    import importlib
+
+    from cs285lab.algos.offpolicy_fixes import q_target as package_q_target
+    from cs285lab.algos.offpolicy_fixes import score_function_loss as package_score_loss
+    from cs285lab.algos.sac import SAC, SquashedGaussianActor
     from cs285lab.buffers import ReplayBuffer as PackageBuffer
 
-    checks.replay_buffer(ReplayBuffer)
-    checks.replay_buffer(PackageBuffer)
-    assert "replay_buffer: all" in capsys.readouterr().out
+    class Subclass(PackageBuffer):
+        pass
+
+    class Delegating(ReplayBuffer):  # the student's class, storing into the package's buffer
+        def __init__(self, capacity, obs_dim, act_dim):
+            super().__init__(capacity, obs_dim, act_dim)
+            self.inner = importlib.import_module("cs285lab." + "buffers").ReplayBuffer(capacity, obs_dim, act_dim)
+
+        def add(self, *args, **kwargs):
+            self.inner.add(*args, **kwargs)
+            super().add(*args, **kwargs)
+
+    refused = "runs the package's own code"
+    for cls in (PackageBuffer, Subclass, Delegating):
+        with pytest.raises(CheckFailed, match=refused + r" \(cs285lab.buffers.ReplayBuffer"):
+            checks.replay_buffer(cls)
+    dynamic = importlib.import_module("cs285lab.algos." + "offpolicy_fixes")
+    with pytest.raises(CheckFailed, match=refused + r" \(cs285lab.algos.offpolicy_fixes.q_target"):
+        checks.q_target(package_q_target)
+    with pytest.raises(CheckFailed, match=refused):
+        checks.q_target(lambda *args: dynamic.q_target(*args))
+    with pytest.raises(CheckFailed, match=refused + r" \(cs285lab.algos.offpolicy_fixes.score_function_loss"):
+        checks.score_function_loss(lambda *args: dynamic.score_function_loss(*args))
+    with pytest.raises(CheckFailed, match=refused):
+        checks.score_function_loss(package_score_loss)
+
+    actor = SquashedGaussianActor(3, 1, (8,), np.array([-1.0]), np.array([1.0]))
+
+    def squashed_via_actor(mean, log_std, noise):  # the actor's log-density: Exercise 6's answer
+        u = mean + log_std.exp() * noise
+        return torch.tanh(u), actor.squashed_log_prob(mean, log_std, u)
+
+    with pytest.raises(CheckFailed, match=refused + r" \(cs285lab.algos.sac.SquashedGaussianActor.squashed_log_prob"):
+        checks.squashed_gaussian(squashed_via_actor)
+
+    def actor_loss_via_sac(batch, policy, critic, alpha):  # SAC's own actor loss: Exercise 7's answer
+        agent = SAC.__new__(SAC)
+        agent.sample_actions, agent.critic, agent.log_alpha = policy, critic, torch.tensor(math.log(alpha))
+        return SAC.actor_loss(agent, batch)[0]
+
+    with pytest.raises(CheckFailed, match=refused + r" \(cs285lab.algos.sac.SAC.actor_loss"):
+        checks.sac_actor_loss(actor_loss_via_sac)
 
 
 @pytest.mark.parametrize("broken, message", [
@@ -248,13 +301,13 @@ def test_reference_q_target_passes():
 
 
 @pytest.mark.parametrize("broken, message", [
-    (_q_variant("buffer_action"), "action stored in the buffer"),
-    (_q_variant("no_mask"), "no termination mask"),
+    (_q_variant("buffer_action"), "at the action stored in the buffer, the action an OLD policy"),
+    (_q_variant("no_mask"), "bootstraps past terminal states"),
     (_q_variant("inverted"), "mask is inverted"),
-    (_q_variant("s"), "at s instead of s'"),
-    (q_not_detached, "not detached"),
+    (_q_variant("s"), "values the state s the transition started from"),
+    (q_not_detached, "your target carries gradient"),
     (q_column, "trailing size-1 dimension"),
-    (q_no_entropy, "entropy term is missing"),
+    (q_no_entropy, "entropy bonus of the action valued at s' is missing"),
 ])
 def test_q_target_mistakes_are_named(broken, message):
     with pytest.raises(CheckFailed, match=message):
@@ -299,11 +352,11 @@ def test_reference_score_function_loss_passes():
 
 
 @pytest.mark.parametrize("broken, message", [
-    (sf_buffer_actions, "actions stored in the buffer"),
+    (sf_buffer_actions, "log-probability of the actions stored in the buffer"),
     (sf_through_critic, "gradient into the critic's parameters"),
-    (sf_one_sample, "only one action sample"),
+    (sf_one_sample, "one action sample per state although num_samples > 1"),
     (sf_ascent, "sign is flipped"),
-    (sf_sum, "summed instead of averaging"),
+    (sf_sum, "is a sum, not an average"),
 ])
 def test_score_function_mistakes_are_named(broken, message):
     with pytest.raises(CheckFailed, match=message):
@@ -505,3 +558,106 @@ def test_no_graded_cell_takes_an_enumerable_answer():
     order = [(c.metadata.get("cs285lab") or {}).get("id") or c.source for c in nb.cells]
     quiz = next(i for i, s in enumerate(order) if isinstance(s, str) and "bugs_quiz()" in s)
     assert quiz > order.index("nb03-check-fixed-learns")
+
+
+# ---- no message or hint hands over a solution line -------------------------------------------------
+def _normalized(line: str) -> str:
+    import re
+
+    return re.sub(r"\s+", "", line.split("  #")[0].split(" # ")[0])
+
+
+def _solution_lines() -> set[str]:
+    """Every code line of notebook 03's solution regions (comments and hints dropped), normalized; short lines
+    (`else:`, `return y`) say nothing on their own and are left out."""
+    import nbformat
+
+    from cs285lab.notebook_format import CODE_BEGIN, CODE_END
+
+    (path,) = (ROOT / "solutions").glob("03_*.ipynb")
+    lines = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        inside = False
+        for line in cell.source.splitlines() if cell.cell_type == "code" else []:
+            if line.strip().startswith(CODE_BEGIN.strip()):
+                inside = True
+            elif line.strip().startswith(CODE_END.strip()):
+                inside = False
+            elif inside and not line.strip().startswith("#") and len(_normalized(line)) >= 12:
+                lines.add(_normalized(line))
+    return lines
+
+
+def _check_messages() -> list[str]:
+    """Every string the nb03 check module can put in a message: its literals, f-strings (placeholders as {})
+    and '+'-joined pieces, read from the source."""
+    import ast
+
+    tree = ast.parse((ROOT / "cs285lab" / "checks" / "nb03.py").read_text(encoding="utf-8"))
+
+    def text(node) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = text(node.left), text(node.right)
+            return None if left is None or right is None else left + right
+        return None
+
+    return [t for node in ast.walk(tree) if (t := text(node)) is not None]
+
+
+def _stub_hints() -> list[str]:
+    import re
+
+    import nbformat
+
+    (path,) = (ROOT / "notebooks").glob("03_*.ipynb")
+    hints = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        hints += re.findall(r"raise NotImplementedError\((.*)\)", cell.source) if cell.cell_type == "code" else []
+    return hints
+
+
+def test_no_message_or_hint_contains_a_solution_line():
+    solution = _solution_lines()
+    assert len(solution) > 20, "the solution regions were not read"
+    texts = _check_messages() + _stub_hints()
+    assert len(_stub_hints()) >= 10
+    leaks = [(line, t) for t in texts for line in solution if line in _normalized(t)]
+    assert not leaks, "a check message or a stub hint contains a solution line:\n" + "\n".join(
+        f"  {line!r} in {t[:120]!r}" for line, t in leaks[:10])
+
+
+def test_the_leak_test_would_see_a_leak():
+    """The comparison is not vacuous: the old message that printed the line to write is caught."""
+    old = "sample a' fresh: next_actions, next_log_prob = sample_actions(batch.next_obs)"
+    assert any(line in _normalized(old) for line in _solution_lines())
+
+
+def test_no_cell_before_the_graded_fix_states_the_fix():
+    """The student copy of notebook 03, read in order: up to the last graded check of the find-the-bugs fix, no
+    cell states the fixed target (a' sampled from the current policy at s') or the fresh-action policy gradient;
+    the written diagnosis comes before the exercises, the explanations after the checks."""
+    import re
+
+    import nbformat
+
+    from cs285lab.notebook_format import cell_id
+
+    (path,) = (ROOT / "notebooks").glob("03_*.ipynb")
+    cells = nbformat.read(path, as_version=4).cells
+    ids = [cell_id(c) for c in cells]
+    written, first_fix, graded = (ids.index(i) for i in ("nb03-bugs-written", "nb03-q-target", "nb03-check-fixed-learns"))
+    assert written < first_fix < graded, "the written diagnosis must come before the exercises that fix the code"
+    reveals = [r"a'\S*\s*(\\sim|~)", r"a\^\{?\\?pi", r"fresh", r"Q\(s'", r"\\bar Q\(s'", r"importance"]
+    for index, cell in enumerate(cells[:graded]):
+        for pattern in reveals:
+            found = re.search(pattern, cell.source, flags=re.IGNORECASE)
+            assert found is None or "a fresh env" in cell.source[max(0, found.start() - 2):found.end() + 5], (
+                f"cell {index} ({ids[index]}) states the fix before the graded check: {found.group(0)!r} in "
+                f"{cell.source[max(0, found.start() - 80):found.end() + 80]!r}")
+    after = "\n".join(c.source for c in cells[graded:])
+    assert re.search(r"a'_i \\sim \\pi_\\theta", after) and re.search(r"a\^\\pi_\{ik\}", after), \
+        "the explanations (the lecture's formulas) follow the graded check"

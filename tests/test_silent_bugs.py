@@ -6,7 +6,10 @@ convention (another variant's answer); grading one student with another's fixes 
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import itertools
+import textwrap
 import unicodedata
 
 import numpy as np
@@ -14,7 +17,10 @@ import pytest
 import torch
 
 import cs285lab.variants as variants
-from cs285lab.algos.silent_bugs import FAMILIES, fixed_sac, reference_fix, review_series
+from torch import Tensor, nn
+
+from cs285lab.algos.sac import SAC
+from cs285lab.algos.silent_bugs import FAMILIES, fixed_sac, review_series
 from cs285lab.buffers import Batch
 from cs285lab.checks import CheckFailed, load
 
@@ -22,23 +28,67 @@ checks = load("nb03")
 CASES = [(f, c) for f in FAMILIES for c in FAMILIES[f].correct]
 
 
+def pasted(fn):
+    """`fn` as a student's cell holds it: its source pasted (and renamed), so its code is the student's, not the
+    package's (the checks refuse the package's own code objects)."""
+    source = "\n".join(line for line in textwrap.dedent(inspect.getsource(fn)).splitlines()
+                       if not line.startswith("@answer("))
+    namespace = {"torch": torch, "Tensor": Tensor, "nn": nn, "Batch": Batch, "SAC": SAC}
+    exec(compile(source, "<student cell>", "exec"), namespace)
+    return namespace[fn.__name__]
+
+
+def student_fix(variant, slot: int):
+    """What a student who fixed review `slot` of `variant` correctly submits: the correct code, in their own cell."""
+    spec = variant.slots[slot - 1]
+    return pasted(FAMILIES[spec.family].correct[spec.convention])
+
+
 def _other(family: str, convention: str) -> str:
     return next(c for c in FAMILIES[family].correct if c != convention)
 
 
 def _run(family: str, convention: str, fn) -> None:
-    checks._SILENT_CHECKS[family](checks.Exercise("review"), fn, convention, FAMILIES[family])
+    checks._SILENT_CHECKS[family](checks.Exercise("review"), fn, convention, FAMILIES[family], 1)
 
 
 @pytest.mark.parametrize("family, convention", CASES)
 def test_correct_code_passes(family, convention):
-    _run(family, convention, FAMILIES[family].correct[convention])
+    _run(family, convention, pasted(FAMILIES[family].correct[convention]))
+
+
+@pytest.mark.parametrize("family, convention", CASES)
+def test_the_packages_correct_code_is_refused_however_it_is_reached(family, convention):
+    """Importing the package's correct function, wrapping it, or reaching it through importlib: refused."""
+    correct = FAMILIES[family].correct[convention]
+    module = importlib.import_module("cs285lab.algos." + "silent_bugs")
+    dynamic = getattr(module, correct.__name__)
+
+    def wrapper(*args):
+        return dynamic(*args)
+
+    for fn in (correct, wrapper):
+        with pytest.raises(CheckFailed, match="the package's own code .*silent_bugs"):
+            _run(family, convention, fn)
+
+
+def test_sac_methods_are_refused_as_fixes():
+    def via_sac(batch, agent):  # SAC's own target is the soft convention's answer
+        return agent.q_target(batch)
+
+    def via_sac_polyak(target, online, rate):
+        SAC.soft_update(None, target, online, rate)
+
+    with pytest.raises(CheckFailed, match=r"the package's own code \(cs285lab.algos.sac.SAC.q_target"):
+        _run("target", "soft", via_sac)
+    with pytest.raises(CheckFailed, match=r"the package's own code \(cs285lab.algos.sac.SAC.soft_update"):
+        _run("polyak", "tau", via_sac_polyak)
 
 
 @pytest.mark.parametrize("family, convention", CASES)
 @pytest.mark.parametrize("place", [0, 1])
 def test_code_under_review_fails_with_the_named_mistake(family, convention, place):
-    message = {"broadcast": "still broadcasts to \\[num_q, B, B\\]", "target": "online critic",
+    message = {"broadcast": "compares every Q with every target", "target": "moves whenever the critic being trained",
                "polyak": "changed the ONLINE critic"}[family]
     with pytest.raises(CheckFailed, match=message):
         _run(family, convention, FAMILIES[family].buggy[convention][place])
@@ -47,7 +97,7 @@ def test_code_under_review_fails_with_the_named_mistake(family, convention, plac
 @pytest.mark.parametrize("family, convention", CASES)
 def test_the_other_conventions_fix_is_another_variants_answer(family, convention):
     with pytest.raises(CheckFailed, match="fix of a different variant"):
-        _run(family, convention, FAMILIES[family].correct[_other(family, convention)])
+        _run(family, convention, pasted(FAMILIES[family].correct[_other(family, convention)]))
 
 
 def test_other_broken_fixes_are_named():
@@ -67,11 +117,11 @@ def test_other_broken_fixes_are_named():
 
     with pytest.raises(CheckFailed, match="no gradient to q"):
         _run("broadcast", "sum", detached_loss)
-    with pytest.raises(CheckFailed, match="keeps its gradient"):
+    with pytest.raises(CheckFailed, match="carries gradient"):
         _run("target", "soft", half_detached_target)
-    with pytest.raises(CheckFailed, match="did not change the target"):
+    with pytest.raises(CheckFailed, match="left the target critic unchanged"):
         _run("polyak", "tau", no_op)
-    with pytest.raises(CheckFailed, match="did not change the target"):
+    with pytest.raises(CheckFailed, match="left the target critic unchanged"):
         _run("polyak", "polyak", returns_new_tensors)
 
 
@@ -89,10 +139,10 @@ def test_another_students_fixes_earn_no_points():
     alice, bob = _fully_different_pair()
     va, vb = variants.variant_for(alice), variants.variant_for(bob)
     for slot in (1, 2, 3):
-        checks.silent_fix(slot, reference_fix(va, slot), alice)  # alice's own fixes pass
+        checks.silent_fix(slot, student_fix(va, slot), alice)  # alice's own fixes pass
         with pytest.raises(CheckFailed):                          # ... and earn bob nothing, slot by slot
-            checks.silent_fix(slot, reference_fix(va, slot), bob)
-        checks.silent_fix(slot, reference_fix(vb, slot), bob)
+            checks.silent_fix(slot, student_fix(va, slot), bob)
+        checks.silent_fix(slot, student_fix(vb, slot), bob)
 
 
 def test_under_the_grader_the_submission_name_chooses_the_variant(monkeypatch):
@@ -101,9 +151,9 @@ def test_under_the_grader_the_submission_name_chooses_the_variant(monkeypatch):
     vb = variants.variant_for(bob)
     monkeypatch.setattr(variants, "initial_environ", lambda: {variants.STUDENT_VAR: bob})
     for slot in (1, 2, 3):  # bob's notebook claims to be alice; bob's own fixes still pass, alice's fail
-        checks.silent_fix(slot, reference_fix(vb, slot), alice)
+        checks.silent_fix(slot, student_fix(vb, slot), alice)
         with pytest.raises(CheckFailed):
-            checks.silent_fix(slot, reference_fix(variants.variant_for(alice), slot), alice)
+            checks.silent_fix(slot, student_fix(variants.variant_for(alice), slot), alice)
 
 
 @pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/environ").exists(), reason="Linux only")
@@ -137,7 +187,7 @@ def test_fixes_of_the_wrong_review_are_told_apart():
     for slot in (1, 2, 3):
         wrong_slot = 1 + slot % 3
         with pytest.raises(CheckFailed):
-            checks.silent_fix(slot, reference_fix(va, wrong_slot), alice)
+            checks.silent_fix(slot, student_fix(va, wrong_slot), alice)
     with pytest.raises(NotImplementedError):
         checks.silent_fix(1, ..., alice)
 
@@ -154,5 +204,74 @@ def test_reviews_run_and_do_not_name_their_bug():
         agent = review.agent_cls(3, 1, np.array([-2.0]), np.array([2.0]), seed=0)
         stats = agent.update(batch)
         assert {"q_mean", "target_mean", "critic_grad_norm", "target_drift", "entropy"} <= set(stats)
-    fixed = fixed_sac(variant, {n: reference_fix(variant, n) for n in (1, 2, 3)})(3, 1, [-2.0], [2.0], seed=0)
+    fixed = fixed_sac(variant, {n: student_fix(variant, n) for n in (1, 2, 3)})(3, 1, [-2.0], [2.0], seed=0)
     assert np.isfinite(fixed.update(batch)["critic_loss"])
+
+
+def _identifiers(fn) -> set[str]:
+    import re
+
+    body = inspect.getsource(fn).split('"""')[-1]  # the code after the docstring
+    body = "\n".join(line.split("#")[0] for line in body.splitlines())  # without comments
+    return {w for w in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", body) if len(w) >= 4}
+
+
+@pytest.mark.parametrize("family, convention", CASES)
+@pytest.mark.parametrize("place", [0, 1])
+def test_messages_on_the_code_under_review_hold_no_code_of_the_fix(family, convention, place):
+    """The check describes what the submitted code does; it never names an attribute, a function or a line that
+    the fix adds or removes (the diagnosis is graded by hand and must not be copied from the message)."""
+    import re
+
+    buggy, correct = FAMILIES[family].buggy[convention][place], FAMILIES[family].correct[convention]
+    changed = (_identifiers(correct) ^ _identifiers(buggy)) | {"no_grad", "target_critic", "unsqueeze", "lerp_"}
+    with pytest.raises(CheckFailed) as caught:
+        _run(family, convention, buggy)
+    message = str(caught.value)
+    # as code: an attribute (.critic), a call (no_grad(), or a name no English word has (target_critic)
+    named = {w for w in changed if re.search(rf"\.{re.escape(w)}\b|\b{re.escape(w)}\(|`{re.escape(w)}`", message)
+             or (("_" in w or w == "unsqueeze") and re.search(rf"\b{re.escape(w)}\b", message))}
+    assert not named, f"the message names {named}: {message}"
+    assert "run(" not in message and "call:" not in message, message  # no internal helper as the case to reproduce
+
+
+def _notebook_namespace() -> dict:
+    """The names notebook 03's setup cell defines (a pasted review runs in them as it is)."""
+    import json
+    from pathlib import Path
+
+    (path,) = (Path(__file__).resolve().parents[1] / "solutions").glob("03_*.ipynb")
+    setup = next(c for c in json.loads(path.read_text())["cells"]
+                 if c["metadata"].get("cs285lab", {}).get("id") == "nb03-setup")
+    namespace: dict = {}
+    exec(compile("".join(setup["source"]), "nb03-setup", "exec"), namespace)
+    return namespace
+
+
+POLYAK_FIXES = {  # the fix a reviewer makes to the code exactly as shown: the two modules' roles swapped
+    "o.lerp_(t, rate)": "t.lerp_(o, rate)", "o.lerp_(t, 1.0 - rate)": "t.lerp_(o, 1.0 - rate)",
+    "o.mul_(1.0 - rate).add_(t, alpha=rate)": "t.mul_(1.0 - rate).add_(o, alpha=rate)",
+    "o.mul_(rate).add_(t, alpha=1.0 - rate)": "t.mul_(rate).add_(o, alpha=1.0 - rate)",
+}
+
+
+@pytest.mark.parametrize("family, convention", CASES)
+@pytest.mark.parametrize("place", [0, 1])
+def test_a_pasted_review_runs_and_shows_the_code_that_runs(family, convention, place):
+    """The review prints exactly the code under review (decorators included); pasted into the fix cell with the
+    notebook's imports it runs as it is, and for the Polyak family the fix made to the code as shown passes."""
+    from cs285lab.algos.silent_bugs import hook_source
+
+    buggy = FAMILIES[family].buggy[convention][place]
+    source = hook_source(buggy, FAMILIES[family].hook)
+    assert ("@torch.no_grad()" in source) == ("@torch.no_grad()" in inspect.getsource(buggy))
+    namespace = _notebook_namespace()
+    exec(compile(source.replace(f"def {FAMILIES[family].hook}(", "def fix_1(", 1), "<fix cell>", "exec"), namespace)
+    assert callable(namespace["fix_1"])
+    if family == "polyak":
+        fixed = source
+        for shown, fix in POLYAK_FIXES.items():
+            fixed = fixed.replace(shown, fix)
+        assert fixed != source
+        exec(compile(fixed.replace("def soft_update(", "def fix_1(", 1), "<fix cell>", "exec"), namespace)
+        _run(family, convention, namespace["fix_1"])

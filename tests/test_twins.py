@@ -491,7 +491,7 @@ def test_reuse_of_reference_code_is_detected(source, known, expected):
     from cs285lab.grading.reuse import imported_names, used_twins
     from cs285lab.twins import reexported_names
 
-    # the grader flags a twin under every name the package re-exports it as (flag_reuse does the same)
+    # the grader flags a twin under every name the package re-exports it as (grading.reuse.reuse_rows does the same)
     twins = reexported_names({f"{t.module}.{t.qualname}" for t in TWINS})
     assert used_twins(source, twins, imported_names(known)) == expected
 
@@ -502,3 +502,46 @@ def test_reexported_names_follow_package_reexports():
     names = reexported_names({"cs285lab.algos.actor_critic.targets.td_target"})
     assert "cs285lab.algos.actor_critic.td_target" in names
     assert reexported_names({"cs285lab.nowhere.f"}) == {"cs285lab.nowhere.f"}
+
+
+# ---------------------------------------------------------------- answers that stay: refused at run time, flagged pasted
+
+def test_answers_that_stay_are_registered_for_their_exercises():
+    """SAC's methods and the silent bugs' correct code stay in every handout (the package runs them): each is
+    registered as an answer of the exercise it solves, so the checks refuse it and the grader flags a paste."""
+    from cs285lab.algos.sac import SAC, SquashedGaussianActor
+    from cs285lab.algos.silent_bugs import FAMILIES
+    from cs285lab.twins import answer_code, package_origin
+
+    assert package_origin(SAC.q_target, "nb03-q-target") == "cs285lab.algos.sac.SAC.q_target"
+    assert package_origin(SAC.actor_loss, "nb03-actor-loss") == "cs285lab.algos.sac.SAC.actor_loss"
+    assert package_origin(SquashedGaussianActor.squashed_log_prob, "nb03-squashed") is not None
+    for family in FAMILIES.values():
+        for fn in family.correct.values():
+            assert all(package_origin(fn, f"nb03-silent-fix-{k}") for k in (1, 2, 3)), fn
+        for fn in (f for placed in family.buggy.values() for f in placed):
+            assert package_origin(fn, "nb03-silent-fix-1") is None, f"{fn} is the code under review, not an answer"
+    for entry in TWINS:  # every twin counts as an answer of its exercise
+        assert _package(entry) is not None and answer_code(entry.exercise)
+
+    def own(batch, sample_actions, target_q, gamma, alpha=0.0):
+        return batch.rewards
+    assert package_origin(own, "nb03-q-target") is None
+
+
+def test_the_grader_flags_pasted_answers_and_dynamic_imports():
+    import inspect
+    import textwrap
+
+    from cs285lab.algos.sac import SAC
+    from cs285lab.grading.reuse import pasted_or_dynamic
+
+    body = textwrap.dedent(inspect.getsource(SAC.actor_loss)).splitlines()
+    pasted = "\n".join(line for line in body if not line.startswith("@")).replace("def actor_loss(self, batch",
+                                                                                "def sac_actor_loss(self, batch")
+    assert "SAC.actor_loss" in pasted_or_dynamic(pasted, "nb03-actor-loss")
+    dynamic = "import importlib\nsac_actor_loss = importlib.import_module('cs285lab.algos.sac').SAC.actor_loss"
+    assert "dynamically" in pasted_or_dynamic(dynamic, "nb03-actor-loss")
+    own = ("def sac_actor_loss(batch, policy, critic, alpha):\n    actions, log_prob = policy(batch.obs)\n"
+           "    return (alpha * log_prob - critic(batch.obs, actions).min(0).values).mean()")
+    assert pasted_or_dynamic(own, "nb03-actor-loss") is None

@@ -3,16 +3,17 @@
 `AblationAC(fix_critic, fix_actor)` changes one thing at a time relative to the naive algorithm
 (`cs285lab.algos.naive_offpolicy`), with the same networks, optimizer, loop and buffer:
 
-- critic, unfixed: a value function fit on buffer transitions, V(s) <- r + gamma V(s');
-  fixed: Q(s, a) <- r + gamma Q(s', a'), a' ~ pi_theta(s') sampled fresh (the target is a fixed label).
-- actor, unfixed: the score-function gradient at the buffer's actions, weighted by an advantage;
-  fixed: K actions a ~ pi_theta(s) sampled fresh at each buffer state, weighted by Q(s, a).
+- critic, unfixed: the naive algorithm's value function fit on buffer transitions;
+  fixed: a Q(s, a) critic regressed toward the targets that `q_target_fn` returns.
+- actor, unfixed: the naive algorithm's score-function gradient, weighted by an advantage;
+  fixed: the loss that `actor_loss_fn` returns, with K actions per buffer state available to it.
 
-With both switches off it is the naive algorithm; with both on, the lecture's minimal off-policy
-actor-critic (no entropy, no twin Q, no reparameterization). Every arm bootstraps from a slowly moving
-(Polyak-averaged) copy of its critic, as SAC does, so the arms differ only in the two fixes. The two pieces
-that differ are plain functions (`q_target`, `score_function_loss`) so a notebook can plug in a
-student's own.
+(What the fixed pieces compute is notebook 03's exercise: its student copy explains it after the graded
+checks, so this docstring does not.) With both switches off it is the naive algorithm; with both on, the
+lecture's minimal off-policy actor-critic (no entropy, no twin Q, no reparameterization). Every arm bootstraps
+from a slowly moving (Polyak-averaged) copy of its critic, as SAC does, so the arms differ only in the two fixes.
+The two pieces that differ are plain functions (`q_target`, `score_function_loss`, the package's twins of the
+exercises, stubbed in a student release) so a notebook can plug in a student's own.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from cs285lab.envs.continuous import make_env
 from cs285lab.nets import mlp
 from cs285lab.record import HistoryRow, Logger
 from cs285lab.seeding import seed_run, seeded_init
+from cs285lab.twins import answer
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -66,10 +67,9 @@ class QEnsemble(nn.Module):
     Each layer holds weights [num_q, in, out] and runs as one batched matmul, so twin critics
     cost about as much as one (and far less Python overhead than two nn.Sequential).
     With `layer_norm`, each hidden layer's features are normalized (zero mean, unit variance, no
-    learned scale) before the ReLU. That bounds how far Q can extrapolate to states the buffer
-    barely covers. Without it, a small critic sometimes overvalues fast-spinning pendulum states,
-    and the policy unlearns its swing-up for a few thousand steps. With it, 10 seeds x 10k steps
-    showed no such collapse (benchmarks/results/sac.md).
+    learned scale) before the ReLU. With it, SAC on Pendulum showed no collapse of the learned return
+    over 10 seeds x 10k steps (benchmarks/results/sac.md); no arm of that bench turns it off at the same
+    learning rate, so what layer norm itself contributes is not measured here.
     """
 
     def __init__(self, num_q: int, in_dim: int, hidden: Sequence[int], layer_norm: bool = False) -> None:
@@ -119,6 +119,7 @@ class SquashedGaussianActor(nn.Module):
         mean, log_std = self.net(obs).chunk(2, dim=-1)
         return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 
+    @answer("nb03", "nb03-squashed")  # Exercise 6's log-density; the actor runs it, so it stays in every handout
     def squashed_log_prob(self, mean: Tensor, log_std: Tensor, u: Tensor) -> Tensor:
         """log pi(a|s) [B] of a = center + scale * tanh(u), with the change-of-variables term."""
         # log N(u; mean, std), summed over action dimensions
@@ -204,6 +205,7 @@ class SAC:
         return {"critic": self.critic, "actor": self.actor, "target": self.target_critic}
 
     # -- the update ----------------------------------------------------------------------------------
+    @answer("nb03", "nb03-q-target", "nb03-silent-fix-1", "nb03-silent-fix-2", "nb03-silent-fix-3")  # Exercise 3 (and a soft review's fix); SAC runs it
     def q_target(self, batch: Batch) -> Tensor:
         """y = r + gamma * (min_j Qbar_j(s', a') - alpha log pi(a'|s')) * (1 - terminated), a' ~ pi(s') fresh."""
         with torch.no_grad():
@@ -217,6 +219,7 @@ class SAC:
         q = self.critic(batch.obs, batch.actions)                   # [num_q, B]
         return ((q - self.q_target(batch)) ** 2).mean(dim=1).sum()  # target [B] broadcasts over the members
 
+    @answer("nb03", "nb03-actor-loss")  # Exercise 7; SAC runs it
     def actor_loss(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """E_{a ~ pi(s)} [alpha log pi(a|s) - min_j Q_j(s, a)] at buffer states, reparameterized; also log pi(a|s)."""
         actions, log_prob = self.sample_actions(batch.obs)  # fresh actions, never the buffer's
@@ -243,6 +246,7 @@ class SAC:
         self.soft_update(self.target_critic, self.critic, self.config.tau)
         return self.statistics(critic_loss, actor_loss, log_prob)
 
+    @answer("nb03", "nb03-silent-fix-1", "nb03-silent-fix-2", "nb03-silent-fix-3", compare_source=False)  # a tau review's fix; SAC runs it
     @torch.no_grad()
     def soft_update(self, target: nn.Module, online: nn.Module, tau: float) -> None:
         """Move each target parameter a fraction `tau` of the way toward its online parameter."""

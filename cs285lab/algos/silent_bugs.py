@@ -28,14 +28,17 @@ from torch import Tensor, nn
 
 from cs285lab.algos.sac import SAC
 from cs285lab.batch import Batch
+from cs285lab.twins import answer
 
 
 # ----- family "broadcast": critic_loss(q [num_q, B], y [B]) -> scalar ---------------------------------
+@answer("nb03", "nb03-silent-fix-1", "nb03-silent-fix-2", "nb03-silent-fix-3", compare_source=False)
 def critic_loss_sum(q: Tensor, y: Tensor) -> Tensor:
     """Mean squared error of each critic against the targets, summed over the critics."""
     return ((q - y) ** 2).mean(dim=1).sum()
 
 
+@answer("nb03", "nb03-silent-fix-1", "nb03-silent-fix-2", "nb03-silent-fix-3", compare_source=False)
 def critic_loss_mean(q: Tensor, y: Tensor) -> Tensor:
     """Mean squared error of each critic against the targets, averaged over the critics."""
     return ((q - y) ** 2).mean()
@@ -68,6 +71,7 @@ def _critic_loss_mean_loop(q: Tensor, y: Tensor) -> Tensor:
 
 
 # ----- family "target": q_backup(batch, agent) -> y [B] --------------------------------------------------
+@answer("nb03", "nb03-silent-fix-1", "nb03-silent-fix-2", "nb03-silent-fix-3", compare_source=False)
 def q_backup_soft(batch: Batch, agent: SAC) -> Tensor:
     """y = r + gamma (1 - terminated) (min_j Qbar_j(s', a') - alpha log pi(a'|s')), a' ~ pi(s'), a fixed label."""
     with torch.no_grad():
@@ -76,6 +80,7 @@ def q_backup_soft(batch: Batch, agent: SAC) -> Tensor:
         return batch.rewards + agent.config.gamma * (1.0 - batch.terminated) * (next_q - agent.alpha * next_log_prob)
 
 
+@answer("nb03", "nb03-silent-fix-1", "nb03-silent-fix-2", "nb03-silent-fix-3", compare_source=False)
 def q_backup_plain(batch: Batch, agent: SAC) -> Tensor:
     """y = r + gamma (1 - terminated) min_j Qbar_j(s', a'), a' ~ pi(s') (no entropy in the backup), a fixed label."""
     with torch.no_grad():
@@ -115,6 +120,7 @@ def _q_backup_plain_half(batch: Batch, agent: SAC) -> Tensor:
 
 
 # ----- family "polyak": soft_update(target, online, rate) -> None ------------------------------------------
+@answer("nb03", "nb03-silent-fix-1", "nb03-silent-fix-2", "nb03-silent-fix-3", compare_source=False)
 @torch.no_grad()
 def soft_update_tau(target: nn.Module, online: nn.Module, rate: float) -> None:
     """Move the target critics a fraction `rate` (tau, e.g. 0.005) of the way toward the online critics."""
@@ -122,6 +128,7 @@ def soft_update_tau(target: nn.Module, online: nn.Module, rate: float) -> None:
         t.mul_(1.0 - rate).add_(o, alpha=rate)
 
 
+@answer("nb03", "nb03-silent-fix-1", "nb03-silent-fix-2", "nb03-silent-fix-3", compare_source=False)
 @torch.no_grad()
 def soft_update_polyak(target: nn.Module, online: nn.Module, rate: float) -> None:
     """Keep a fraction `rate` (polyak, e.g. 0.995) of the target critics, take the rest from the online ones."""
@@ -187,10 +194,11 @@ CONVENTION_RATE = {"tau": lambda tau: tau, "polyak": lambda tau: 1.0 - tau}  # t
 
 
 def hook_source(fn: Callable, name: str) -> str:
-    """The source of a hook as a reviewer sees it: renamed to its public name, without decorators."""
+    """The source of a hook as a reviewer sees it: exactly the code that runs (decorators included), renamed to
+    its public name. Registry marks (`@answer`) are the package's bookkeeping, not the team's code: left out."""
     source = textwrap.dedent(inspect.getsource(fn))
-    source = "\n".join(line for line in source.splitlines() if not line.startswith("@"))
-    return re.sub(r"^def \w+", f"def {name}", source, count=1)
+    source = "\n".join(line for line in source.splitlines() if not line.startswith("@answer("))
+    return re.sub(r"^def \w+", f"def {name}", source, count=1, flags=re.M)
 
 
 class HookedSAC(SAC):
@@ -280,12 +288,6 @@ def review_series(variant) -> list[Review]:
     return reviews
 
 
-def reference_fix(variant, slot: int) -> Callable:
-    """The correct code for review `slot` (1-based) of a variant: what the check compares with."""
-    spec = variant.slots[slot - 1]
-    return FAMILIES[spec.family].correct[spec.convention]
-
-
 def fixed_sac(variant, fixes: dict[int, Callable]) -> type[HookedSAC]:
     """A SAC running a variant's hooks with the given fixes (slot -> function) in place of the reviewed code."""
     polyak = next((s.convention for s in variant.slots if s.family == "polyak"), "tau")
@@ -293,4 +295,4 @@ def fixed_sac(variant, fixes: dict[int, Callable]) -> type[HookedSAC]:
 
 
 __all__ = ["FAMILIES", "Family", "HookedSAC", "Review", "critic_statistics", "fixed_sac", "hook_source", "hooked_sac",
-           "reference_fix", "review_series"]
+           "review_series"]

@@ -6,9 +6,10 @@ implementation and asserts the message.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -17,6 +18,28 @@ from torch import nn
 from cs285lab.buffers import Batch
 from cs285lab.checks.core import CheckFailed, Exercise, exercise
 from cs285lab.budgets import thresholds
+from cs285lab.twins import calls_answers, package_origin
+
+
+# --------------------------------------------------------------------------------------------
+# 0. Your own code, not the package's: the package holds reference answers (twins, SAC's methods)
+# --------------------------------------------------------------------------------------------
+def _refused(name: str, origin: str) -> str:
+    return (f"{name} runs the package's own code ({origin}), the reference answer this check compares with, not an "
+            "implementation of yours. Write your own in the cell above (a wrapper around the package's code, "
+            "reached by any import, is refused too)")
+
+
+@contextlib.contextmanager
+def own_code(ex: Exercise, exercise: str, fn: object, name: str) -> Iterator[None]:
+    """Refuse `fn` when its code, or any code it runs inside this block, is a registered answer of `exercise`."""
+    origin = package_origin(fn, exercise)
+    if origin is not None:
+        ex.fail(_refused(name, origin))
+    with calls_answers(exercise) as found:
+        yield
+    if found:
+        ex.fail(_refused(name, ", ".join(found)))
 
 # --------------------------------------------------------------------------------------------
 # 1. The replay buffer
@@ -63,7 +86,7 @@ def _ids(batch: Batch) -> set[int]:
 
 def replay_buffer(cls: type) -> None:
     """Check a ReplayBuffer class: add, sample, wrap-around, unfilled slots, aliasing, termination flag."""
-    with exercise("replay_buffer") as ex:
+    with exercise("replay_buffer") as ex, own_code(ex, "nb03-buffer", cls, "your ReplayBuffer"):
         capacity = 5
         buf = ex.call(cls, capacity, OBS_DIM, ACT_DIM)
         # 1. a partly filled buffer: only filled slots may be sampled
@@ -148,7 +171,7 @@ _QUIZ = (
     "4oaQIM64ICsgzrEg4oiHzrggSi4ifSwgIndoeSI6IHsiMSI6ICJDb2xsZWN0aW5nIHdpdGggdGhlIGN1cnJlbnQgcG9saWN5IGFu"
     "ZCBrZWVwaW5nIGV2ZXJ5IHRyYW5zaXRpb24gaXMgdGhlIHdob2xlIHBvaW50IG9mIHRoZSBidWZmZXI7IHRoZSBkYXRhIG1heSBj"
     "b21lIGZyb20gYW55IHBvbGljeS4iLCAiMiI6ICJVbmlmb3JtIHNhbXBsaW5nIGlzIGZpbmUuIChUaGUgc3RhdGVzIGRvIGNvbWUg"
-    "ZnJvbSBPTEQgcG9saWNpZXMnIHN0YXRlIGRpc3RyaWJ1dGlvbnMsIGEgYmlhcyB3ZSBhY2NlcHQ7IFBhcnQgNiBkaXNjdXNzZXMg"
+    "ZnJvbSBPTEQgcG9saWNpZXMnIHN0YXRlIGRpc3RyaWJ1dGlvbnMsIGEgYmlhcyB3ZSBhY2NlcHQ7IFBhcnQgNyBkaXNjdXNzZXMg"
     "aXQuKSIsICIzIjogInLhtaIgYW5kIHMn4bWiIGZvbGxvd2VkIGZyb20gYeG1oiwgYW4gYWN0aW9uIGFuIE9MRCBwb2xpY3kgY2hv"
     "c2UsIHNvIHnhtaIgaXMgbm90IGEgc2FtcGxlIG9mIFZez4DOuChz4bWiKTogViBsZWFybnMgdGhlIHZhbHVlIG9mIHNvbWUgbWl4"
     "dHVyZSBvZiBwYXN0IHBvbGljaWVzLiBGaXg6IGxlYXJuIFEoc+G1oiwgYeG1oiksIHdoaWNoIGlzIHZhbGlkIGZvciBBTlkgYWN0"
@@ -157,10 +180,10 @@ _QUIZ = (
     "bnRhZ2Ugb2YgYW4gb2xkIGFjdGlvbik7IG9uY2UgdGhlIGNyaXRpYyBsZWFybnMgUSwgdGhpcyBzdGVwIGRpc2FwcGVhcnM6IHVz"
     "ZSBRKHPhtaIsIGHhtaJez4ApIGRpcmVjdGx5LiIsICI1IjogIlRoZSBwb2xpY3kgZ3JhZGllbnQgaXMgYW4gZXhwZWN0YXRpb24g"
     "b3ZlciBhIH4gz4DOuChhfHPhtaIpLCBidXQgYeG1oiBjYW1lIGZyb20gYW4gb2xkIHBvbGljeSwgc28gdGhpcyBlc3RpbWF0ZSBp"
-    "cyBiaWFzZWQgKGltcG9ydGFuY2Ugd2VpZ2h0cyB3b3VsZCBmaXggaXQgYXQgYW4gZXhwbG9kaW5nIHZhcmlhbmNlKS4gRml4OiBz"
-    "YW1wbGUgYeG1ol7PgCB+IM+AzrgoYXxz4bWiKSBmcmVzaCBhbmQgd2VpZ2h0IGJ5IFEoc+G1oiwgYeG1ol7PgCkuIiwgIjYiOiAi"
-    "VGhlIGdyYWRpZW50IGFzY2VudCBzdGVwIGl0c2VsZiBpcyBmaW5lLiJ9LCAiY29ycmVjdCI6IFszLCA1XSwgImVpdGhlciI6IFs0"
-    "XX0="
+    "cyBiaWFzZWQuIFRoZSBsZWN0dXJlIG5vdGVzIHRoYXQgaW1wb3J0YW5jZSB3ZWlnaHRzIGNvdWxkIGNvcnJlY3QgaXQsIGFuZCB0"
+    "YWtlcyBhIGJldHRlciB3YXkgZm9yIG9mZi1wb2xpY3kgYWN0b3ItY3JpdGljOiBzYW1wbGUgYeG1ol7PgCB+IM+AzrgoYXxz4bWi"
+    "KSBmcmVzaCBhbmQgd2VpZ2h0IGJ5IFEoc+G1oiwgYeG1ol7PgCkuIiwgIjYiOiAiVGhlIGdyYWRpZW50IGFzY2VudCBzdGVwIGl0"
+    "c2VsZiBpcyBmaW5lLiJ9LCAiY29ycmVjdCI6IFszLCA1XSwgImVpdGhlciI6IFs0XX0="
 )
 
 
@@ -217,37 +240,40 @@ def q_target(fn: Callable) -> None:
         q_next, q_buffer = target_q(batch.next_obs, a2), target_q(batch.next_obs, batch.actions)
         a_now, logp_now = sample_actions(batch.obs)
         q_now = target_q(batch.obs, a_now)
-    with exercise("q_target") as ex:
+    with exercise("q_target") as ex, own_code(ex, "nb03-q-target", fn, "your q_target"):
         for alpha in (0.0, 0.2):
             soft = q_next - alpha * logp2
             expected = r + gamma * (1 - d) * soft
+            old_action = ("your target values s' at the action stored in the buffer, the action an OLD policy "
+                          "took at s: the target then follows the old policies, not the current one, whose value at "
+                          "s' depends on what it would do there")
             mistakes = {
-                "your target used the action stored in the buffer: that action was chosen by an old policy at s, "
-                "not by the current policy at s'; sample a' fresh: a', logp' = sample_actions(batch.next_obs)":
-                    r + gamma * (1 - d) * (q_buffer - alpha * logp2),
-                "your target used the action stored in the buffer (an old policy's action at s); sample a' "
-                "fresh from the current policy at s'": r + gamma * (1 - d) * q_buffer,
-                "no termination mask: after a terminal state there is nothing to bootstrap from; "
-                "multiply the next value by (1 - batch.terminated)": r + gamma * soft,
-                "the termination mask is inverted: use (1 - terminated), not terminated": r + gamma * d * soft,
-                "you evaluated the next value at s instead of s': use batch.next_obs for both a' and Q":
+                old_action: r + gamma * (1 - d) * (q_buffer - alpha * logp2),
+                old_action + " (and with alpha > 0 the entropy bonus is missing too)": r + gamma * (1 - d) * q_buffer,
+                "your target bootstraps past terminal states: a transition that ended the episode has no next "
+                "state to add a value for": r + gamma * soft,
+                "your target bootstraps only from the terminal transitions and drops the next value of every other "
+                "one: the termination mask is inverted": r + gamma * d * soft,
+                "your target values the state s the transition started from, not the next state s' it led to":
                     r + gamma * (1 - d) * (q_now - alpha * logp_now),
-                "gamma is missing: the next value is discounted, r + gamma * (...)": r + (1 - d) * soft,
-                "the reward is missing: y = r + gamma * (...)": gamma * (1 - d) * soft,
+                "your target does not discount the next value: a value one step later is worth gamma times as "
+                "much": r + (1 - d) * soft,
+                "your target leaves out the reward the transition earned": gamma * (1 - d) * soft,
             }
             if alpha:
                 mistakes.update({
-                    "the entropy term is missing: the soft value of s' is Q(s', a') - alpha * log pi(a'|s')":
-                        r + gamma * (1 - d) * q_next,
-                    "the entropy term has the wrong sign: soft value = Q(s', a') - alpha * log pi(a'|s')":
+                    "with alpha > 0 your target is the same as with alpha = 0: the entropy bonus of the action "
+                    "valued at s' is missing": r + gamma * (1 - d) * q_next,
+                    "with alpha > 0 your target rises with the log-probability of the action valued at s': the "
+                    "entropy bonus has the wrong sign (a likely action is worth less bonus, not more)":
                         r + gamma * (1 - d) * (q_next + alpha * logp2),
                 })
             out = ex.expect_tensor(ex.call(fn, batch, sample_actions, target_q, gamma, alpha), shape=(B,),
                                    what=f"q_target(..., alpha={alpha})")
             ex.diagnose(out, expected, mistakes, what=f"q_target(..., alpha={alpha})")
             ex.expect(not out.requires_grad,
-                      "the target is not detached: it carries gradient into the policy and the target critic; "
-                      "a target is a fixed regression label, compute it under torch.no_grad()")
+                      "your target carries gradient: the critic's loss would then also move the policy and the "
+                      "critic the target bootstraps from; a regression label must be a constant")
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +336,7 @@ def _critic_grad_norm(critic: nn.Module) -> float:
 
 def score_function_loss(fn: Callable) -> None:
     """Check score_function_loss(batch, policy, critic, num_samples) -> scalar: -mean(log pi(a|s) Q(s,a)), a ~ pi."""
-    with exercise("score_function_loss") as ex:
+    with exercise("score_function_loss") as ex, own_code(ex, "nb03-score-loss", fn, "your score_function_loss"):
         for n in (1, 4):
             batch, policy, critic = _score_problem(n)
             obs, table = batch.obs, policy.table
@@ -318,18 +344,18 @@ def score_function_loss(fn: Callable) -> None:
             fresh = table[:n]
             ref = -(policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean()
             wrong = {
-                "you used the actions stored in the buffer: they come from an old policy, so this is not the "
-                "gradient of the current policy's objective; sample a ~ pi(.|s) with policy.sample(obs, num_samples)":
+                "your gradient weights the log-probability of the actions stored in the buffer: old policies "
+                "chose them, so it is not the gradient of the current policy's expected Q (an expectation over "
+                "the actions the CURRENT policy takes at s)":
                     -(policy.log_prob(obs, batch.actions) * critic(obs, batch.actions).detach()).mean(),
-                "the sign is flipped: the loss is MINUS the objective, -(log pi(a|s) * Q(s, a)).mean(), so that "
-                "gradient descent ascends the objective": (policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean(),
-                "you summed instead of averaging: take the mean over samples and states so the step size does "
-                "not grow with the batch": -(policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).sum(),
+                "the sign is flipped: gradient descent on your loss lowers the objective instead of raising it; "
+                "the loss is minus the objective": (policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean(),
+                "your loss is a sum, not an average: its gradient grows with the batch size and with the number of "
+                "samples": -(policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).sum(),
             }
             if n > 1:
-                wrong["you used only one action sample per state: draw num_samples of them (policy.sample(obs, "
-                      "num_samples) gives [num_samples, B, act_dim]) and average"] = \
-                    -(policy.log_prob(obs, table[:1]) * critic(obs, table[:1]).detach()).mean()
+                wrong["your loss uses one action sample per state although num_samples > 1: average over all "
+                      "num_samples of them"] = -(policy.log_prob(obs, table[:1]) * critic(obs, table[:1]).detach()).mean()
             expected = _policy_grad(ref, policy)
             mistakes = {msg: _policy_grad(loss, policy) for msg, loss in wrong.items()}
             for p in critic.parameters():
@@ -338,12 +364,12 @@ def score_function_loss(fn: Callable) -> None:
             loss = ex.expect_tensor(loss, what=f"score_function_loss(..., num_samples={n})")
             ex.expect(loss.dim() == 0, f"the loss should be a scalar (shape ()), got shape {tuple(loss.shape)}; "
                       "average with .mean()")
-            ex.expect(loss.requires_grad, "the loss carries no gradient to the policy: compute log pi(a|s) with "
-                      "policy.log_prob (the sampled actions themselves need no gradient)")
+            ex.expect(loss.requires_grad, "your loss carries no gradient to the policy's parameters: the "
+                      "score-function gradient flows through the log-probability of the sampled actions")
             loss.backward(retain_graph=True)
             ex.expect(_critic_grad_norm(critic) == 0.0,
                       "your policy loss puts gradient into the critic's parameters: in the score-function "
-                      "estimator Q(s, a) is a fixed weight, compute it under torch.no_grad() or .detach() it")
+                      "estimator Q(s, a) is a fixed weight, and the actor's loss must not train the critic")
             got = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1)
                              for p in policy.parameters()])
             ex.diagnose(got, expected, mistakes, what=f"the policy gradient of your loss (num_samples={n})")
@@ -379,7 +405,7 @@ def squashed_gaussian(fn: Callable) -> None:
             "you evaluated the Gaussian density at the squashed action tanh(u); evaluate it at u, then "
             "subtract sum log(1 - tanh(u)^2)": (gauss.log_prob(torch.tanh(u)) - correction).sum(-1),
         }
-    with exercise("squashed_gaussian") as ex:
+    with exercise("squashed_gaussian") as ex, own_code(ex, "nb03-squashed", fn, "your squashed_gaussian"):
         # A negative log_std used as a scale makes torch.distributions raise before our comparison can name
         # the mistake, so first probe with a positive log_std, where that mistake gives a distinct action.
         pos_log_std = log_std.detach().abs() + 0.2
@@ -403,13 +429,16 @@ def squashed_gaussian(fn: Callable) -> None:
         log_prob = ex.expect_tensor(log_prob, shape=(B,), what="log_prob")
         ex.diagnose(action, expected_a, action_mistakes, what="the action", atol=1e-4)
         ex.expect(action.requires_grad and action.grad_fn is not None,
-                  "the action carries no gradient to mean and log_std: reparameterize, u = mean + std * noise "
-                  "(do not .sample(), do not detach) so the actor can learn through Q(s, a)")
+                  "the action carries no gradient to mean and log_std: with the reparameterization trick the action "
+                  "is a differentiable function of mean, log_std and the given noise (not a .sample(), not "
+                  "detached), so that the actor can learn through Q(s, a)")
         ex.diagnose(log_prob, expected_lp, lp_mistakes, what="log_prob", atol=1e-3)
         grad_mean, = torch.autograd.grad(action.sum(), leaf_mean, allow_unused=True)
-        ex.expect(grad_mean is not None, "the action does not depend on `mean`: u = mean + std * noise")
+        ex.expect(grad_mean is not None, "the action does not depend on `mean`: it should move with the mean of "
+                  "the Gaussian")
         ex.expect(torch.allclose(grad_mean, 1 - expected_a ** 2, atol=1e-4),
-                  "d action / d mean is wrong: with u = mean + std * noise and a = tanh(u) it is 1 - tanh(u)^2")
+                  "d action / d mean is wrong: the unsquashed sample u moves one for one with the mean, so with "
+                  "a = tanh(u) it should be 1 - tanh(u)^2")
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,7 +511,7 @@ def sac_actor_loss(fn: Callable) -> None:
         "the sign is flipped: MINIMIZE alpha * log pi(a|s) - Q(s, a) (i.e. maximize Q plus entropy)":
             loss_of(q_min, sign=-1.0),
     }
-    with exercise("sac_actor_loss") as ex:
+    with exercise("sac_actor_loss") as ex, own_code(ex, "nb03-actor-loss", fn, "your sac_actor_loss"):
         loss = ex.expect_tensor(ex.call(fn, batch, policy, critic, alpha), what="sac_actor_loss(...)")
         ex.expect(loss.dim() == 0, f"the loss should be a scalar, got shape {tuple(loss.shape)}; average with .mean()")
         ex.diagnose(loss, expected_loss, {k: v.detach() for k, v in value_mistakes.items()},
@@ -493,7 +522,8 @@ def sac_actor_loss(fn: Callable) -> None:
         loss.backward()
         ex.expect(_critic_grad_norm(critic) == 0.0,
                   "your policy loss sends gradient into the critic's parameters: the actor step must not train "
-                  "the critic; evaluate it inside `with frozen(critic):` (gradient still flows to the action)")
+                  "the critic (the exercise says how to evaluate Q so that gradient flows through it to the action "
+                  "but not into its weights)")
         got = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1) for p in policy.parameters()])
         detached = _policy_grad(loss_of(q_min, detach_actions=True), policy)
         ex.diagnose(got, expected_grad, {
@@ -655,7 +685,10 @@ def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, runs: Mapping) 
                   "score_function_loss (AblationAC with fix_critic=True, fix_actor=True)")
         naive_config = getattr(naive_agent, "config", None)
         ex.expect(naive_config is not None and not getattr(naive_config, "fix_critic", True)
-                  and not getattr(naive_config, "fix_actor", True), "pass the naive agent trained in the cell above")
+                  and not getattr(naive_config, "fix_actor", True), "pass the naive agent trained in Part 2")
+        ex.expect(getattr(naive_config, "total_steps", None) == getattr(config, "total_steps", None),
+                  "the naive and the fixed agent trained for different numbers of steps: the comparison needs the "
+                  "same budget for both; re-run Part 2's training cell and the one above unchanged")
         fixed = _reevaluate(ex, fixed_agent, fixed_history, "fixed")
         naive = _reevaluate(ex, naive_agent, naive_history, "naive")
         margin = float(thresholds("nb03")["fixed_margin"])
@@ -669,26 +702,32 @@ def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, runs: Mapping) 
 # --------------------------------------------------------------------------------------------
 # 8. The silent-bug series: each student's variant, fixed (see cs285lab.variants)
 # --------------------------------------------------------------------------------------------
-def _silent_broadcast(ex: Exercise, fn: Callable, convention: str, family) -> None:
+def _silent_broadcast(ex: Exercise, fn: Callable, convention: str, family, slot: int) -> None:
     g = torch.Generator().manual_seed(17)
     q = torch.randn(2, 6, generator=g)
     y = torch.randn(6, generator=g)
     expected = family.correct[convention](q, y)
+    exercise = f"nb03-silent-fix-{slot}"
     mistakes = {}
     for conv in (convention, "mean" if convention == "sum" else "sum"):
-        mistakes["q - y still broadcasts to [num_q, B, B]: every Q(s_i, a_i) is regressed toward every target "
-                 "y_j of the batch. Pair each prediction with its own target: q [num_q, B] minus y [B] (no "
-                 "unsqueeze, no column)" + ("" if conv == convention else " and keep the review's reduction over "
-                                            "the critics")] = family.buggy[conv][0](q, y)
+        mistakes["your loss compares every Q with every target: with q of shape [2, 6] and y of shape [6], each "
+                 "critic's prediction for transition i is pulled toward the targets of all 6 transitions, so the "
+                 "loss is smallest when every prediction sits at the batch's mean target. Reproduce it: print the "
+                 "shape of the tensor you square, for q [2, 6] and y [6]" + (
+                     "" if conv == convention else "; and your loss combines the two critics' errors differently "
+                     "from the code under review")] = family.buggy[conv][0](q, y)
     other = "mean" if convention == "sum" else "sum"
-    mistakes[f"your loss {'averages' if other == 'mean' else 'sums'} over the critics, but the code under review "
+    mistakes[f"your loss {'averages' if other == 'mean' else 'sums'} the critics' errors, but the code under review "
              f"{'sums' if convention == 'sum' else 'averages'} them: that is the fix of a different variant, not of "
-             "yours; fix the code you were given, keeping its reduction"] = family.correct[other](q, y)
+             "yours; fix the code you were given, keeping its conventions"] = family.correct[other](q, y)
     q_in = q.clone().requires_grad_()
-    out = ex.expect_tensor(ex.call(lambda: fn(q_in, y.clone())), what="your critic_loss(q, y)")
+    with own_code(ex, exercise, fn, f"fix_{slot}"):
+        out = ex.expect_tensor(ex.call(fn, q_in, y.clone()), what="your critic_loss(q, y)")
     ex.expect(out.dim() == 0, f"critic_loss should return a scalar, got shape {tuple(out.shape)}")
-    ex.diagnose(out, expected, mistakes, what="critic_loss(q, y)")
-    ex.expect(out.requires_grad, "the loss carries no gradient to q: do not detach the critics' predictions")
+    ex.diagnose(out, expected, mistakes, what="critic_loss(q, y)",
+                inputs="critic_loss(q, y) with q = torch.randn(2, 6, generator=g), y = torch.randn(6, generator=g), "
+                       "g = torch.Generator().manual_seed(17)")
+    ex.expect(out.requires_grad, "your loss carries no gradient to q: the critics could not learn from it")
 
 
 def _probe_agent():
@@ -705,7 +744,7 @@ def _probe_agent():
     return agent, batch
 
 
-def _silent_target(ex: Exercise, fn: Callable, convention: str, family) -> None:
+def _silent_target(ex: Exercise, fn: Callable, convention: str, family, slot: int) -> None:
     agent, batch = _probe_agent()
 
     def run(f: Callable) -> torch.Tensor:
@@ -718,22 +757,27 @@ def _silent_target(ex: Exercise, fn: Callable, convention: str, family) -> None:
         for buggy in family.buggy[conv]:
             online.setdefault(conv, run(buggy).detach())
     other = "plain" if convention == "soft" else "soft"
+    moving = ("your target moves whenever the critic being trained moves: it is computed from the very network "
+              "whose error it measures, so every gradient step also shifts the label it chases (compare "
+              "target_drift and q_mean with SAC's in the statistics above)")
     mistakes = {
-        "your target still comes from the online critic (agent.critic): bootstrap from the slowly moving "
-        "agent.target_critic, or the regression chases its own moving output": online[convention],
+        moving: online[convention],
         f"your backup {'has no' if other == 'plain' else 'has an'} entropy term, but the code under review "
         f"{'has one' if convention == 'soft' else 'has none'}: that is the fix of a different variant, not of yours; "
-        "fix the code you were given": run(family.correct[other]),
-        "your target comes from the online critic and drops the review's entropy convention: fix the code you "
-        "were given (agent.target_critic, same backup)": online[other],
+        "fix the code you were given, keeping its conventions": run(family.correct[other]),
+        moving + "; and your backup does not follow the review's entropy convention": online[other],
     }
-    out = ex.expect_tensor(ex.call(run, fn), shape=(8,), what="your q_backup(batch, agent)")
-    ex.diagnose(out, expected, mistakes, what="q_backup(batch, agent)")
-    ex.expect(not out.requires_grad, "the target keeps its gradient: it is a fixed regression label; compute all of "
-              "it (a', log pi(a'|s') and the target critic's value) under torch.no_grad()")
+    torch.manual_seed(23)
+    with own_code(ex, f"nb03-silent-fix-{slot}", fn, f"fix_{slot}"):
+        out = ex.expect_tensor(ex.call(fn, batch, agent), shape=(8,), what="your q_backup(batch, agent)")
+    ex.diagnose(out, expected, mistakes, what="q_backup(batch, agent)",
+                inputs="q_backup(batch, agent) on a batch of 8 transitions and a small SAC agent whose target "
+                       "critics differ from its online critics (torch.manual_seed(23) before the call)")
+    ex.expect(not out.requires_grad, "your target carries gradient: the critic's loss would move the label it is "
+              "regressed toward, and the policy through it; a regression label must be a constant")
 
 
-def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family) -> None:
+def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family, slot: int) -> None:
     from cs285lab.algos.silent_bugs import CONVENTION_RATE
 
     tau = 0.1
@@ -755,18 +799,22 @@ def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family) -> None:
     want_t, _ = after(family.correct[convention])
     other = "polyak" if convention == "tau" else "tau"
     other_t, _ = after(family.correct[other])
-    got = ex.call(lambda: after(fn))
+    with own_code(ex, f"nb03-silent-fix-{slot}", fn, f"fix_{slot}"):
+        got = ex.call(lambda: after(fn))
     got_t, got_o = got
-    ex.expect(torch.allclose(got_o, o0), "soft_update changed the ONLINE critic: it drags the critic being "
-              "trained back toward the target. Only the target moves: target <- target + (fraction) * (online - target)")
-    ex.expect(not torch.allclose(got_t, t0), "soft_update did not change the target critic: update the target's "
-              "parameters in place (p.mul_/add_, or p.copy_), under torch.no_grad()")
+    case = (f"soft_update(target, online, rate={rate:g}) on target, online = nn.Linear(3, 2), nn.Linear(3, 2) made "
+            "after torch.manual_seed(29)")
+    ex.expect(torch.allclose(got_o, o0), "your soft_update changed the ONLINE critic, the one being trained: each "
+              "call drags it back toward the slowly moving copy, so it cannot get far from it (compare target_drift "
+              f"with SAC's in the statistics above). A case to reproduce: {case}")
+    ex.expect(not torch.allclose(got_t, t0), "your soft_update left the target critic unchanged: a target that "
+              f"never moves keeps the critic regressing toward its initial values. A case to reproduce: {case}")
     conventions = {"tau": "`rate` is tau, the fraction taken from the online critic",
                    "polyak": "`rate` is polyak, the fraction of the target kept"}
     ex.diagnose(got_t, want_t, {
         f"your update reads `rate` the other way round: in your variant {conventions[convention]}. That is the fix "
         "of a different variant, not of yours; fix the code you were given": other_t},
-        what="the target critic after soft_update")
+        what="the target critic after soft_update", inputs=case)
 
 
 _SILENT_CHECKS = {"broadcast": _silent_broadcast, "target": _silent_target, "polyak": _silent_polyak}
@@ -797,7 +845,7 @@ def silent_fix(slot: int, fn: Callable, student_id: object) -> None:
             ex.fail(f"review {slot} of your variant is {family.signature}; fix_{slot} takes {len(params)} "
                     f"argument(s), not {n_args}. Did you fix another student's review? Yours is shown above "
                     f"(variant of {variant.key!r})")
-        _SILENT_CHECKS[spec.family](ex, fn, spec.convention, family)
+        _SILENT_CHECKS[spec.family](ex, fn, spec.convention, family, slot)
 
 
 __all__ = ["CheckFailed", "bugs_quiz", "fixed_learns", "silent_fix", "gradient_variance", "q_target", "replay_buffer", "sac_actor_loss",

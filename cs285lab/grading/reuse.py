@@ -5,8 +5,12 @@ the package holds the reference so that later notebooks can reuse it. A release 
 yet due, but some must stay (the package itself runs them, see cs285lab.twins). So the grader
 reads each solution cell statically and flags one that imports or names a twin of its own
 exercise: `from cs285lab.buffers import ReplayBuffer`, `actor_critic_loss = ac.actor_critic_loss`,
-a wrapper calling it. The flag is a row with status `flagged` and no points of its own: the
-check's verdict stands and the course staff decide.
+a wrapper calling it. Two more flags read the cell the same way: a solution cell that *pastes* a registered
+answer (its function body equals the package's, normalized: cs285lab.twins.pasted_answers) and one that
+imports dynamically (`importlib`, `__import__`), which the import scan cannot follow. (At run time the
+checks themselves refuse the package's answers, however they are reached: cs285lab.twins.calls_answers.)
+The flag is a row with status `flagged` and no points of its own: the check's verdict stands and the
+course staff decide.
 """
 
 from __future__ import annotations
@@ -98,10 +102,44 @@ def twins_by_notebook(notebooks: set[str] | None = None) -> dict[str, dict[str, 
     return by_notebook
 
 
+DYNAMIC_IMPORT = ("importlib", "__import__", "import_module")
+
+
+def _answer_sources() -> dict[str, list[tuple[str, str]]]:
+    """Exercise -> (name, normalized body) of its registered answers (read once per process, from source)."""
+    global _SOURCES
+    if _SOURCES is None:
+        from cs285lab.twins import declared_answer_sources
+
+        _SOURCES = declared_answer_sources()
+    return _SOURCES
+
+
+_SOURCES: dict[str, list[tuple[str, str]]] | None = None
+
+
+def pasted_or_dynamic(source: str, exercise: str) -> str | None:
+    """Why a solution cell of `exercise` is flagged beyond its imports: pasted reference code or a dynamic import."""
+    from cs285lab.twins import pasted_answers
+
+    pasted = pasted_answers(source, _answer_sources().get(exercise, []))
+    if pasted:
+        return (f"this solution cell contains the package's reference code ({', '.join(pasted)}), pasted; the course "
+                "staff will review it")
+    if any(word in source for word in DYNAMIC_IMPORT):
+        return ("this solution cell imports code dynamically (importlib / __import__), which can reach the package's "
+                "reference answer; the course staff will review it")
+    return None
+
+
 def reuse_rows(job: Job, twins: dict[str, dict[str, set[str]]]) -> list[Row]:
-    """One `flagged` row per solution cell of the job's notebook that uses a twin of its own exercise."""
+    """One `flagged` row per solution cell of the job's notebook that uses a twin of its own exercise, pastes a
+    registered answer or imports dynamically."""
     twins_by_cell = twins.get(notebook_key(job.notebook), {})
-    if job.nb is None or job.ref is None or not twins_by_cell:
+    if job.nb is None or job.ref is None:
+        return []
+    answered = {e for e in _answer_sources() if e.startswith(notebook_key(job.notebook) + "-")}
+    if not twins_by_cell and not answered:
         return []
     known: dict[str, str] = {}
     for cell in job.nb.cells:
@@ -110,12 +148,14 @@ def reuse_rows(job: Job, twins: dict[str, dict[str, set[str]]]) -> list[Row]:
     rows, seen = [], set()
     for cell in job.nb.cells:
         cid = cell_id(cell)
-        if cell.cell_type != "code" or cid not in twins_by_cell or cid in seen:
+        if cell.cell_type != "code" or (cid not in twins_by_cell and cid not in answered) or cid in seen:
             continue
         seen.add(cid)
-        used = used_twins(cell.source, twins_by_cell[cid], known)
+        used = used_twins(cell.source, twins_by_cell.get(cid, set()), known)
         if used:
             rows.append(Row(job.submission, job.notebook, cid, 0.0, 0.0, FLAG,
                             f"this solution cell uses the package's reference implementation ({', '.join(used)}) "
                             "instead of your own code; the course staff will review it", "flag"))
+        elif (why := pasted_or_dynamic(cell.source, cid)) is not None:
+            rows.append(Row(job.submission, job.notebook, cid, 0.0, 0.0, FLAG, why, "flag"))
     return rows
