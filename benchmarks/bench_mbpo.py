@@ -109,7 +109,9 @@ Worst evaluation after each seed's first crossing: MBPO {_worst_after(rows, 'mbp
 
 Plateau (mean eval return over the last 20% of each run's env steps, per seed): MBPO {_plateau(rows, 'mbpo')}, \
 SAC {_plateau(rows, 'sac_nb03')}, k=0 control {_plateau(rows, 'sac_same_updates_k0')} (runs of {mbpo_steps}, {sac_steps} \
-and {k0_steps} env steps).
+and {k0_steps} env steps: three different stretches). On the same windows, per seed: MBPO over steps 500-1500 \
+{_window(rows, 'mbpo', 500, 1500)} and 2400-3000 {_window(rows, 'mbpo', 2400, 3000)}, k=0 control over 500-1500 \
+{_window(rows, 'sac_same_updates_k0', 500, 1500)}.
 
 **Sample-efficiency ratio (SAC steps / MBPO steps): {ratio}.**
 MBPO per {mbpo_steps}-step run: wall-clock {', '.join(f'{w:.0f} s' for w in mbpo_wall)};
@@ -137,6 +139,15 @@ def _plateau(rows: list[dict], impl: str, last_fraction: float = 0.2) -> list[in
         sel = [r for r in rows if r["impl"] == impl and r["seed"] == seed]
         cutoff = max(r["step"] for r in sel) * (1 - last_fraction)
         out.append(round(float(np.mean([r["eval_return"] for r in sel if r["step"] >= cutoff]))))
+    return out
+
+
+def _window(rows: list[dict], impl: str, first: int, last: int) -> list[int | None]:
+    """Per seed, the mean eval return over the evaluations at env steps first..last (None: none there)."""
+    out = []
+    for seed in sorted({r["seed"] for r in rows if r["impl"] == impl}):
+        sel = [r["eval_return"] for r in rows if r["impl"] == impl and r["seed"] == seed and first <= r["step"] <= last]
+        out.append(round(float(np.mean(sel))) if sel else None)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmarks.claims_tables import BenchClaim, final_mean
+from benchmarks.claims_tables import BenchClaim
 from cs285lab.record import HistoryRow
 
 
@@ -36,14 +36,24 @@ def _nb05_k0_fragile(frame: pd.DataFrame) -> tuple[bool, str]:
     return collapsed >= 2 and held, f"worst eval after the first crossing of -200: k=0 {k0}, MBPO {mbpo}"
 
 
+def _window_means(frame: pd.DataFrame, impl: str, first: int, last: int) -> list[float]:
+    """Per seed, the mean eval return of `impl` over the evaluations at env steps first..last (inclusive)."""
+    rows = frame[(frame["impl"] == impl) & (frame["step"] >= first) & (frame["step"] <= last)]
+    if rows.empty:
+        raise KeyError(f"no rows for impl={impl!r} in steps {first}-{last}")
+    return [float(rows[rows["seed"] == seed]["eval_return"].mean()) for seed in sorted(set(rows["seed"]))]
+
+
 def _nb05_plateau(frame: pd.DataFrame) -> tuple[bool, str]:
-    env = "Pendulum-v1"
-    mbpo, sac, k0 = (final_mean(frame, impl, env) for impl in ("mbpo", "sac_nb03", "sac_same_updates_k0"))
-    per_seed = {impl: [final_mean(frame[frame["seed"] == seed], impl, env) for seed in sorted(set(frame["seed"]))]
-                for impl in ("mbpo", "sac_nb03")}
-    holds = 5 <= sac - mbpo <= 50 and max(per_seed["mbpo"]) < min(per_seed["sac_nb03"]) and k0 >= sac - 10
-    return holds, (f"last-20% mean: MBPO {mbpo:.0f} (seeds {[round(v) for v in per_seed['mbpo']]}), SAC "
-                   f"{sac:.0f} (seeds {[round(v) for v in per_seed['sac_nb03']]}), k=0 control {k0:.0f}")
+    """MBPO reaches SAC's final level (its steps 500-1500 vs SAC's last 20%, 12000-15000), then drifts down
+    (its steps 2400-3000 below its own 500-1500, by 5 to 25, on every seed)."""
+    reached, late = _window_means(frame, "mbpo", 500, 1500), _window_means(frame, "mbpo", 2400, 3000)
+    sac = _window_means(frame, "sac_nb03", 12000, 15000)
+    holds = (len(reached) == len(late) == len(sac) >= 3
+             and all(abs(m - s) <= 10 for m, s in zip(reached, sac))
+             and all(5 <= m - d <= 25 for m, d in zip(reached, late)))
+    return holds, (f"per seed, MBPO steps 500-1500 {[round(v) for v in reached]}, SAC steps 12000-15000 "
+                   f"{[round(v) for v in sac]}, MBPO steps 2400-3000 {[round(v) for v in late]}")
 
 
 NB05_CLAIMS: dict[str, BenchClaim] = {

@@ -90,6 +90,28 @@ def test_offline_planning_models():
     assert noisy["last"] > 1.3 * noisy["expected"]
 
 
+def test_offline_replay_plans_like_the_counts_models_and_the_last_outcome_model_is_biased():
+    # deterministic maze: replaying the raw data reaches V* too, only more slowly
+    assert dyna.offline_planning("replay", slip=0.0, data_steps=5000, sweeps=1500, seed=0)[-1] < 0.01
+    final = {m: dyna.offline_planning(m, slip=0.3, data_steps=5000, sweeps=1500, seed=1)[-100:].mean()
+             for m in dyna.OFFLINE_PLANNERS}
+    assert final["last"] > 2 * max(final["replay"], final["sample"], final["expected"])
+    assert final["replay"] < 2 * final["expected"]
+    with pytest.raises(ValueError, match="model must be one of"):
+        dyna.offline_planning("perfect")
+
+
+def test_vectorized_replay_learns_more_slowly_early_than_dyna_q_and_never_makes_up_pairs():
+    replay = dyna.dyna_q_runs(5, runs=10, episodes=20, model="replay", seed=0)
+    last = dyna.dyna_q_runs(5, runs=10, episodes=20, model="last", seed=0)
+    none = dyna.dyna_q_runs(0, runs=10, episodes=20, seed=0)
+    assert replay.made_up_fraction == 0.0
+    assert last.steps[:, 1:10].mean() < replay.steps[:, 1:10].mean() < none.steps[:, 1:10].mean()
+    assert replay.steps[:, -5:].mean() < 25
+    with pytest.raises(ValueError, match="replay"):
+        dyna.dyna_q_runs(5, model="replay", plan_actions="policy")
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="model must be one of"):
         dyna.dyna_q_runs(5, model="perfect")

@@ -132,6 +132,29 @@ def test_short_mbpo_run_trains_model_on_real_data_only():
     assert all(np.isfinite(row["eval_return"]) for row in result.history)
 
 
+def _tiny_config(**overrides) -> MBPOConfig:
+    return MBPOConfig(hidden=(16,), batch_size=32, learning_starts=50, updates_per_step=1, model_train_freq=50,
+                      rollout_every=10, rollout_starts=20, rollout_length=1, model_hidden=(16,), model_max_epochs=2,
+                      ensemble_size=2, num_elites=1, total_steps=160, eval_every=80, eval_episodes=1, **overrides)
+
+
+def test_model_steps_count_the_rollouts_and_regeneration_refills_the_buffer_after_each_refit():
+    seed_everything(0)
+    reuse = train_mbpo("Pendulum-v1", _tiny_config(), seed=0).history
+    # rollouts at steps 50, 60, ..., 160 (12 batches of 20 one-step rollouts); refits at 50, 100, 150
+    assert [row["model_steps"] for row in reuse] == [4 * 20, 12 * 20]
+    seed_everything(0)
+    config = _tiny_config(regenerate_on_refit=True)
+    regen = train_mbpo("Pendulum-v1", config, seed=0)
+    capacity = config.model_buffer_size()                  # 2 refit periods of 5 batches of 20
+    # each refit (50, 100, 150) overwrites the whole buffer; the other 9 rollout steps add one batch each
+    assert regen.history[-1]["model_steps"] == 3 * capacity + 9 * 20
+    assert len(regen.model_buffer) == capacity
+    # freshness: the share of the model buffer made by the current model, averaged over the steps
+    assert regen.history[-1]["model_fresh_share"] > reuse[-1]["model_fresh_share"]
+    assert regen.history[-1]["model_fresh_share"] == pytest.approx(1.0)
+
+
 def test_train_mbpo_rejects_discrete_envs():
     with pytest.raises(TypeError, match="Box"):
         train_mbpo("CartPole-v1", MBPOConfig(total_steps=10), seed=0)
@@ -199,6 +222,11 @@ def test_branched_states_start_from_the_real_buffer_and_follow_the_model():
     assert states.shape == (30, 3)
     assert np.allclose(states[:10], hanging[:10])                 # step 0: the real start states
     assert np.allclose(states[10:], [1.0, 0.0, 0.0])              # later steps: the model's predictions
+    stepped = mbpo.branched_states(_ConstantModel(0.0), agent, buffer, num_starts=10, horizon=3,
+                                   rng=np.random.default_rng(0), column="next_obs")
+    assert stepped.shape == (30, 3) and np.allclose(stepped, [1.0, 0.0, 0.0])  # every step's prediction, no real state
+    with pytest.raises(ValueError, match="column"):
+        mbpo.branched_states(_ConstantModel(0.0), agent, buffer, 10, 3, np.random.default_rng(0), column="actions")
     onp = mbpo.on_policy_states(agent, "Pendulum-v1", episodes=1, seed=0)
     assert onp.shape == (200, 3)
 

@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 # The planning analyses of notebook 04 moved to tabular_planning; they stay importable from here.
-from cs285lab.algos.tabular_planning import (MODELS, PLAN_ACTIONS, changing_maze_runs, check_rates,  # noqa: F401
+from cs285lab.algos.tabular_planning import (MODELS, OFFLINE_PLANNERS, PLAN_ACTIONS, changing_maze_runs, check_rates,  # noqa: F401
                                              expected_episode_length, offline_planning, value_iteration)
 from cs285lab.envs.dyna_maze import Maze, make_maze
 from cs285lab.twins import twin
@@ -120,7 +120,9 @@ def dyna_q_runs(n_planning: int, runs: int = 30, episodes: int = 50, *, maze: st
     """Run `runs` independent tabular Dyna-Q agents for `episodes` episodes each, vectorized over runs.
 
     model: "last" (last outcome of (s, a), the classic deterministic model), "sample" (next state
-    sampled from visit counts) or "expected" (expected update over the counts' next-state distribution).
+    sampled from visit counts), "expected" (expected update over the counts' next-state distribution)
+    or "replay" (no model: experience replay, each update on a stored real transition drawn uniformly
+    from everything the run has stored; buffer actions and one step only).
     plan_actions: "buffer" (classic: replay a tried (s, a)) or "policy" (a tried state, the latest
     epsilon-greedy action, which the model may never have seen: then it guesses "nothing happens").
     rollout_length: k > 1 simulates n_planning // k rollouts of k steps (later steps follow the policy).
@@ -129,8 +131,10 @@ def dyna_q_runs(n_planning: int, runs: int = 30, episodes: int = 50, *, maze: st
     below is one numpy operation over all runs still going.
     """
     maze = make_maze(maze) if not isinstance(maze, Maze) else maze
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if model not in (*MODELS, "replay"):
+        raise ValueError(f"model must be one of {(*MODELS, 'replay')}, got {model!r}")
+    if model == "replay" and (plan_actions != "buffer" or rollout_length != 1):
+        raise ValueError("model='replay' replays stored transitions: plan_actions='buffer', rollout_length=1 only")
     if plan_actions not in PLAN_ACTIONS:
         raise ValueError(f"plan_actions must be one of {PLAN_ACTIONS}, got {plan_actions!r}")
     if n_planning < 0 or runs < 1 or episodes < 1 or rollout_length < 1:
@@ -149,12 +153,15 @@ def dyna_q_runs(n_planning: int, runs: int = 30, episodes: int = 50, *, maze: st
     m_reward = np.zeros(runs * S * A)
     m_term = np.zeros(runs * S * A, dtype=bool)
     m_discount = np.full(runs * S * A, gamma)   # gamma * (1 - terminated)
-    counts = np.zeros((runs * S * A, S)) if model != "last" else None   # counts kinds: next-state counts
+    counts = np.zeros((runs * S * A, S)) if model in ("sample", "expected") else None   # next-state counts
     reward_at = np.zeros(runs * S)              # counts kinds: reward seen on entering a state
     term_at = np.zeros(runs * S, dtype=bool)
     seen = np.zeros(runs * S * A, dtype=bool)
     seen_pairs = np.zeros(runs * S * A, dtype=np.int64)  # per run (block of S * A), its tried pairs' flat index
     n_seen = np.zeros(runs, dtype=np.int64)
+    # "replay": every real transition, per run (flat pair index, next state's Q row, reward, discount)
+    stored = np.zeros((4, runs, 1024))
+    n_stored = np.zeros(runs, dtype=np.int64)
 
     def act(rows: np.ndarray) -> np.ndarray:
         """Epsilon-greedy actions for Q rows, ties broken uniformly at random."""
@@ -215,9 +222,21 @@ def dyna_q_runs(n_planning: int, runs: int = 30, episodes: int = 50, *, maze: st
         if counts is not None:
             counts[sa, s2] += 1
             reward_at[base_s + s2], term_at[base_s + s2] = r, term
+        if model == "replay":
+            if n_stored.max() == stored.shape[2]:
+                stored = np.concatenate([stored, np.zeros_like(stored)], axis=2)
+            stored[:, live, n_stored[live]] = sa, base_s + s2, r, gamma * ~term
+            n_stored[live] += 1
         # (d) planning: simulated updates from tried pairs (or tried states with policy actions).
-        u = rng.random((rollouts, live.size)) * n_seen[live]   # uniform index into each run's tried pairs
-        for i in range(rollouts):
+        if model == "replay":  # experience replay: uniformly drawn stored transitions, no model
+            u = (rng.random((rollouts, live.size)) * n_stored[live]).astype(np.int64)
+            for i in range(rollouts):
+                psa, p_row, p_r, p_discount = stored[:, live, u[i]]
+                psa, p_row = psa.astype(np.int64), p_row.astype(np.int64)
+                Qf[psa] += alpha * (p_r + p_discount * Q[p_row].max(1) - Qf[psa])
+                planned += live.size
+        u = rng.random((rollouts if model != "replay" else 0, live.size)) * n_seen[live]  # index into tried pairs
+        for i in range(len(u)):
             psa = seen_pairs[base_sa + u[i].astype(np.int64)]
             if classic:  # the hot loop of the book's Dyna-Q: one-step replay of a tried pair
                 target = m_reward[psa] + m_discount[psa] * Q[m_next_row[psa]].max(1)

@@ -73,6 +73,7 @@ class MBPOConfig(SACConfig):
     rollout_every: int = 25          # env steps between rollout batches (latest policy each time)
     rollout_starts: int = 400        # real start states per rollout batch
     model_retain: int = 2            # the model buffer holds ~this many refit periods of rollouts
+    regenerate_on_refit: bool = False  # after each refit, overwrite the whole model buffer with the new model's rollouts
     ensemble_size: int = 5
     num_elites: int = 3
     model_hidden: tuple[int, ...] = (200, 200, 200)
@@ -216,7 +217,9 @@ def train_mbpo(env_id: str, config: MBPOConfig, *, seed: int, logger: Logger | N
 
     The notebook passes the student's `nll_fn`, `rollout_fn`, `batch_fn` and `refresh_fn`;
     the defaults are the reference versions above. History rows (cs285lab.record): step, eval_return,
-    train_return, wall_s, train_s, train_cpu_s, model_val_nll, model_buffer_size and SAC's statistics.
+    train_return, wall_s, train_s, train_cpu_s, model_val_nll, model_buffer_size, model_steps (model transitions
+    generated so far: the model data's compute), model_fresh_share (the model buffer's share made by the
+    current model, averaged over the steps so far) and SAC's statistics.
     """
     seed_run(seed)
     env = make_env(env_id, "MBPO")
@@ -244,17 +247,36 @@ def train_mbpo(env_id: str, config: MBPOConfig, *, seed: int, logger: Logger | N
     real_ratio = config.real_ratio if config.rollout_length > 0 else 1.0
     start_learning = config.learning_starts
     fits: list[FitStats] = []
+    # The model data's cost and freshness: model transitions generated (the compute), and those made since the
+    # last refit (by the current model), whose share of the model buffer is averaged over the steps.
+    made = {"model_steps": 0, "since_refit": 0, "fresh_share_sum": 0.0, "steps": 0}
+
+    def rollouts(count: int) -> None:
+        for _ in range(count):
+            stored = rollout_fn(model, policy, real_buffer, model_buffer, config.rollout_starts, config.rollout_length,
+                                rng)
+            made["model_steps"] += stored
+            made["since_refit"] += stored
 
     def before_updates(step: int) -> None:
         """Steps 2-3 of MBPO, from step `learning_starts` on (the model's turn in the off-policy loop)."""
         since = step - start_learning
         # 2. Refit the model on real data every model_train_freq steps.
-        if model is not None and since % config.model_train_freq == 0:
+        refit = model is not None and since % config.model_train_freq == 0
+        if refit:
             fits.append(refresh_fn(model, real_buffer, model_buffer, rng, nll_fn=nll_fn,
                                    max_epochs=config.model_max_epochs))
+            made["since_refit"] = 0
         # 3. Branched rollouts from real states with the latest policy, into the model buffer.
-        if model_buffer is not None and since % config.rollout_every == 0:
-            rollout_fn(model, policy, real_buffer, model_buffer, config.rollout_starts, config.rollout_length, rng)
+        if model_buffer is not None:
+            if refit and config.regenerate_on_refit:   # a full buffer of the new model's rollouts: none of the old stays
+                per_batch = config.rollout_starts * config.rollout_length
+                rollouts(-(-model_buffer.capacity // per_batch))
+            elif since % config.rollout_every == 0:
+                rollouts(1)
+            if len(model_buffer):
+                made["fresh_share_sum"] += min(made["since_refit"], len(model_buffer)) / len(model_buffer)
+                made["steps"] += 1
 
     def sample_batch(rng: np.random.Generator) -> Batch:
         """4. SAC's batches mix real and model data."""
@@ -262,7 +284,9 @@ def train_mbpo(env_id: str, config: MBPOConfig, *, seed: int, logger: Logger | N
 
     def row_stats() -> dict[str, float]:
         return {"model_val_nll": fits[-1].val_nll if fits else float("nan"),
-                "model_buffer_size": len(model_buffer) if model_buffer is not None else 0}
+                "model_buffer_size": len(model_buffer) if model_buffer is not None else 0,
+                "model_steps": made["model_steps"],
+                "model_fresh_share": made["fresh_share_sum"] / made["steps"] if made["steps"] else float("nan")}
 
     def probe(played: list) -> dict[str, float]:
         """The model's imagined return of the evaluation policy next to the real one (cs285lab.algos.probes)."""

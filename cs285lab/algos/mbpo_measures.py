@@ -145,15 +145,22 @@ def on_policy_states(agent: SAC, env_id: str, episodes: int, seed: int) -> np.nd
 
 @torch.no_grad()
 def branched_states(model: ProbabilisticEnsemble, agent: SAC, real_buffer: ReplayBuffer, num_starts: int,
-                    horizon: int, rng: np.random.Generator) -> np.ndarray:
-    """The states a branched rollout of length `horizon` stores (its `obs` column), as in the model buffer."""
+                    horizon: int, rng: np.random.Generator, column: str = "obs") -> np.ndarray:
+    """The states of branched rollouts of length `horizon` from `num_starts` real-buffer states, latest policy.
+
+    column="obs": the states each model step starts from, as the model buffer's `obs` column stores them (the
+    first step's are real-buffer states by construction); column="next_obs": the states the model stepped to
+    (every step's prediction, the model buffer's `next_obs` column), none of them a real-buffer state.
+    """
     if horizon < 1 or num_starts < 1:
         raise ValueError("branched_states: horizon and num_starts must be positive")
+    if column not in ("obs", "next_obs"):
+        raise ValueError(f"branched_states: column must be 'obs' or 'next_obs', got {column!r}")
     obs, states = real_buffer.sample(num_starts, rng).obs, []
     for _ in range(horizon):
-        states.append(obs.numpy())
-        obs, _, terminated = model.step(obs, agent.sample_actions(obs)[0], rng)
-        obs = obs[~terminated]
+        next_obs, _, terminated = model.step(obs, agent.sample_actions(obs)[0], rng)
+        states.append((obs if column == "obs" else next_obs).numpy())
+        obs = next_obs[~terminated]
         if obs.shape[0] == 0:
             break
     return np.concatenate(states)

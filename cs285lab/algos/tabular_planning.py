@@ -13,9 +13,10 @@ import numpy as np
 from cs285lab.envs.dyna_maze import LAYOUTS, Maze, make_maze
 
 MODELS = ("last", "sample", "expected")
+OFFLINE_PLANNERS = (*MODELS, "replay")   # offline_planning also replays the raw data, without a model
 PLAN_ACTIONS = ("buffer", "policy")
 
-__all__ = ["MODELS", "PLAN_ACTIONS", "changing_maze_runs", "check_rates", "expected_episode_length",
+__all__ = ["MODELS", "OFFLINE_PLANNERS", "PLAN_ACTIONS", "changing_maze_runs", "check_rates", "expected_episode_length",
            "offline_planning", "value_iteration"]
 
 
@@ -65,15 +66,18 @@ def expected_episode_length(maze: str | Maze = "dyna", epsilon: float = 0.1, gam
 def offline_planning(model: str, slip: float = 0.3, data_steps: int = 3000, sweeps: int = 300,
                      maze: str | Maze = "dyna", alpha: float = 0.1, gamma: float = 0.95,
                      seed: int = 0) -> np.ndarray:
-    """Plan from a fixed batch of random-walk data with one kind of model; return the error per sweep.
+    """Plan from a fixed batch of random-walk data with one kind of model (or none); return the error per sweep.
 
     The data: `data_steps` real steps of a uniformly random policy on the (slippery) maze,
     restarting at S after the goal. Each sweep makes one planning update of every tried (s, a)
-    (the same as len(tried) uniformly sampled updates, in expectation). The error is the RMS
-    of max_a Q(s, a) - V*(s) over the states the data visited, V* from `value_iteration`.
+    (the same as len(tried) uniformly sampled updates, in expectation), all from the Q of the sweep's
+    start. model="replay" uses no model: plain experience replay, as many updates per sweep, each on a
+    stored transition drawn uniformly from the data and applied one after the other (Q-learning on
+    the buffer). The error is the RMS of max_a Q(s, a) - V*(s) over the states the data visited, V* from
+    `value_iteration`.
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if model not in OFFLINE_PLANNERS:
+        raise ValueError(f"model must be one of {OFFLINE_PLANNERS}, got {model!r}")
     check_rates(alpha=alpha, gamma=gamma)
     maze = make_maze(maze) if not isinstance(maze, Maze) else maze
     rng = np.random.default_rng(seed)
@@ -83,11 +87,13 @@ def offline_planning(model: str, slip: float = 0.3, data_steps: int = 3000, swee
     counts = np.zeros((S, A, S))
     last_next = np.zeros((S, A), dtype=np.int64)
     reward_at, term_at = np.zeros(S), np.zeros(S, dtype=bool)
+    buffer = np.zeros((data_steps, 3), dtype=np.int64)  # the raw data, (s, a, s') per real step
     s = maze.start
-    for _ in range(data_steps):
+    for step in range(data_steps):
         a = int(rng.integers(A))
         a_env = int(rng.integers(A)) if rng.random() < slip else a
         s2 = int(true_next[s, a_env])
+        buffer[step] = s, a, s2
         counts[s, a, s2] += 1
         last_next[s, a] = s2
         reward_at[s2], term_at[s2] = true_reward[s, a_env], true_term[s, a_env]
@@ -100,6 +106,12 @@ def offline_planning(model: str, slip: float = 0.3, data_steps: int = 3000, swee
     Q = np.zeros((S, A))
     errors = np.zeros(sweeps)
     for sweep in range(sweeps):
+        if model == "replay":      # no model: Q-learning on stored transitions, uniformly drawn, one at a time
+            for s, a, s2 in buffer[rng.integers(data_steps, size=len(tried_s))]:
+                target = reward_at[s2] + gamma * Q[s2].max() * (not term_at[s2])
+                Q[s, a] += alpha * (target - Q[s, a])
+            errors[sweep] = np.sqrt(np.mean((Q.max(1)[visited] - v_star[visited]) ** 2))
+            continue
         value = reward_at + gamma * Q.max(1) * ~term_at        # r + gamma V(s') of landing in each s'
         if model == "last":        # the last outcome, as if the maze were deterministic
             target = value[last_next[tried_s, tried_a]]
