@@ -117,3 +117,44 @@ def test_bench_claim_must_cite_its_command_and_fails_when_the_table_changes(tmp_
         del BENCH_CLAIMS["nb05-probe"]
     with pytest.raises(FileNotFoundError, match="make bench ONLY=nope"):
         table("nope", tmp_path)
+
+
+# ---- full-budget-only claims: `make bench ONLY=notebooks` must have seen each one hold -------------------
+
+def _full_only_claims(cells: list[dict]) -> set[str]:
+    from cs285lab.claims import asserted_claims
+
+    return {claim_id for cell in cells if cell["cell_type"] == "code"
+            for claim_id, profiles in asserted_claims(cell["source"]).items() if "ci" not in profiles}
+
+
+def _unseen_full_only(cells: list[dict], notebook: str, recorded: list[dict]) -> list[str]:
+    """Full-only claims of `notebook` with no passing row in the notebooks bench table."""
+    passed = {row["claim"] for row in recorded if row["impl"] == notebook and str(row["holds"]) == "True"}
+    return sorted(_full_only_claims(cells) - passed)
+
+
+def _notebooks_table() -> list[dict]:
+    import csv
+
+    path = RESULTS / "notebooks.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_every_full_budget_only_claim_was_seen_holding(solution):
+    unseen = _unseen_full_only(_cells(solution), solution.stem, _notebooks_table())
+    assert not unseen, (f"{solution.name}: the full-budget-only claims {unseen} have no passing row in "
+                        "benchmarks/results/notebooks.csv; run `make bench ONLY=notebooks` "
+                        f"(BENCH_NOTEBOOKS={solution.stem}) and commit the table")
+
+
+def test_a_full_only_claim_without_a_recorded_pass_is_reported():
+    cells = [_code('claim("nb09-x", True, observed="1", profiles=("full",))\nclaim("nb09-y", True, observed="2")')]
+    assert _unseen_full_only(cells, "09_x", []) == ["nb09-x"]
+    failing = [{"impl": "09_x", "claim": "nb09-x", "holds": "False"}]
+    assert _unseen_full_only(cells, "09_x", failing) == ["nb09-x"]
+    assert _unseen_full_only(cells, "09_x", [{"impl": "09_x", "claim": "nb09-x", "holds": "True"}]) == []
