@@ -199,3 +199,52 @@ def test_a_doctor_that_cannot_read_the_run_leaves_the_check_message_alone(monkey
     monkeypatch.setattr(cs285lab.doctor, "check_feedback", broken)
     message = fails(load("nb03").sac_learned, rows("silent/polyak"))
     assert message.rstrip().endswith("run the check of each part above first")
+
+
+# ---------------------------------------------------------------------------------------------- the grader's page
+
+GRADED_NOTEBOOK = "03_doctor.ipynb"
+
+
+def _graded_class(root):
+    """A one-cell course (notebook 03's SAC learning check on a recorded history) and one student whose history is
+    a run with notebook 03's Polyak bug; graded by `cs285lab grade` as an instructor would (tests/tinyclass.py)."""
+    import tinyclass
+    from cs285lab.authoring.student import to_student
+
+    def history_cell(history):
+        return f"history = {json.dumps(history)!r}\nhistory = __import__('json').loads(history)\n"
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Does your SAC learn?"),
+        nbformat.v4.new_code_cell("from cs285lab.checks import load",
+                                  metadata={"cs285lab": {"id": "nb03-doctor-setup", "kind": "locked"}}),
+        nbformat.v4.new_code_cell(f"### BEGIN SOLUTION\n{history_cell(rows('sac/reference', 1))}### END SOLUTION",
+                                  metadata={"cs285lab": {"id": "nb03-doctor-history", "kind": "solution"}}),
+        nbformat.v4.new_code_cell('load("nb03").sac_learned(history)',
+                                  metadata={"cs285lab": {"id": "nb03-check-sac-learned", "kind": "check",
+                                                         "points": 2}}),
+    ]
+    solutions, klass = root / "solutions", root / "class"
+    solutions.mkdir(parents=True)
+    nbformat.write(nb, solutions / GRADED_NOTEBOOK)
+    student = to_student(nb, GRADED_NOTEBOOK)
+    student.cells[2].source = history_cell(rows("silent/polyak", 0))  # the solution cell, the student's version
+    (klass / "erin").mkdir(parents=True)
+    nbformat.write(student, klass / "erin" / GRADED_NOTEBOOK)
+    return solutions, klass, tinyclass.grade
+
+
+@pytest.mark.slow
+def test_the_grader_feedback_page_carries_the_doctors_lines(tmp_path):
+    solutions, klass, grade = _graded_class(tmp_path)
+    result = grade(solutions, klass, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "out" / "feedback" / "erin.md").read_text(encoding="utf-8")
+    page = (tmp_path / "out" / "feedback" / "erin.html").read_text(encoding="utf-8")
+    assert "your SAC did not learn" in md
+    for text in (md, page):
+        assert "probably a target that never follows the critic (high confidence): target_drift = " in text, text
+        assert "Explained in notebook 03, Part 5 · Silent bugs: a code review (the Polyak step)." in text, text
