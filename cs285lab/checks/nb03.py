@@ -665,7 +665,7 @@ def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, runs: Mapping) 
                   f"{naive:.0f}: the fix should beat it by at least {margin:.0f}. Your functions pass their "
                   "checks, so look for something the checks cannot see: do they use the arguments they are given "
                   "(the policy and critic passed in, not a global agent)?", fixed_history, "ablation",
-                          "nb03-ablation", env="Pendulum-v1")
+                  "nb03-ablation", env="Pendulum-v1")
 
 
 # --------------------------------------------------------------------------------------------

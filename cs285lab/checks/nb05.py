@@ -345,5 +345,5 @@ def learning(result, random_return: float, *, rerun: dict | None = None) -> None
         ex.expect_learned(best > random_return + min_gain,
                   f"MBPO's best evaluation return {best:.0f} is not clearly better than the random policy's "
                   f"{random_return:.0f}: check branched_rollout (real start states, latest policy) and mixed_batch",
-                          result, "mbpo", "nb05-mbpo-pendulum")
+                  result, "mbpo", "nb05-mbpo-pendulum")
         ex.expect(math.isfinite(final), "the final evaluation return is not a number")
