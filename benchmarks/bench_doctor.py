@@ -6,8 +6,9 @@ so the corpus can be trained a case at a time: `python -m benchmarks.doctor_corp
 --out benchmarks/results/doctor --only sac/`). Each run is diagnosed against its reference case's runs (a reference
 run against the OTHER reference seeds), as tests/test_doctor.py does with the ci corpus.
 
-The probes' cost: one SAC and one A2C run at the full budget, timing the evaluation probes
-(cs285lab.algos.probes) against the run's wall-clock.
+The doctor's cost: one SAC and one A2C run at the full budget, logged by RunLogger with their reference band, timing
+the evaluation probes (cs285lab.algos.probes) and the RunDoctor sink (its add per logged row, its diagnosis at close)
+against the run's wall-clock.
 """
 
 from __future__ import annotations
@@ -22,14 +23,41 @@ import numpy as np
 from benchmarks import doctor_corpus as corpus
 from benchmarks.harness import Result
 
-DESCRIPTION = "curve doctor: confusion table of the failure families at the full budget, and the probes' cost"
+DESCRIPTION = "curve doctor: confusion table of the failure families at the full budget, and what the doctor costs a run"
 OUT = Path(__file__).resolve().parent / "results" / "doctor"
 
 
+def _timed_doctor(spent: dict[str, float]) -> type:
+    """RunDoctor, timing its own work: add (every logged row) and close (the diagnosis, at the run's end)."""
+    from cs285lab.doctor import RunDoctor
+
+    class TimedDoctor(RunDoctor):
+        def add(self, row):
+            start = time.perf_counter()
+            try:
+                return super().add(row)
+            finally:
+                spent["add"] += time.perf_counter() - start
+                spent["rows"] += 1
+
+        def close(self, status="finished"):
+            start = time.perf_counter()
+            try:
+                return super().close(status)
+            finally:
+                spent["close"] += time.perf_counter() - start
+    return TimedDoctor
+
+
 def _probe_cost() -> list[str]:
-    """Seconds spent in the evaluation probes over a full-budget SAC run and an A2C run, vs their wall-clock."""
+    """Seconds spent in the evaluation probes and in the RunDoctor sink over a full-budget SAC run and an A2C run
+    (logged by RunLogger with their reference band, as the notebooks run them), vs the run's wall-clock."""
+    import tempfile
+
     import cs285lab.algos.actor_critic.a2c as a2c
     import cs285lab.algos.off_policy as off_policy
+    import cs285lab.doctor
+    from cs285lab.runs import RunLogger
 
     spent = [0.0]
 
@@ -45,17 +73,27 @@ def _probe_cost() -> list[str]:
         return probed_evaluation
 
     lines = []
+    doctor = {"add": 0.0, "close": 0.0, "rows": 0}
+    original_doctor = cs285lab.doctor.RunDoctor
     for name, module, case in (("SAC (notebook 03)", off_policy, "sac/reference"), ("A2C (notebook 01)", a2c,
                                                                                     "a2c/reference")):
         original = module.probed_evaluation
         module.probed_evaluation = timed(original)
+        cs285lab.doctor.RunDoctor = _timed_doctor(doctor)  # RunLogger imports it when it attaches the sink
         try:
-            spent[0], start = 0.0, time.perf_counter()
-            corpus.CASES[case].train(0, "full", None)
-            wall = time.perf_counter() - start
+            with tempfile.TemporaryDirectory() as root:
+                spent[0], start = 0.0, time.perf_counter()
+                doctor.update(add=0.0, close=0.0, rows=0)
+                with RunLogger("bench-doctor", seed=0, root=root, reference=corpus.BANDS[case]) as logger:
+                    corpus.CASES[case].train(0, "full", logger)
+                wall = time.perf_counter() - start
         finally:
             module.probed_evaluation = original
-        lines.append(f"{name}: probes {spent[0]:.3f} s of a {wall:.1f} s run ({100 * spent[0] / wall:.2f}%)")
+            cs285lab.doctor.RunDoctor = original_doctor
+        sink = doctor["add"] + doctor["close"]
+        lines.append(f"{name}: probes {spent[0]:.3f} s of a {wall:.1f} s run ({100 * spent[0] / wall:.2f}%); "
+                     f"the RunDoctor sink {sink:.4f} s ({100 * sink / wall:.3f}%: add on {doctor['rows']} logged rows "
+                     f"{doctor['add']:.4f} s, the diagnosis at close {doctor['close']:.4f} s)")
     return lines
 
 
@@ -120,7 +158,9 @@ Rows of doctor.csv: one per run (`named`: the first finding's families, `finding
 `wall_s`: the run's training CPU seconds). The corpus took {sum(r['wall_s'] for r in rows):.0f} CPU s to train (stored
 runs are reused: this benchmark took {time.perf_counter() - start:.0f} s, load average {os.getloadavg()[0]:.1f}).
 
-What the evaluation probes cost (at evaluations, off the training clocks; load average {os.getloadavg()[0]:.1f}):
+What the doctor costs a run (one seed at the full budget, logged by `RunLogger(..., reference=<its band>)` as the
+notebooks log it; the evaluation probes run at evaluations, off the training clocks; the RunDoctor sink keeps each
+evaluation row and diagnoses once, when the run closes; load average {os.getloadavg()[0]:.1f}):
 {chr(10).join('- ' + line for line in cost)}
 (MBPO's model probe, 10 model steps from the evaluation start states, is of the same order; A2C also takes the
 gradient norm clip_grad_norm_ already computes, once per update.)

@@ -283,6 +283,9 @@ def generate(names: list[str], profile: str, out: Path, seeds: list[int] | None 
 BANDS = {"a2c/reference": "nb01-a2c-cartpole", "async/reference": "nb02-async", "sac/reference": "nb03-sac-pendulum",
          "dyna/reference": "nb04-dyna-pendulum", "mbpo/reference": "nb05-mbpo-pendulum"}
 BAND_COLUMNS = ("step", "eval_return", "train_return")  # what the band itself holds
+# reference cases with no band (notebook 03's ablation plots its arms without one): their statistics ship alone, with
+# their eval_return, as a reference a check names (cs285lab.doctor.Reference.of("nb03-ablation"))
+STATISTICS_ONLY = {"ablation/both-fixed": "nb03-ablation"}
 
 
 def export_references(out: Path, dest: Path | None = None) -> list[Path]:
@@ -291,19 +294,22 @@ def export_references(out: Path, dest: Path | None = None) -> list[Path]:
 
     stored = load_corpus(out, "full")
     written = []
-    for name, band in BANDS.items():
+    for name, band in {**BANDS, **STATISTICS_ONLY}.items():
         if name not in stored:
             continue
         runs = stored[name]["runs"]
-        lines = ["# cs285lab curve-doctor reference statistics: the statistics of a band's reference runs",
-                 f"# band: {band}", f"# case: {name} (benchmarks/doctor_corpus.py), profile full",
+        skip = BAND_COLUMNS if name in BANDS else ("step", "train_return")  # no band: the statistics carry the returns
+        lines = ["# cs285lab curve-doctor reference statistics: the statistics of a band's reference runs"
+                 + ("" if name in BANDS else " (no band: its eval_return too)"),
+                 f"# {'band' if name in BANDS else 'reference'}: {band}",
+                 f"# case: {name} (benchmarks/doctor_corpus.py), profile full",
                  f"# how: python -m benchmarks.doctor_corpus --profile full --out benchmarks/results/doctor "
                  f"--only {name}; python -m benchmarks.doctor_corpus --export-references",
                  f"# seeds: {','.join(sorted(runs, key=int))}", "metric,step,seed,value"]
         for seed in sorted(runs, key=int):
             for row in runs[seed]["rows"]:
                 lines += [f"{k},{row['step']},{seed},{v:.6g}" for k, v in row.items()
-                          if k not in BAND_COLUMNS and isinstance(v, (int, float)) and not isinstance(v, bool)]
+                          if k not in skip and isinstance(v, (int, float)) and not isinstance(v, bool)]
         path = Path(dest or statistics_dir()) / f"{band}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")

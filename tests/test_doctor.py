@@ -229,7 +229,9 @@ def test_shipped_reference_statistics_are_the_full_corpus_reference_runs(tmp_pat
     from cs285lab.plots.reference import available_references
 
     written = corpus.export_references(FULL, tmp_path)
-    assert {p.stem for p in written} == set(corpus.BANDS.values()) <= set(available_references())
+    assert {p.stem for p in written} == set(corpus.BANDS.values()) | set(corpus.STATISTICS_ONLY.values())
+    assert set(corpus.BANDS.values()) <= set(available_references())
+    assert not set(corpus.STATISTICS_ONLY.values()) & set(available_references())  # those have no band
     for path in written:
         assert path.read_text() == (statistics_dir() / path.name).read_text(), f"re-export: {path.name} drifted"
 
@@ -242,3 +244,13 @@ def test_a_notebook_band_carries_the_statistics_the_rules_compare():
     assert findings[0].family == "frozen_target" and findings[0].evidence[0].reference is not None
     healthy = full["sac/reference"]["runs"]["0"]["rows"]
     assert diagnose(healthy, "sac", "nb03-sac-pendulum")[0].family == "healthy"
+
+
+def test_reference_statistics_without_a_band_are_a_reference_by_name():
+    # notebook 03's ablation has no band: its fixed arm's statistics (with its returns) ship alone, as "nb03-ablation"
+    # (the ci corpus's runs: not among the full-budget runs the statistics come from)
+    fixed = diagnose(STORED["ablation/both-fixed"]["runs"]["0"]["rows"], "ablation", "nb03-ablation", env="Pendulum-v1")
+    naive = diagnose(STORED["ablation/naive"]["runs"]["0"]["rows"], "ablation", "nb03-ablation", env="Pendulum-v1")
+    assert fixed[0].family == "healthy" and naive[0].family == "stale_data", (fixed[0], naive[0])
+    with pytest.raises(FileNotFoundError, match="no reference band"):
+        diagnose(STORED["ablation/naive"]["runs"]["0"]["rows"], "ablation", "nb03-no-such-reference")

@@ -161,6 +161,17 @@ class Exercise:
             self.fail(message)
         self.ok()
 
+    def expect_learned(self, condition: bool, message: str, history: Any, algorithm: str, reference: Any = None,
+                       **options: Any) -> None:
+        """expect() for a learning check: when it fails, the message ends with the curve doctor's reading of the run.
+
+        `history`: the run's history rows (or several runs', e.g. one per seed: the worst-ending one is read first);
+        `algorithm` and `reference` as cs285lab.doctor.diagnose takes them (the reference band's name).
+        """
+        if not condition:
+            self.fail(message + doctor_feedback(history, algorithm, reference, **options))
+        self.ok()
+
     def expect_tensor(self, value: Any, shape: tuple[int, ...] | None = None,
                       dtype: torch.dtype | None = None, what: str = "the result") -> torch.Tensor:
         """Check `value` is a torch tensor with the given shape and dtype; explain [B,1] vs [B] mix-ups."""
@@ -241,6 +252,43 @@ class Exercise:
         self.clear_progress()
         worth = "" if self.points is None else f" ({self.points:g} point{'' if self.points == 1 else 's'})"
         print(f"\u2713 {self.name}: all {self.passed} checks passed{worth}")
+
+
+def doctor_feedback(history: Any, algorithm: str, reference: Any = None, **options: Any) -> str:
+    """The curve doctor's lines for a failed learning check, starting with a newline ('' when no failure family stands
+    out, or the doctor cannot read the run: a check's verdict never depends on its doctor).
+
+    `history` is one run's history rows (a list of dicts, or an object with .rows / .history) or a list of several
+    runs' (one per seed): the run that ends lowest is read first, and the first one a family stands out in is reported.
+    """
+    from cs285lab.doctor import check_feedback
+
+    runs = list(history) if _several_runs(history) else [history]
+    runs.sort(key=_final_return)
+    for run in runs:
+        try:
+            text = check_feedback(run, algorithm, reference, **options)
+        except Exception:  # noqa: BLE001 - a reading is a hint; the check's own message stands without it
+            continue
+        if text:
+            return "\n" + text
+    return ""
+
+
+def _several_runs(history: Any) -> bool:
+    """Whether `history` is a list of runs (each a list of rows, or an object with rows) rather than one run's rows."""
+    return isinstance(history, (list, tuple)) and bool(history) and all(
+        isinstance(h, (list, tuple)) or hasattr(h, "rows") or hasattr(h, "history") for h in history)
+
+
+def _final_return(run: Any) -> float:
+    """The last evaluation return of a run (inf when it has none: read last)."""
+    rows = getattr(run, "rows", None) or getattr(run, "history", None) or run
+    try:
+        value = float([r for r in rows if isinstance(r, Mapping) and "eval_return" in r][-1]["eval_return"])
+    except (IndexError, TypeError, ValueError):
+        return float("inf")
+    return value if value == value else float("-inf")  # a NaN end is the worst end
 
 
 def exercise(name: str) -> contextlib.AbstractContextManager[Exercise]:

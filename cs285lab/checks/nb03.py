@@ -635,13 +635,14 @@ def sac_learned(history: list[dict], agent=None) -> None:
                       f"the same way gives {again:.0f}: this history does not come from this agent (typed in or "
                       "edited?). Re-run the training cell")
             fresh = evaluate(lambda o: agent.act(o, deterministic=True), "Pendulum-v1", 3, seed=20_000)
-            ex.expect(fresh >= threshold, f"your agent scores {fresh:.0f} on three fresh evaluation episodes, "
-                      f"below {threshold:.0f}: it has not learned to swing up reliably")
-        ex.expect(final >= threshold,
+            ex.expect_learned(fresh >= threshold, f"your agent scores {fresh:.0f} on three fresh evaluation episodes, "
+                              f"below {threshold:.0f}: it has not learned to swing up reliably", history, "sac",
+                              "nb03-sac-pendulum")
+        ex.expect_learned(final >= threshold,
                   f"your SAC did not learn: final evaluation return {final:.0f} < {threshold:.0f} (a random policy "
                   "scores about -1200). Usual causes: an actor loss whose action is detached or sampled without "
                   "reparameterization (no gradient of Q reaches the policy), a sign error in the actor or "
-                  "temperature loss; run the check of each part above first")
+                  "temperature loss; run the check of each part above first", history, "sac", "nb03-sac-pendulum")
 
 
 def _reevaluate(ex: Exercise, agent, history: list[dict], name: str) -> float:
@@ -692,11 +693,12 @@ def fixed_learns(q_target_fn: Callable, score_loss_fn: Callable, runs: Mapping) 
         fixed = _reevaluate(ex, fixed_agent, fixed_history, "fixed")
         naive = _reevaluate(ex, naive_agent, naive_history, "naive")
         margin = float(thresholds("nb03")["fixed_margin"])
-        ex.expect(fixed >= naive + margin,
+        ex.expect_learned(fixed >= naive + margin,
                   f"your fixed agent averaged {fixed:.0f} over the second half of its evaluations, the naive one "
                   f"{naive:.0f}: the fix should beat it by at least {margin:.0f}. Your functions pass their "
                   "checks, so look for something the checks cannot see: do they use the arguments they are given "
-                  "(the policy and critic passed in, not a global agent)?")
+                  "(the policy and critic passed in, not a global agent)?", fixed_history, "ablation",
+                  "nb03-ablation", env="Pendulum-v1")
 
 
 # --------------------------------------------------------------------------------------------

@@ -343,8 +343,9 @@ def learning(result, random_return: float, *, rerun: dict | None = None) -> None
         final = result.history[-1]["eval_return"]
         # where the run ended (its last two evaluations), not one lucky evaluation on the way
         ending = sum(row["eval_return"] for row in result.history[-2:]) / len(result.history[-2:])
-        ex.expect(ending > random_return + min_gain,
-                  f"MBPO's evaluation return at the end of the run (mean of the last two evaluations, {ending:.0f}) "
-                  f"is not {min_gain:.0f} better than the random policy's {random_return:.0f}: check "
-                  "branched_rollout (real start states, latest policy) and mixed_batch")
+        ex.expect_learned(ending > random_return + min_gain,
+                          f"MBPO's evaluation return at the end of the run (mean of the last two evaluations, "
+                          f"{ending:.0f}) is not {min_gain:.0f} better than the random policy's {random_return:.0f}: "
+                          "check branched_rollout (real start states, latest policy) and mixed_batch",
+                          result, "mbpo", "nb05-mbpo-pendulum")
         ex.expect(math.isfinite(final), "the final evaluation return is not a number")

@@ -75,13 +75,15 @@ def second_opinion(history: Any, algorithm: str = "sac", reference: Any = None, 
 
 
 def check_feedback(history: Any, algorithm: str, reference: Any = None, **options: Any) -> str:
-    """Lines for a failed learning check's message: the probable family and its evidence ('' if nothing stands out)."""
+    """Two lines for a failed learning check's message ('' if nothing stands out): the probable family with its first
+    evidence, then where the course explains it (the other evidence is in `second_opinion` and RunDoctor's doctor.txt)."""
     findings = diagnose(history, algorithm, reference, failing=True, **options)
     if not findings[0].alarm:
         return ""
     first = findings[0]
-    lines = [f"The curve doctor reads your run's statistics: probably {first.title} ({first.confidence} confidence)."]
-    lines += [f"  - {e}" for e in first.evidence]
+    evidence = f": {first.evidence[0]}" if first.evidence else ""
+    lines = [f"The curve doctor reads your run's statistics: probably {first.title} ({first.confidence} "
+             f"confidence){evidence}"]
     if first.course:
         lines.append(f"  Explained in {first.course}.")
     return "\n".join(lines)

@@ -69,7 +69,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("stale_data", "stale data",
            "the update learns from data of older policies as if it came from the current one",
            {"02": "Part 2 · Policy lag is asynchronous SGD's stale gradient",
-            "03": "Part 3 · Fix it, one edit at a time (the policy gradient at actions from the buffer)"}),
+            "03": "Part 3 · Fix it"}),
     Family("model_exploitation", "model exploitation",
            "the policy goes where the learned model is wrong: the model promises returns the real env does not give",
            {"04": "Dyna-style with a learned neural model (Pendulum-v1)",

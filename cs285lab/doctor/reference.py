@@ -1,7 +1,9 @@
 """What the reference runs show at each step: per statistic, the values of every reference seed.
 
 A `Reference` comes from the reference runs' history rows (`Reference.of([history_seed0, history_seed1, ...])`),
-from a reference band (`cs285lab.plots.reference.ReferenceBand`, or its name), or is None (the doctor then uses only
+from a reference band (`cs285lab.plots.reference.ReferenceBand`, or its name), from the name of reference statistics
+shipped without a band (cs285lab/data/doctor/nb03-ablation.csv: notebook 03's fixed arm, eval_return included), or is
+None (the doctor then uses only
 the bounds a run implies by itself). A band carries eval_return; the statistics of the same reference runs ship beside
 it, in cs285lab/data/doctor/<band>.csv (the band's format: metric, step, seed, value), written from the full-budget
 corpus by `python -m benchmarks.doctor_corpus --export-references`.
@@ -46,8 +48,10 @@ class Reference:
         if reference is None or isinstance(reference, Reference):
             return reference
         if isinstance(reference, str):
-            from cs285lab.plots.reference import load_reference
+            from cs285lab.plots.reference import available_references, load_reference
 
+            if reference not in available_references() and statistics_of(reference):  # reference runs with no band
+                return cls(statistics_of(reference), env, f"the reference runs {reference}")
             reference = load_reference(reference)
         if hasattr(reference, "curves"):  # a ReferenceBand: columns metric, step, seed, value
             values: dict[str, dict[float, list[float]]] = {}
