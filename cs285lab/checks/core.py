@@ -385,3 +385,25 @@ def _as_tensor(value: torch.Tensor | np.ndarray) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
     return torch.as_tensor(np.asarray(value))
+
+
+# ---- your own code, not the package's: the package holds reference answers (twins, marked answers) ----
+
+def _refused(name: str, origin: str) -> str:
+    return (f"{name} runs the package's own code ({origin}), the reference answer this check compares with, not an "
+            "implementation of yours. Write your own in the cell above (a wrapper around the package's code, "
+            "reached by any import, is refused too)")
+
+
+@contextlib.contextmanager
+def own_code(ex: Exercise, exercise: str, fn: object, name: str) -> Iterator[None]:
+    """Refuse `fn` when its code, or any code it runs inside this block, is a registered answer of `exercise`."""
+    from cs285lab.twins import calls_answers, package_origin  # twins imports the marked modules lazily
+
+    origin = package_origin(fn, exercise)
+    if origin is not None:
+        ex.fail(_refused(name, origin))
+    with calls_answers(exercise) as found:
+        yield
+    if found:
+        ex.fail(_refused(name, ", ".join(found)))

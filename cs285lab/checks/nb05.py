@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from cs285lab.buffers import Batch, ReplayBuffer
-from cs285lab.checks.core import CheckFailed, exercise
+from cs285lab.checks.core import CheckFailed, exercise, own_code
 from cs285lab.budgets import thresholds
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -35,16 +35,17 @@ def gaussian_nll(fn) -> None:
             red(0.5 * (sq * torch.exp(log_var) + log_var + _LOG_2PI)),
         "log_var is the log of the VARIANCE, not of the standard deviation: use exp(-log_var) and + log_var":
             red(0.5 * (sq * torch.exp(-2 * log_var) + 2 * log_var + _LOG_2PI)),
-        "this is a squared error, not a likelihood: the variance must appear (err^2 * exp(-log_var) + log_var)":
+        "this is a squared error, not a likelihood: the predicted variance must enter twice, scaling the error and as a "
+        "price of its own":
             red(0.5 * sq),
-        "the factor 1/2 is missing: NLL = 0.5 * (err^2 / var + log var + log 2 pi)":
+        "the factor 1/2 of the Gaussian negative log-likelihood is missing":
             red(sq * torch.exp(-log_var) + log_var + _LOG_2PI),
-        "the constant is missing: add 0.5 * log(2 pi) (it does not change the gradient, but makes the "
-        "number a real negative log-likelihood that we compare across runs)": red(0.5 * (sq * torch.exp(-log_var) + log_var)),
-        "you summed over samples and dimensions; average them (.mean(dim=(-2, -1)))":
+        "the constant term of the Gaussian negative log-likelihood is missing (it does not change the gradient, "
+        "but without it the training NLL the model reports is not a negative log-likelihood)": red(0.5 * (sq * torch.exp(-log_var) + log_var)),
+        "you summed over samples and dimensions; each member's loss is their average":
             (0.5 * (sq * torch.exp(-log_var) + log_var + _LOG_2PI)).sum(dim=(-2, -1)),
     }
-    with exercise("gaussian_nll") as ex:
+    with exercise("gaussian_nll") as ex, own_code(ex, "nb05-gaussian-nll", fn, "your gaussian_nll"):
         out = ex.call(fn, mean, log_var, target)
         if isinstance(out, torch.Tensor) and out.dim() == 0:
             ex.fail("you returned one number; return one loss per ensemble member, shape [E]: "
@@ -96,7 +97,7 @@ def _buffer(n: int, tag: float, capacity: int | None = None, seed: int = 0, acti
 
 def refresh_model(fn) -> None:
     """Check refresh_model(model, real_buffer, model_buffer, rng, nll_fn, max_epochs) fits on ALL real data only."""
-    with exercise("refresh_model") as ex:
+    with exercise("refresh_model") as ex, own_code(ex, "nb05-refresh-model", fn, "your refresh_model"):
         model, real, model_buf = _SpyModel(), _buffer(40, 0.0), _buffer(60, 100.0, seed=1)
         sentinel_loss = lambda m, lv, t: ((m - t) ** 2).mean(dim=(-2, -1))  # noqa: E731
         out = ex.call(fn, model, real, model_buf, np.random.default_rng(0), nll_fn=sentinel_loss, max_epochs=7)
@@ -164,7 +165,7 @@ def _rows_in(rows: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
 
 def branched_rollout(fn) -> None:
     """Check branched_rollout(model, policy, real_buffer, model_buffer, num_starts, horizon, rng) -> int."""
-    with exercise("branched_rollout") as ex:
+    with exercise("branched_rollout") as ex, own_code(ex, "nb05-branched-rollout", fn, "your branched_rollout"):
         for horizon, num_starts in ((4, 30), (1, 20)):
             _check_rollout(ex, fn, horizon, num_starts)
 
@@ -230,7 +231,7 @@ def _check_rollout(ex, fn, horizon: int, num_starts: int) -> None:
 
 def mixed_batch(fn) -> None:
     """Check mixed_batch(real_buffer, model_buffer, batch_size, real_ratio, rng) -> Batch with the right mix."""
-    with exercise("mixed_batch") as ex:
+    with exercise("mixed_batch") as ex, own_code(ex, "nb05-mixed-batch", fn, "your mixed_batch"):
         real, model_buf = _buffer(100, 0.0), _buffer(200, 100.0, seed=1)  # rewards +1 (real) and -1 (model)
         batch = ex.call(fn, real, model_buf, 64, 0.25, np.random.default_rng(0))
         ex.expect(isinstance(batch, Batch), f"return a Batch (e.g. real_part.concat(model_part)), got {type(batch).__name__}")
