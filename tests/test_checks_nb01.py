@@ -336,22 +336,12 @@ def test_online_update_names_mistakes(update, match):
 # learning check (slow: trains CartPole twice per call at the check budget)
 # ---------------------------------------------------------------------------------------------
 
-def _critic_untrained(model, batch, gamma, value_coef=0.5, entropy_coef=0.0):
-    return make_loss()(model, batch, gamma, 0.0, entropy_coef)  # value_coef 0: the critic is never trained
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("loss_fn", [
-    make_loss(mask_terminal=False),  # bootstraps past terminal states
-    make_loss(sign=-1.0),            # gradient descent on J
-    make_loss(detach_target=False),  # the critic chases its own target
-    _critic_untrained,               # value_coef 0: advantages from an untrained critic
-], ids=["no-terminal-mask", "wrong-sign", "undetached-target", "critic-untrained"])
-def test_learning_check_fails_for_a_broken_learner(loss_fn):
-    # The correct loss passing this check is covered by the solution notebook's run (nbval) and by the reference
-    # band (5 seeds, cs285lab/data/reference/nb01-a2c-cartpole.csv); each of these losses runs but does not learn.
+def test_learning_check_fails_without_terminal_mask():
+    # The correct loss passing this check is covered by the solution notebook's run (nbval); here the
+    # subtle break: bootstrapping past terminal states leaves a loss that runs but does not learn.
     with pytest.raises(CheckFailed, match=f"below {thresholds('nb01')['batched_ac_learns']}"):
-        nb01.batched_ac_learns(loss_fn, SeparateOk)
+        nb01.batched_ac_learns(make_loss(mask_terminal=False), SeparateOk)
 
 
 # ---------------------------------------------------------------------------------------------
