@@ -75,3 +75,11 @@ def test_monkeypatching_the_imported_module_does_not_reach_a_fresh_load(monkeypa
     monkeypatch.setattr(imported, "td_target", lambda fn: print("✓ td_target: all 99 checks passed"))
     with pytest.raises(CheckFailed):
         load("nb00").td_target(lambda r, v, te, tr, g: r)
+
+
+def test_the_check_has_no_reference_function_to_import_and_refuses_its_own_code():
+    import cs285lab.checks.nb00 as module
+    assert not [name for name in vars(module) if "reference" in name.lower()], "a callable reference is an answer key"
+    expect = pytest.raises(CheckFailed, match="check code, not from your notebook")
+    with expect:
+        checks.discounted_reward_to_go(module._is_check_code)

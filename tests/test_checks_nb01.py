@@ -405,3 +405,15 @@ def test_loss_without_gradient_is_named():
         loss, stats = make_loss()(*args)
         return loss.detach(), stats
     expect_failure(nb01.actor_critic_loss, detached, match="carries no gradient")
+
+
+def test_the_checks_reference_loss_cannot_be_imported_as_an_answer():
+    import cs285lab.checks.nb01 as module
+
+    def imported(model, batch, gamma, value_coef=0.5, entropy_coef=0.0):
+        return module._reference_or_mistake(model, batch, gamma, value_coef, entropy_coef), {}
+
+    with pytest.raises(RuntimeError, match="internal reference"):
+        imported(*([None] * 3))
+    expect_failure(nb01.actor_critic_loss, imported, match="internal reference")
+    expect_failure(nb01.actor_critic_loss, module._reference_or_mistake, match="check code, not from your notebook")

@@ -7,8 +7,10 @@ fixed inputs and, when it differs, names the usual mistake it matches.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -230,7 +232,28 @@ def _model(seed: int = 0) -> SeparateActorCritic:
     return model
 
 
-def _variant_loss(model: nn.Module, b: Batch, gamma: float, value_coef: float, entropy_coef: float, *,
+def _checks_only(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A reference helper that runs only when this module's own code calls it: the check's reference is not an
+    answer a notebook can import (`from cs285lab.checks.nb01 import ...` and call it)."""
+    here = Path(__file__).resolve()
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if Path(sys._getframe(1).f_code.co_filename).resolve() != here:
+            raise RuntimeError(f"{fn.__name__} is the check's internal reference, not course code: write your own")
+        return fn(*args, **kwargs)
+
+    guarded.__name__ = guarded.__qualname__ = fn.__name__
+    return guarded
+
+
+def _is_check_code(fn: Any) -> bool:
+    """Whether `fn` is code of the check modules themselves (not the student's own)."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    return code is not None and Path(code.co_filename).resolve().parent == Path(__file__).resolve().parent
+
+
+@_checks_only
+def _reference_or_mistake(model: nn.Module, b: Batch, gamma: float, value_coef: float, entropy_coef: float, *,
                   bootstrap_mask: bool = True, use_valid: bool = True, detach_adv: bool = True,
                   detach_target: bool = True, pg_sign: float = 1.0, entropy_sign: float = 1.0,
                   broadcast: str = "", value_coef_on_policy: bool = False) -> torch.Tensor:
@@ -292,6 +315,8 @@ def actor_critic_loss(fn: Callable[..., Any]) -> None:
     """Check actor_critic_loss(model, batch, gamma, value_coef, entropy_coef) -> (loss, stats)."""
     batch = _check_batch()
     with exercise("actor_critic_loss") as ex:
+        ex.expect(not _is_check_code(fn), "this function comes from the course's check code, not from your notebook: "
+                  "write actor_critic_loss yourself")
         for gamma, vc, ec in ((0.9, 0.5, 0.0), (0.8, 0.25, 0.1)):
             model = _model()
             out = ex.call(fn, model, batch, gamma, vc, ec)
@@ -301,11 +326,11 @@ def actor_critic_loss(fn: Callable[..., Any]) -> None:
             ex.expect(loss.requires_grad, "the loss carries no gradient: build it from model outputs, no .item()")
             got = _fingerprint(model, loss)
             ref_model = _model()
-            expected = _fingerprint(ref_model, _variant_loss(ref_model, batch, gamma, vc, ec))
+            expected = _fingerprint(ref_model, _reference_or_mistake(ref_model, batch, gamma, vc, ec))
             mistakes = {}
             for message, flags in LOSS_MISTAKES.items():
                 wrong_model = _model()
-                mistakes[message] = _fingerprint(wrong_model, _variant_loss(wrong_model, batch, gamma, vc, ec,
+                mistakes[message] = _fingerprint(wrong_model, _reference_or_mistake(wrong_model, batch, gamma, vc, ec,
                                                                                    **flags))
             ex.diagnose(got, expected, mistakes,
                         what=f"the loss or its gradient (gamma={gamma}, value_coef={vc}, entropy_coef={ec})",
@@ -355,12 +380,13 @@ def _flat_params(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
 
 
+@_checks_only
 def _sgd_result(batch: Batch, gamma: float, flags: dict, stale: float = 0.0) -> torch.Tensor:
     model = _model(1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     optimizer.zero_grad()
     batch = Batch(batch.obs, batch.actions, batch.rewards, batch.next_obs, batch.terminated, torch.tensor([True]))
-    loss = _variant_loss(model, batch, gamma, 0.5, 0.0, **flags)
+    loss = _reference_or_mistake(model, batch, gamma, 0.5, 0.0, **flags)
     loss.backward()
     if stale:
         for p in model.parameters():

@@ -35,7 +35,7 @@ def _same_budget(budget: Any) -> Any:
 
 
 RECIPES = {
-    **{f"nb02-sync-n{n}": Recipe("nb02", "cs285lab.algos.actor_critic:train_a2c (n_steps=1)", "CartPole-v1",
+    **{f"nb02-sync-n{n}": Recipe("nb02", "cs285lab.algos.actor_critic:train_a2c (8 steps per worker, GAE)", "CartPole-v1",
                                  ("eval_return",), lambda B, n=n: replace(B.sync, num_envs=n), _train_a2c,
                                  cell="e9122a21", binds={"n": n})
        for n in WORKERS},
