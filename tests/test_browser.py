@@ -492,7 +492,9 @@ def _dirty_after_opening(page, base: str, token: str, names: list[str]) -> dict[
 def test_a_notebook_whose_language_info_is_the_kernels_opens_unmodified(chromium, lab):
     # Why notebooks open "modified": JupyterLab writes the kernel's full language_info (name, version,
     # mimetype, codemirror_mode, ...) into the notebook when the kernel connects; a notebook that holds
-    # anything else (the generated {"name": "python"}) changes, and is marked modified.
+    # anything else (e.g. {"name": "python"}, what make-student wrote before) changes, and is marked
+    # modified. make-student writes the kernel's, computed without a kernel: it must be what the kernel says.
+    from cs285lab.authoring.student import kernel_language_info
     from playwright.sync_api import sync_playwright
 
     base, token, work, home = lab
@@ -504,18 +506,19 @@ def test_a_notebook_whose_language_info_is_the_kernels_opens_unmodified(chromium
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             info = _kernel_language_info(page, base, token, work)
+            assert info == kernel_language_info(), "make-student's language_info is not the kernel's"
             matching = nbformat.from_dict(json.loads(json.dumps(student)))
             matching.metadata["language_info"] = info
             nbformat.write(matching, work / "matching.ipynb")
-            nbformat.write(student, work / "as_generated.ipynb")
-            dirty = _dirty_after_opening(page, base, token, ["matching.ipynb", "as_generated.ipynb"])
-            assert dirty == {"matching.ipynb": False, "as_generated.ipynb": True}, (dirty, info)
+            name_only = nbformat.from_dict(json.loads(json.dumps(student)))
+            name_only.metadata["language_info"] = {"name": "python"}
+            nbformat.write(name_only, work / "name_only.ipynb")
+            dirty = _dirty_after_opening(page, base, token, ["matching.ipynb", "name_only.ipynb"])
+            assert dirty == {"matching.ipynb": False, "name_only.ipynb": True}, (dirty, info)
         finally:
             browser.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="make-student writes language_info {'name': 'python'}, which JupyterLab "
-                   "replaces with the kernel's on opening (issue 24; cs285lab/authoring must write the kernel's)")
 def test_every_student_notebook_opens_unmodified(chromium, lab):
     from playwright.sync_api import sync_playwright
 
