@@ -536,6 +536,25 @@ def test_every_student_notebook_opens_unmodified(chromium, lab):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             dirty = _dirty_after_opening(page, base, token, [f"fresh_{name}" for name in names])
+            changed = {}
+            for name in [n for n, d in dirty.items() if d]:  # what JupyterLab changed: save it and compare
+                saved = page.evaluate("async (name) => { const w = Array.from(window.jupyterapp.shell.widgets('main'))"
+                                      ".find(w => w.context && w.context.path === name); await w.context.save();"
+                                      " return w.context.model.toJSON(); }", name)
+                original = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / name[len("fresh_"):]).read_text())
+                changed[name] = _json_diff(original, saved)
         finally:
             browser.close()
-    assert not any(dirty.values()), f"marked modified as soon as they open: {[n for n, d in dirty.items() if d]}"
+    assert not any(dirty.values()), f"marked modified as soon as they open: {changed}"
+
+
+def _json_diff(a, b, where: str = "") -> list[str]:
+    """Paths where two JSON values differ (at most a few)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            out += _json_diff(a.get(key), b.get(key), f"{where}/{key}")
+        return out[:8]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for x, y, i in zip(a, b, range(len(a))) for d in _json_diff(x, y, f"{where}[{i}]")][:8]
+    return [] if a == b else [f"{where}: {str(a)[:80]!r} -> {str(b)[:80]!r}"]
