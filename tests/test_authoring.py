@@ -272,3 +272,25 @@ def test_regeneration_remembers_the_protected_cells_it_replaces(tmp_path):
     known = json.loads(registry.read_text())["01_demo.ipynb"]
     assert fingerprint(released) in known["setup"] and fingerprint(nb.cells[1].source) not in known["setup"]
     assert "add" not in known, "solution cells are the student's, not a released version"
+
+
+def test_student_copy_carries_the_kernels_language_info_and_check_ignores_its_versions(tmp_path):
+    """JupyterLab writes the kernel's language_info on opening: a generated notebook already holds it
+    (so it opens unmodified), and a copy generated on another Python (other version fields) is in sync."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    solutions, out = course(tmp_path)
+    make_students(solutions, out)
+    target = out / "01_demo.ipynb"
+    assert read_notebook(target).metadata["language_info"] == IPythonKernel.language_info
+    data = json.loads(target.read_text())
+    data["metadata"]["language_info"]["version"] = "3.99.1"
+    data["metadata"]["language_info"]["codemirror_mode"]["version"] = 4
+    other_python = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    target.write_text(other_python)
+    assert check_students(solutions, out) == []
+    assert make_students(solutions, out) == [] and target.read_text() == other_python  # not rewritten
+    data["metadata"]["language_info"]["name"] = "R"  # anything but the version fields still counts
+    target.write_text(json.dumps(data))
+    assert check_students(solutions, out) == [f"{target}: metadata only"]
+    assert make_students(solutions, out) == [target]

@@ -73,3 +73,19 @@ def test_makefile_and_ci_wire_the_two_commands():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make lab" in readme and "make test" in readme
+
+
+def test_make_test_fails_when_pytest_collects_nothing(tmp_path):
+    """pytest exits 5 when no test ran (a wrong path, a -k that matches nothing): make must fail, and say why."""
+    import subprocess
+    import sys
+
+    empty = tmp_path / "no_tests_here"
+    empty.mkdir()
+    (empty / "test_nothing.py").write_text('"""A test module without a test."""\n')
+    done = subprocess.run(["make", "--no-print-directory", "pytest", f"TESTS={empty}",
+                           f"BIN={Path(sys.executable).parent}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "no tests ran" in done.stdout, done.stdout
+    assert "collected no tests" in done.stderr and "exit status 5" in done.stderr, done.stderr

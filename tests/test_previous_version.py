@@ -24,28 +24,38 @@ FIXTURES = ROOT / "tests" / "fixtures" / "previous_version"
 NOTEBOOKS = sorted(FIXTURES.glob("*.ipynb"))
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
-    """Grade the previous release's notebooks as one student's submission; return the rows of grades.csv."""
-    assert len(NOTEBOOKS) == 6, f"expected the six notebooks of the previous release in {FIXTURES}"
+def test_the_six_notebooks_of_the_previous_release_are_here() -> None:
+    assert [p.name for p in NOTEBOOKS] == sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb")), (
+        f"expected the six notebooks of the previous release in {FIXTURES}")
+
+
+@pytest.fixture(scope="module", params=[p.name for p in NOTEBOOKS], ids=[p.stem for p in NOTEBOOKS])
+def graded(request, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
+    """Grade one notebook of the previous release as one student's submission; return the rows of grades.csv.
+
+    One grading run per notebook (not one for all six): each is a work unit of its own under `make test`
+    (tests/conftest.py SPLIT), so the six spread over the workers instead of holding one for minutes.
+    """
+    notebook = request.param
     base = tmp_path_factory.mktemp("previous")
     submissions = base / "submissions" / "previous-release"
     submissions.mkdir(parents=True)
-    for notebook in NOTEBOOKS:
-        shutil.copy(notebook, submissions / notebook.name)
+    shutil.copy(FIXTURES / notebook, submissions / notebook)
     env = {**os.environ, "CS285LAB_PROFILE": "ci"}
     done = subprocess.run([sys.executable, "-m", "cs285lab", "grade", str(base / "submissions"), "--out",
                            str(base / "out"), "--layout", "class", "-j", "1", "--sandbox", "auto",
-                           "--notebook-timeout", "900"],
+                           "--notebook-timeout", "900", "--notebook", notebook],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, f"the grader failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     with open(base / "out" / "grades.csv", newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        rows = list(csv.DictReader(handle))
+    assert {row["notebook"] for row in rows} == {notebook}, f"graded something else than {notebook}: {rows}"
+    return rows
 
 
 def test_every_check_of_the_previous_release_passes(graded: list[dict[str, str]]) -> None:
     checks = [row for row in graded if row["status"] != "pending"]  # pending: written answers, graded by hand
-    assert len({row["notebook"] for row in checks}) == 6, f"not every notebook was graded: {graded}"
+    assert checks, f"no check of the notebook was graded: {graded}"
     failed = [f"{row['notebook']} {row['exercise']}: {row['status']} {row['message'][:300]}"
               for row in checks if row["status"] != "passed"]
     assert not failed, "a notebook saved from the previous release no longer grades:\n" + "\n".join(failed)

@@ -129,6 +129,38 @@ def _with_read_only_note(cell: nbformat.NotebookNode, kind: str) -> str:
     return "\n".join([*lines[:at], READ_ONLY_NOTES[kind], *lines[at:]])
 
 
+def kernel_language_info() -> dict:
+    """The language_info the course's kernel (ipykernel, this interpreter) reports, as JupyterLab saves it."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    return copy.deepcopy(IPythonKernel.language_info)
+
+
+# Fields of language_info that name the interpreter or lexer version: they follow whoever generated
+# the notebook, so a regeneration on another Python is not drift (see `_same_notebook`).
+KERNEL_VERSION_FIELDS = (("version",), ("codemirror_mode", "version"))
+
+
+def _without_kernel_versions(text: str) -> dict | str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    info = data.get("metadata", {}).get("language_info") if isinstance(data, dict) else None
+    for path in KERNEL_VERSION_FIELDS if isinstance(info, dict) else ():
+        holder = info
+        for key in path[:-1]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(holder, dict):
+            holder.pop(path[-1], None)
+    return data
+
+
+def _same_notebook(current: str, generated: str) -> bool:
+    """True when `current` is `generated` up to the kernel's version fields in language_info."""
+    return current == generated or _without_kernel_versions(current) == _without_kernel_versions(generated)
+
+
 def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """Return the student version of a validated solution notebook."""
     validate(nb, name)
@@ -145,12 +177,13 @@ def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
             cell.source = _with_read_only_note(cell, meta["kind"])
         if meta and meta["kind"] == "written":
             meta.pop("rubric", None)  # the grading rubric stays with the instructor
-    # Only what the kernel needs: saved UI state and machine-specific versions would make
-    # regeneration depend on who last opened the solution.
+    # Only what the kernel needs (saved UI state would make regeneration depend on who last opened the
+    # solution), with language_info exactly as the kernel reports it: JupyterLab writes the kernel's
+    # language_info into a notebook on opening, so anything else opens the notebook "modified".
     student.metadata = nbformat.from_dict({
         "kernelspec": nb.metadata.get("kernelspec", {"display_name": "Python 3 (ipykernel)",
                                                      "language": "python", "name": "python3"}),
-        "language_info": {"name": "python"},
+        "language_info": kernel_language_info(),
     })
     student.metadata["cs285lab"] = {"generated_from": f"solutions/{name}",
                                     "fingerprint": notebook_fingerprint(student.cells)}
@@ -227,8 +260,8 @@ def make_students(solutions: Path, out: Path, force: bool = False, notes: list[s
     for name, text in generated.items():
         target = out / name
         if target.exists():
-            if target.read_text(encoding="utf-8") == text:
-                continue
+            if _same_notebook(target.read_text(encoding="utf-8"), text):
+                continue  # in sync (a notebook generated on another Python is not rewritten for its version)
             edited = _holds_work(target)
             if edited and not force:
                 blocked.append(target)
@@ -262,7 +295,7 @@ def check_students(solutions: Path, out: Path) -> list[str]:
             drift.append(f"{target}: missing")
             continue
         current = target.read_text(encoding="utf-8")
-        if current == text:
+        if _same_notebook(current, text):
             continue
         want, have = nbformat.reads(text, as_version=4), nbformat.reads(current, as_version=4)
         if [(c.cell_type, c.source) for c in want.cells] == [(c.cell_type, c.source) for c in have.cells]:
