@@ -83,3 +83,13 @@ def test_the_check_has_no_reference_function_to_import_and_refuses_its_own_code(
     expect = pytest.raises(CheckFailed, match="check code, not from your notebook")
     with expect:
         checks.discounted_reward_to_go(module._is_check_code)
+
+
+def test_td_target_refuses_the_package_answer_behind_a_wrapper():
+    from cs285lab.algos import actor_critic as ac
+
+    def wrapped(rewards, next_values, terminated, truncated, gamma):  # what a student could paste
+        return ac.td_target(rewards, next_values, terminated, gamma)
+
+    with pytest.raises(CheckFailed, match="runs the package's own code"):
+        load("nb00").td_target(wrapped)
