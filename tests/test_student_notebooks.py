@@ -3,6 +3,7 @@ and carry no solution code. Solutions keep only the outputs nbval compares."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -86,3 +87,17 @@ def test_student_copy_fails_only_at_its_stubs(solution, tmp_path, monkeypatch):
             assert err.ename in STUB_ERRORS or (err.ename == "NameError" and stubbed), (
                 f"{where} failed with {err.ename}: {err.evalue} instead of the stub's NotImplementedError")
     assert stubbed, f"{solution.name}: the student copy ran without reaching a stub"
+
+
+def test_a_handout_names_make_bench_only_as_the_course_staffs_benchmark():
+    # the handout has no benchmarks/ and no bench target: the student reads the staff's tables
+    from cs285lab.authoring.student import student_source
+
+    cell = nbformat.v4.new_markdown_cell("Seen in `make bench ONLY=mbpo` (three seeds).")
+    assert student_source(cell, "test") == "Seen in the course staff's `make bench ONLY=mbpo` (three seeds)."
+    assert student_source(nbformat.v4.new_markdown_cell(student_source(cell, "test")), "test") == \
+        student_source(cell, "test")  # regenerating does not repeat it
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for text in (c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"):
+            bare = re.findall(r"(?<!course staff's )`make bench", text)
+            assert not bare, f"{path.name}: a `make bench` a student cannot run: {text[:200]}"

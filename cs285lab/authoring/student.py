@@ -109,7 +109,12 @@ def student_source(cell: nbformat.NotebookNode, where: str) -> str:
         lines = _replace_regions(lines, find_regions(lines, HIDDEN_BEGIN, HIDDEN_END, where), lambda _l, _i: [])
     else:
         lines = _replace_regions(lines, find_regions(lines, MD_BEGIN, MD_END, where), lambda _l, _i: [MD_STUB])
+        # the handout has no benchmarks: a student reads the staff's tables, not a command to run
+        lines = [STAFF_BENCH.sub(r"the course staff's \g<0>", line) for line in lines]
     return "\n".join(lines).rstrip()
+
+
+STAFF_BENCH = re.compile(r"(?<!course staff's )`make bench ONLY=\w+`")
 
 
 # The first line of a read-only cell in the student copy: JupyterLab silently ignores typing in a
