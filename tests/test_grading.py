@@ -65,7 +65,7 @@ def build_class(root: Path) -> None:
 
     nb = copy.deepcopy(solution)  # a wrong answer whose check cell was edited to "pass"; the other check deleted
     _undiscounted(nb)
-    nb.cells[_index(nb, RTG)].source = 'print("✓ discounted_reward_to_go: all 6 checks passed")'
+    nb.cells[_index(nb, RTG)].source = 'print("✓ discounted_reward_to_go: all 7 checks passed")'
     del nb.cells[_index(nb, TD)]
     save("tampered", nb)
 
@@ -104,7 +104,7 @@ def build_class(root: Path) -> None:
 
 
 EXPECTED = {  # (submission, exercise): (status, points, words the message must contain)
-    ("solution", RTG): ("passed", 2, "all 6 checks passed"),
+    ("solution", RTG): ("passed", 2, "all 7 checks passed"),
     ("solution", TD): ("passed", 3, "all 5 checks passed"),
     ("blank", RTG): ("failed", 0, "NotImplementedError"),
     ("blank", TD): ("failed", 0, "not implemented yet"),
@@ -112,7 +112,7 @@ EXPECTED = {  # (submission, exercise): (status, points, words the message must 
     ("tampered", TD): ("missing", 3, "restored the reference version and ran it: passed"),
     ("monkeypatch", RTG): ("failed", 0, "not discounted"),  # fakes in sys.modules / the toolkit had no effect
     ("monkeypatch", TD): ("failed", 0, "did not confirm"),  # set_custom_exc swallowed the CheckFailed
-    ("exits", RTG): ("passed", 2, "all 6 checks passed"),
+    ("exits", RTG): ("passed", 2, "all 7 checks passed"),
     ("exits", TD): ("error", 0, "(`import os, subprocess`) killed the kernel"),
     ("runaway", RTG): ("error", 0, "ran out of memory (limit 3072 MB)"),
     ("runaway", TD): ("timeout", 0, "per-cell limit of 30 s"),

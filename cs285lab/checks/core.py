@@ -256,39 +256,15 @@ class Exercise:
 
 def doctor_feedback(history: Any, algorithm: str, reference: Any = None, **options: Any) -> str:
     """The curve doctor's lines for a failed learning check, starting with a newline ('' when no failure family stands
-    out, or the doctor cannot read the run: a check's verdict never depends on its doctor).
-
-    `history` is one run's history rows (a list of dicts, or an object with .rows / .history) or a list of several
-    runs' (one per seed): the run that ends lowest is read first, and the first one a family stands out in is reported.
-    """
+    out, or the doctor cannot read the run: a check's verdict never depends on its doctor). `history` is one run's
+    rows or a list of several runs' (cs285lab.doctor.check_feedback reads the lowest-ending run first)."""
     from cs285lab.doctor import check_feedback
 
-    runs = list(history) if _several_runs(history) else [history]
-    runs.sort(key=_final_return)
-    for run in runs:
-        try:
-            text = check_feedback(run, algorithm, reference, **options)
-        except Exception:  # noqa: BLE001 - a reading is a hint; the check's own message stands without it
-            continue
-        if text:
-            return "\n" + text
-    return ""
-
-
-def _several_runs(history: Any) -> bool:
-    """Whether `history` is a list of runs (each a list of rows, or an object with rows) rather than one run's rows."""
-    return isinstance(history, (list, tuple)) and bool(history) and all(
-        isinstance(h, (list, tuple)) or hasattr(h, "rows") or hasattr(h, "history") for h in history)
-
-
-def _final_return(run: Any) -> float:
-    """The last evaluation return of a run (inf when it has none: read last)."""
-    rows = getattr(run, "rows", None) or getattr(run, "history", None) or run
     try:
-        value = float([r for r in rows if isinstance(r, Mapping) and "eval_return" in r][-1]["eval_return"])
-    except (IndexError, TypeError, ValueError):
-        return float("inf")
-    return value if value == value else float("-inf")  # a NaN end is the worst end
+        text = check_feedback(history, algorithm, reference, **options)
+    except Exception:  # noqa: BLE001 - a reading is a hint; the check's own message stands without it
+        return ""
+    return "\n" + text if text else ""
 
 
 def exercise(name: str) -> contextlib.AbstractContextManager[Exercise]:

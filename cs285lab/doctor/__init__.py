@@ -76,9 +76,16 @@ def second_opinion(history: Any, algorithm: str = "sac", reference: Any = None, 
 
 def check_feedback(history: Any, algorithm: str, reference: Any = None, **options: Any) -> str:
     """Two lines for a failed learning check's message ('' if nothing stands out): the probable family with its first
-    evidence, then where the course explains it (the other evidence is in `second_opinion` and RunDoctor's doctor.txt)."""
-    findings = diagnose(history, algorithm, reference, failing=True, **options)
-    if not findings[0].alarm:
+    evidence, then where the course explains it (the other evidence is in `second_opinion` and RunDoctor's doctor.txt).
+
+    `history` is one run's rows (a list of dicts, or an object with .rows / .history) or a list of several runs' (one
+    per seed): the run that ends lowest is read first, and the first one a family stands out in is reported."""
+    runs = sorted(history, key=_final_return) if _several_runs(history) else [history]
+    for run in runs:
+        findings = diagnose(run, algorithm, reference, failing=True, **options)
+        if findings[0].alarm:
+            break
+    else:
         return ""
     first = findings[0]
     evidence = f": {first.evidence[0]}" if first.evidence else ""
@@ -87,6 +94,22 @@ def check_feedback(history: Any, algorithm: str, reference: Any = None, **option
     if first.course:
         lines.append(f"  Explained in {first.course}.")
     return "\n".join(lines)
+
+
+def _several_runs(history: Any) -> bool:
+    """Whether `history` is a list of runs (each a list of rows, or an object with rows) rather than one run's rows."""
+    return isinstance(history, (list, tuple)) and bool(history) and all(
+        isinstance(h, (list, tuple)) or hasattr(h, "rows") or hasattr(h, "history") for h in history)
+
+
+def _final_return(run: Any) -> float:
+    """The last evaluation return of a run (inf when it has none: read last; a NaN end is the worst end)."""
+    rows = getattr(run, "rows", None) or getattr(run, "history", None) or run
+    try:
+        value = float([r for r in rows if isinstance(r, Mapping) and "eval_return" in r][-1]["eval_return"])
+    except (IndexError, TypeError, ValueError):
+        return float("inf")
+    return value if value == value else float("-inf")
 
 
 def algorithm_of(text: str) -> str | None:

@@ -68,7 +68,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
             "05": "Part 2 · Train MBPO with your pieces (MBPOConfig.lr)"}),
     Family("stale_data", "stale data",
            "the update learns from data of older policies as if it came from the current one",
-           {"02": "Part 2 · Policy lag is asynchronous SGD's stale gradient",
+           {"02": "Part 2 · Policy lag and asynchronous SGD's stale gradient: analogous, not the same",
             "03": "Part 3 · Fix it"}),
     Family("model_exploitation", "model exploitation",
            "the policy goes where the learned model is wrong: the model promises returns the real env does not give",
