@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import inspect
 import queue
 import re
+import sys
+import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from cs285lab.algos import parallel as ref
+from cs285lab.algos import parallel
 from cs285lab.algos.actor_critic import Batch
 from cs285lab.checks import CheckFailed, load
+
+
+def _as_written_by_a_student(fn):
+    """The package's answer pasted into a cell: the same code, as the student's own code object (the checks refuse
+    the package's own: test_package_answers_are_refused_however_reached)."""
+    source = "\n".join(line for line in textwrap.dedent(inspect.getsource(fn)).splitlines() if not line.startswith("@"))
+    namespace = dict(vars(sys.modules[fn.__module__]))
+    exec(compile(source, "<student cell>", "exec"), namespace)  # noqa: S102
+    return namespace[fn.__name__]
+
+
+ANSWERS = ("reset_workers", "collect_step", "take_batch")
+ref = SimpleNamespace(**{name: _as_written_by_a_student(getattr(parallel, name)) for name in ANSWERS})
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +39,14 @@ def checks():
 def fails_with(check, fn, pattern: str) -> None:
     with pytest.raises(CheckFailed, match=pattern):
         check(fn)
+
+
+@pytest.mark.parametrize("name", ANSWERS)
+def test_package_answers_are_refused_however_reached(checks, name):
+    answer = getattr(parallel, name)
+    fails_with(getattr(checks, name), answer, "runs the package's own code")
+    wrapper = lambda *args, **kwargs: answer(*args, **kwargs)  # noqa: E731 - a cell that only forwards
+    fails_with(getattr(checks, name), wrapper, "runs the package's own code")
 
 
 # ---------------------------------------------------------------------------- reset_workers
@@ -89,12 +114,13 @@ def test_collect_step_reference_passes(checks, capsys):
     assert "collect_step: all" in capsys.readouterr().out
 
 
-def broken_collect(*, mask="prev", terminated="term", done="both", swap=False, numpy_batch=False):
+def broken_collect(*, mask="prev", terminated="term", done="both", swap=False, numpy_batch=False, greedy=False):
     """A collect_step with one chosen mistake."""
     def fn(envs, model, obs, prev_done):
         obs_t = torch.as_tensor(obs, dtype=torch.float32)
         with torch.no_grad():
-            actions = model.dist(obs_t).sample()
+            dist = model.dist(obs_t)
+            actions = dist.probs.argmax(-1) if greedy else dist.sample()
         next_obs, rewards, term, trunc, _ = envs.step(actions.numpy())
         ended = term | trunc
         masks = {"prev": ~prev_done, "all": np.ones_like(prev_done), "now": ~ended, "inverted": prev_done}
@@ -122,6 +148,7 @@ def broken_collect(*, mask="prev", terminated="term", done="both", swap=False, n
     (dict(done="trunc"), "done misses terminated episodes"),
     (dict(swap=True), "batch.obs holds the observation after the step"),
     (dict(numpy_batch=True), "numpy array; return a torch tensor"),
+    (dict(greedy=True), "you act greedily"),
 ])
 def test_collect_step_names_mistakes(checks, kwargs, pattern):
     fails_with(checks.collect_step, broken_collect(**kwargs), pattern)

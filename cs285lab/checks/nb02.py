@@ -20,9 +20,16 @@ from torch.distributions import Categorical
 
 from cs285lab.algos import parallel as ref
 from cs285lab.algos.actor_critic import Batch
-from cs285lab.checks.core import exercise
+from cs285lab.checks.core import Exercise, exercise, own_code
 
 NUM_WORKERS = 4
+
+
+def _own_call(ex: Exercise, exercise_id: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """ex.call(fn, *args), refused when it runs the package's answer to `exercise_id` (the reference the check
+    compares with runs outside this call)."""
+    with own_code(ex, exercise_id, fn, f"your {exercise_id.removeprefix('nb02-').replace('-', '_')}"):
+        return ex.call(fn, *args)
 
 
 # ------------------------------------------------------------------------------------------
@@ -42,7 +49,7 @@ def reset_workers(fn: Callable[..., Any]) -> None:
         for _ in range(2):  # two fresh vector envs, the same seed: the answers must agree
             envs = _unseeded_workers()
             try:
-                obs = ex.call(fn, envs, seed)
+                obs = _own_call(ex, "nb02-reset-workers", fn, envs, seed)
                 samples.append(np.stack([envs.action_space.sample() for _ in range(5)]))
             finally:
                 envs.close()
@@ -95,6 +102,30 @@ class _FallingPolicy(nn.Module):
         return self.dist_and_value(obs)
 
 
+class _CoinPolicy(_FallingPolicy):
+    """A stochastic policy: action 1 with probability 0.7 in every state (argmax would always say 1)."""
+
+    def dist(self, obs: torch.Tensor | np.ndarray) -> Categorical:
+        n = torch.as_tensor(obs).shape[0]
+        return Categorical(probs=torch.tensor([0.3, 0.7]).expand(n, 2))
+
+
+def _sampled_actions(ex: Exercise, fn: Callable[..., Any], steps: int = 10) -> np.ndarray:
+    """The actions the student's collect_step takes with a 30/70 policy on 4 workers (seeded, the global RNGs kept)."""
+    envs = _unseeded_workers()
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            obs, _ = envs.reset(seed=list(range(NUM_WORKERS)))
+            done, actions = np.zeros(NUM_WORKERS, dtype=bool), []
+            for _ in range(steps):
+                batch, obs, done = _own_call(ex, "nb02-collect-step", fn, envs, _CoinPolicy(), obs, done)
+                actions.append(_as_np(Batch.of(batch).actions))
+    finally:
+        envs.close()
+    return np.concatenate(actions)
+
+
 def _episode_workers() -> gym.vector.VectorEnv:
     # Worker 0 is truncated every 5 steps; workers 1 and 2 terminate (the pole falls) at different times.
     return gym.vector.SyncVectorEnv([lambda k=k: gym.make("CartPole-v1", max_episode_steps=k) for k in (5, 100, 12)])
@@ -116,7 +147,7 @@ def collect_step(fn: Callable[..., Any], steps: int = 20) -> None:
             mine_done = ref_done = np.zeros(3, dtype=bool)
             mine, theirs = [], []
             for t in range(steps):
-                out = ex.call(fn, mine_envs, model, mine_obs, mine_done)
+                out = _own_call(ex, "nb02-collect-step", fn, mine_envs, model, mine_obs, mine_done)
                 if not isinstance(out, tuple) or len(out) != 3:
                     ex.fail("return three things: (batch, next_obs, done)")
                 batch, mine_obs, mine_done = out
@@ -175,6 +206,16 @@ def collect_step(fn: Callable[..., Any], steps: int = 20) -> None:
             "the mask is inverted: True means 'use this transition', so mask = ~prev_done": prev_done,
         }, what="batch.mask")
 
+        # the check above uses a policy with probabilities 0 and 1; with a 30/70 policy, sampling shows
+        actions = _sampled_actions(ex, fn)
+        ex.expect(not np.all(actions == 1),
+                  f"all {actions.size} actions were the policy's most probable one (a 30/70 policy would pick the "
+                  "other about 30% of the time): you act greedily. Training acts with the stochastic policy: "
+                  "sample from model.dist(obs)")
+        ex.expect(0.1 < np.mean(actions == 0) < 0.5,
+                  f"with a policy that picks action 0 with probability 0.3, your actions were 0 in "
+                  f"{np.mean(actions == 0):.0%} of {actions.size} steps: sample from model.dist(obs) (not uniformly)")
+
 
 # ------------------------------------------------------------------------------------------
 # take_batch
@@ -187,12 +228,14 @@ def _transitions(versions: list[int]) -> list[ref.Transition]:
 
 def _call_in_thread(ex: Any, fn: Callable[..., Any], inbox: queue.Queue, wait: float,
                     *args: Any) -> tuple[bool, Any]:
-    """Run fn(inbox, *args) in a thread; (finished, result). Raises the student's exception, if any."""
+    """Run fn(inbox, *args) in a thread; (finished, result). Raises the student's exception, if any (and refuses the
+    package's take_batch, which own_code can only see from the thread that runs it)."""
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["result"] = fn(inbox, *args)
+            with own_code(ex, "nb02-take-batch", fn, "your take_batch"):
+                box["result"] = fn(inbox, *args)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the checking thread
             box["error"] = exc
 
