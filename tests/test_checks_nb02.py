@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import queue
 import re
-import sys
-import textwrap
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,19 +13,13 @@ import torch
 from cs285lab.algos import parallel
 from cs285lab.algos.actor_critic import Batch
 from cs285lab.checks import CheckFailed, load
+from pasted import as_written_by_a_student
 
 
-def _as_written_by_a_student(fn):
-    """The package's answer pasted into a cell: the same code, as the student's own code object (the checks refuse
-    the package's own: test_package_answers_are_refused_however_reached)."""
-    source = "\n".join(line for line in textwrap.dedent(inspect.getsource(fn)).splitlines() if not line.startswith("@"))
-    namespace = dict(vars(sys.modules[fn.__module__]))
-    exec(compile(source, "<student cell>", "exec"), namespace)  # noqa: S102
-    return namespace[fn.__name__]
 
 
 ANSWERS = ("reset_workers", "collect_step", "take_batch")
-ref = SimpleNamespace(**{name: _as_written_by_a_student(getattr(parallel, name)) for name in ANSWERS})
+ref = SimpleNamespace(**{name: as_written_by_a_student(getattr(parallel, name)) for name in ANSWERS})
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
 import math
-import sys
-import textwrap
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,22 +14,16 @@ from cs285lab.algos import models
 from cs285lab.algos.models import FitStats
 from cs285lab.buffers import Batch
 from cs285lab.checks import CheckFailed, load
+from pasted import as_written_by_a_student
 
 C = load("nb05")
 LOG_2PI = math.log(2 * math.pi)
 
 
-def _as_written_by_a_student(fn):
-    """The package's answer pasted into a cell: the same code as the student's own code object (the checks refuse
-    the package's own: test_package_answers_are_refused)."""
-    source = "\n".join(line for line in textwrap.dedent(inspect.getsource(fn)).splitlines() if not line.startswith("@"))
-    namespace = dict(vars(sys.modules[fn.__module__]))
-    exec(compile(source, "<student cell>", "exec"), namespace)  # noqa: S102
-    return namespace[fn.__name__]
 
 
-gaussian_nll = _as_written_by_a_student(models.gaussian_nll)
-mbpo = SimpleNamespace(**{**vars(package_mbpo), **{name: _as_written_by_a_student(getattr(package_mbpo, name))
+gaussian_nll = as_written_by_a_student(models.gaussian_nll)
+mbpo = SimpleNamespace(**{**vars(package_mbpo), **{name: as_written_by_a_student(getattr(package_mbpo, name))
                                                   for name in ("refresh_model", "branched_rollout", "mixed_batch")}})
 
 
@@ -225,7 +216,8 @@ def _fit(val_nll, before=1.0):
 
 
 def test_learning_check_passes_a_good_run(capsys):
-    C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1200, -900, -400]), random_return=-1200)
+    # the last two evaluations average 800 above random: above min_gain in every profile
+    C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1200, -500, -300]), random_return=-1200)
     assert "mbpo_learning" in capsys.readouterr().out
 
 

@@ -7,10 +7,7 @@ histories, fail too.
 
 from __future__ import annotations
 
-import inspect
 import math
-import textwrap
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -22,21 +19,15 @@ from cs285lab.algos.offpolicy_fixes import ARMS, AblationAC, AblationConfig, tra
 from cs285lab.buffers import Batch
 from cs285lab.checks import CheckFailed, load
 from cs285lab.budgets import thresholds
+from pasted import as_written_by_a_student
 
 LOW, HIGH = np.array([-2.0], np.float32), np.array([2.0], np.float32)
 
 
-def _as_written_by_a_student(fn):
-    """The package's answer pasted into a cell: the same code, but the student's own code object (the checks
-    refuse the package's: tests/test_checks_nb03.py)."""
-    source = "\n".join(line for line in textwrap.dedent(inspect.getsource(fn)).splitlines() if not line.startswith("@"))
-    namespace = {"torch": torch, "Tensor": torch.Tensor, "Callable": Callable, "Batch": Batch}
-    exec(compile(source, "<student cell>", "exec"), namespace)
-    return namespace[fn.__name__]
 
 
-q_target = _as_written_by_a_student(offpolicy_fixes.q_target)
-score_function_loss = _as_written_by_a_student(offpolicy_fixes.score_function_loss)
+q_target = as_written_by_a_student(offpolicy_fixes.q_target)
+score_function_loss = as_written_by_a_student(offpolicy_fixes.score_function_loss)
 
 
 def _batch(n: int = 32, seed: int = 0) -> Batch:
