@@ -203,7 +203,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def _code_objects(obj: Any) -> list[Any]:
-    """The code objects behind a function, method, partial, callable object or class (its own methods)."""
+    """The code objects behind a function, method, partial, callable object, class (its methods) or tuple of these."""
     import functools
     import inspect
 
@@ -213,7 +213,9 @@ def _code_objects(obj: Any) -> list[Any]:
         if id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, functools.partial):
+        if isinstance(item, (tuple, list)):  # several answers checked together (e.g. two classes)
+            todo += list(item)
+        elif isinstance(item, functools.partial):
             todo.append(item.func)
         elif inspect.ismethod(item):
             todo.append(item.__func__)

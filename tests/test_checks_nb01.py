@@ -13,6 +13,8 @@ from cs285lab.algos.actor_critic import Batch, make_encoder
 from cs285lab.checks import CheckFailed, load
 from cs285lab.budgets import thresholds
 
+from pasted import as_written_by_a_student
+
 nb01 = load("nb01")
 
 
@@ -157,10 +159,10 @@ def test_transition_flags_names_mistakes(broken, match):
 # td_target
 # ---------------------------------------------------------------------------------------------
 
-def test_td_target_accepts_correct_and_package_version(capsys):
+def test_td_target_accepts_correct_and_package_version_as_pasted(capsys):
     from cs285lab.algos.actor_critic import td_target
     nb01.td_target(target_ok)
-    nb01.td_target(td_target)
+    nb01.td_target(as_written_by_a_student(td_target))
     assert capsys.readouterr().out.count("td_target: all") == 2
 
 
@@ -216,11 +218,25 @@ def test_policy_distribution_names_mistakes(broken, match):
 # architectures
 # ---------------------------------------------------------------------------------------------
 
-def test_architectures_accept_correct_and_package_models(capsys):
-    from cs285lab.algos.actor_critic import SeparateActorCritic, SharedActorCritic
+def test_architectures_accept_correct_models(capsys):
     nb01.architectures(SeparateOk, SharedOk)
-    nb01.architectures(SeparateActorCritic, SharedActorCritic)
-    assert capsys.readouterr().out.count("architectures: all") == 2
+    assert capsys.readouterr().out.count("architectures: all") == 1
+
+
+def test_package_models_are_refused_however_reached():
+    from cs285lab.algos.actor_critic import SeparateActorCritic, SharedActorCritic
+
+    class Mine(SharedActorCritic):  # a cell that only renames the package's class
+        pass
+
+    def built_by_the_package(obs_space, action_space, hidden):  # a factory that returns the package's model
+        import importlib
+        return getattr(importlib.import_module("cs285lab.algos.actor_critic"), "SeparateActorCritic")(
+            obs_space, action_space, hidden)
+
+    expect_failure(nb01.architectures, SeparateActorCritic, SharedOk, match="runs the package's own code")
+    expect_failure(nb01.architectures, SeparateOk, Mine, match="runs the package's own code")
+    expect_failure(nb01.architectures, built_by_the_package, SharedOk, match="runs the package's own code")
 
 
 class ValueNotSqueezed(SeparateOk):
@@ -281,10 +297,10 @@ def test_architectures_name_mistakes(separate, shared, match):
 # actor_critic_loss
 # ---------------------------------------------------------------------------------------------
 
-def test_loss_accepts_correct_and_package_loss(capsys):
+def test_loss_accepts_correct_and_package_loss_as_pasted(capsys):
     from cs285lab.algos.actor_critic import actor_critic_loss
     nb01.actor_critic_loss(make_loss())
-    nb01.actor_critic_loss(actor_critic_loss)
+    nb01.actor_critic_loss(as_written_by_a_student(actor_critic_loss))
     assert capsys.readouterr().out.count("actor_critic_loss: all") == 2
 
 
@@ -312,10 +328,10 @@ def test_loss_must_return_pair():
 # online_update
 # ---------------------------------------------------------------------------------------------
 
-def test_online_update_accepts_correct_and_package_version(capsys):
+def test_online_update_accepts_correct_and_package_version_as_pasted(capsys):
     from cs285lab.algos.actor_critic import online_update
     nb01.online_update(make_online())
-    nb01.online_update(online_update)
+    nb01.online_update(as_written_by_a_student(online_update))
     assert capsys.readouterr().out.count("online_update: all") == 2
 
 
@@ -417,3 +433,14 @@ def test_the_checks_reference_loss_cannot_be_imported_as_an_answer():
         imported(*([None] * 3))
     expect_failure(nb01.actor_critic_loss, imported, match="internal reference")
     expect_failure(nb01.actor_critic_loss, module._reference_or_mistake, match="check code, not from your notebook")
+
+
+@pytest.mark.parametrize("name, check", [("td_target", "td_target"), ("actor_critic_loss", "actor_critic_loss"),
+                                         ("online_update", "online_update")])
+def test_package_answers_are_refused_however_reached(name, check):
+    import cs285lab.algos.actor_critic as package
+
+    answer = getattr(package, name)
+    expect_failure(getattr(nb01, check), answer, match="runs the package's own code")
+    wrapper = lambda *args, **kwargs: answer(*args, **kwargs)  # noqa: E731 - a cell that only forwards
+    expect_failure(getattr(nb01, check), wrapper, match="runs the package's own code")

@@ -20,7 +20,7 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from cs285lab.algos.actor_critic import Batch, SeparateActorCritic, train_a2c
-from cs285lab.checks.core import CheckFailed, exercise
+from cs285lab.checks.core import CheckFailed, exercise, own_code
 from cs285lab.budgets import budget, thresholds
 
 CARTPOLE_OBS = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
@@ -72,7 +72,7 @@ def td_target(fn: Callable[..., Any]) -> None:
     terminated = torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0, 0.0])
     gamma = 0.9
     v = next_values.detach()
-    with exercise("td_target") as ex:
+    with exercise("td_target") as ex, own_code(ex, "nb01-td-target", fn, "your td_target"):
         out = ex.expect_tensor(ex.call(fn, rewards, next_values, terminated, gamma), shape=(6,),
                                what="td_target(...)")
         # A hard-coded gamma shows before any comparison: the same output for two different gammas.
@@ -159,7 +159,8 @@ def policy_distribution(fn: Callable[..., Any]) -> None:
 
 def architectures(separate_cls: type, shared_cls: type) -> None:
     """Check SeparateActorCritic (nothing shared) and SharedActorCritic (trunk + two heads)."""
-    with exercise("architectures") as ex:
+    with exercise("architectures") as ex, own_code(ex, "nb01-architectures", (separate_cls, shared_cls),
+                                                   "your SeparateActorCritic or SharedActorCritic"):
         obs = torch.randn(7, 4)
         for name, cls in (("SeparateActorCritic", separate_cls), ("SharedActorCritic", shared_cls)):
             for obs_space, action_space, x in ((CARTPOLE_OBS, TWO_ACTIONS, obs), (CARTPOLE_OBS, BOX_ACTIONS, obs),
@@ -314,7 +315,7 @@ LOSS_MISTAKES = {
 def actor_critic_loss(fn: Callable[..., Any]) -> None:
     """Check actor_critic_loss(model, batch, gamma, value_coef, entropy_coef) -> (loss, stats)."""
     batch = _check_batch()
-    with exercise("actor_critic_loss") as ex:
+    with exercise("actor_critic_loss") as ex, own_code(ex, "nb01-actor-critic-loss", fn, "your actor_critic_loss"):
         ex.expect(not _is_check_code(fn), "this function comes from the course's check code, not from your notebook: "
                   "write actor_critic_loss yourself")
         for gamma, vc, ec in ((0.9, 0.5, 0.0), (0.8, 0.25, 0.1)):
@@ -344,7 +345,7 @@ def actor_critic_loss(fn: Callable[..., Any]) -> None:
 def online_update(fn: Callable[..., Any]) -> None:
     """Check online_update(model, optimizer, obs, action, reward, next_obs, terminated, gamma) on one transition."""
     g = torch.Generator().manual_seed(4)
-    with exercise("online_update") as ex:
+    with exercise("online_update") as ex, own_code(ex, "nb01-online-update", fn, "your online_update"):
         for terminated in (False, True):
             obs, next_obs = torch.randn(4, generator=g).numpy(), torch.randn(4, generator=g).numpy()
             action, reward, gamma = np.int64(1), 0.7, 0.9
