@@ -199,7 +199,7 @@ def test_policy_distribution_accepts_correct(capsys):
 
 
 @pytest.mark.parametrize("broken, match", [
-    (lambda h, s=None: Categorical(probs=h) if s is None else dist_ok(h, s), "passed the network output as probs"),
+    (lambda h, s=None: Categorical(probs=h) if s is None else dist_ok(h, s), "network output is read as probabilities"),
     (lambda h, s=None: dist_ok(h) if s is None else Normal(h, s.exp()), r"Independent\(Normal"),
     (lambda h, s=None: dist_ok(h) if s is None else Independent(Normal(h, s.abs()), 1), "std is log_std itself"),
     # used as the std directly: torch would refuse a negative scale, but the positive probe comes first
@@ -365,7 +365,7 @@ def test_learning_check_fails_without_terminal_mask():
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("broken, match", [
-    (lambda te, tr, pd: (tr, ~pd), "should be `terminated`, not `truncated`"),
+    (lambda te, tr, pd: (tr, ~pd), "follows the time limits"),
     (lambda te, tr, pd: (np.zeros_like(te), ~pd), "False everywhere"),
     (lambda te, tr, pd: (te[:3], ~pd), "one entry per worker"),
 ])

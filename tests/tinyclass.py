@@ -49,7 +49,7 @@ CLASS = {
     "carol": (EPS_ARGMAX, Q_GOOD, ""),
     "dave": (EPS_IMPORTED, Q_STUB, "No idea, sorry."),
 }
-NO_TERMINAL_MISTAKE = "multiply gamma * max Q[s_next] by (1 - terminated)"
+NO_TERMINAL_MISTAKE = "yet your target still counts the value of s_next there"
 TIE_MISTAKE = "on ties you always pick the first best action"
 
 

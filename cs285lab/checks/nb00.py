@@ -77,15 +77,16 @@ def td_target(fn) -> None:
     expected = rewards + gamma * v * (1 - terminated)
     done = torch.clamp(terminated + truncated, max=1.0)
     mistakes = {
-        "no termination mask: at a terminal state there is no next state to bootstrap from; "
-        "multiply gamma * V(s') by (1 - terminated)": rewards + gamma * v,
+        "no termination mask: where terminated is 1 there is no next state to bootstrap from, yet your "
+        "target counts V(s') there": rewards + gamma * v,
         "you stop bootstrapping on truncation too: a time limit is not the end of the task, "
-        "so truncated transitions must still bootstrap; mask with (1 - terminated) only": rewards + gamma * v * (1 - done),
+        "so truncated transitions must still bootstrap": rewards + gamma * v * (1 - done),
         "you masked with truncated instead of terminated; bootstrap through truncation, "
         "not through termination": rewards + gamma * v * (1 - truncated),
-        "the mask is inverted: use (1 - terminated), not terminated": rewards + gamma * v * terminated,
-        "gamma is missing: the bootstrap term is gamma * V(s')": rewards + v * (1 - terminated),
-        "the reward is missing: the target is r + gamma * V(s') * (1 - terminated)": gamma * v * (1 - terminated),
+        "the mask is inverted: V(s') counts only at terminal states, where it should not count at all":
+            rewards + gamma * v * terminated,
+        "gamma is missing: the bootstrapped value is not discounted": rewards + v * (1 - terminated),
+        "the reward is missing: the target is only the discounted next value": gamma * v * (1 - terminated),
     }
     # the package's td_target (notebook 01's reference answer) is refused, however it is called
     with exercise("td_target") as ex, own_code(ex, "nb01-td-target", fn, "your td_target"):

@@ -47,16 +47,18 @@ def transition_flags(fn: Callable[..., Any]) -> None:
         ends, valid = ends.astype(bool), valid.astype(bool)
         ex.diagnose(ends, terminated, {
             "ends_return is True at truncation: a time limit is not the end of the task; the return "
-            "goes on, so bootstrap V(s') there (ends_return = terminated only)": terminated | truncated,
-            "ends_return should be `terminated`, not `truncated`": truncated,
+            "goes on, so the target must still bootstrap V(s') there": terminated | truncated,
+            "ends_return follows the time limits (truncated) and misses the real ends of the task (terminated)":
+                truncated,
             "ends_return is False everywhere: terminal states have no future, mark them": np.zeros(6, bool),
         }, what="ends_return")
         ex.diagnose(valid, ~prev_done, {
             "every step is valid: with NEXT_STEP autoreset the step after an episode end (prev_done) only "
-            "resets the worker (action ignored, reward 0); mark it invalid": np.ones(6, bool),
+            "resets the worker (action ignored, reward 0), so it is not a transition to learn from":
+                np.ones(6, bool),
             "you dropped the last real step of each episode instead of the reset step after it: validity "
             "depends on prev_done, not on this step's terminated/truncated": ~(terminated | truncated),
-            "valid is inverted: it should be True where prev_done is False": prev_done,
+            "valid is inverted: it marks the reset steps as the only valid ones": prev_done,
         }, what="valid")
 
 
@@ -81,9 +83,11 @@ def td_target(fn: Callable[..., Any]) -> None:
         same = ex.expect_tensor(ex.call(fn, rewards, next_values, terminated, 0.5), shape=(6,),
                                 what="td_target(..., gamma=0.5)")
         mistakes = {
-            "you bootstrap past terminal states: multiply gamma * V(s') by (1 - terminated)":
+            "you bootstrap past terminal states: after a terminal state there is no future, so V(s') "
+            "must not count there":
                 rewards + gamma * v,
-            "the mask is inverted: use (1 - terminated), not terminated": rewards + gamma * v * terminated,
+            "the mask is inverted: V(s') counts only at terminal states, where it should not count at all":
+                rewards + gamma * v * terminated,
             "gamma is missing: the target is r + gamma * V(s') * (1 - terminated)": rewards + v * (1 - terminated),
             "gamma multiplies the reward too: only V(s') is discounted": gamma * (rewards + v * (1 - terminated)),
         }
@@ -92,11 +96,11 @@ def td_target(fn: Callable[..., Any]) -> None:
                 if torch.allclose(out.detach(), wrong):
                     ex.fail(message)
             ex.fail("td_target gives the same output for gamma=0.9 and gamma=0.5: it ignores its gamma argument "
-                    "(a hard-coded discount?); use the gamma passed in")
+                    "(a hard-coded discount?)")
         ex.diagnose(out, rewards + gamma * v * (1 - terminated), mistakes, what="td_target(...)")
         ex.expect(not out.requires_grad,
-                  "the target carries gradient: the critic would also move its own target (compute it under "
-                  "torch.no_grad() or .detach() next_values)")
+                  "the target carries gradient: the critic would also move its own target (a target is a fixed "
+                  "regression label, not part of the graph)")
         ex.diagnose(out1, rewards + v, {}, what="td_target with gamma=1 and no terminal state")
 
 
@@ -116,8 +120,8 @@ def policy_distribution(fn: Callable[..., Any]) -> None:
         ex.expect(isinstance(dist, Categorical), "Discrete actions need a Categorical distribution")
         logp = ex.expect_tensor(ex.call(dist.log_prob, actions), shape=(5,), what="log_prob(actions)")
         ex.diagnose(logp, Categorical(logits=logits.detach()).log_prob(actions), {
-            "you passed the network output as probs: it is logits (unnormalized log-probabilities), "
-            "use Categorical(logits=head_out)": Categorical(probs=logits.detach()).log_prob(actions),
+            "the network output is read as probabilities; it is logits (unnormalized log-probabilities, any "
+            "sign, rows not summing to one)": Categorical(probs=logits.detach()).log_prob(actions),
         }, what="log_prob(actions)")
         ex.expect(logp.requires_grad, "log_prob carries no gradient: do not detach the network output")
         # Continuous: a positive log_std first, so using it directly as std runs and can be named
@@ -293,21 +297,25 @@ def _fingerprint(model: nn.Module, loss: torch.Tensor) -> torch.Tensor:
 
 
 LOSS_MISTAKES = {
-    "you bootstrap past terminal states: the target needs (1 - terminated)": {"bootstrap_mask": False},
-    "the invalid rows (batch.mask False: NEXT_STEP reset steps) enter the loss: average over the valid rows "
-    "only (weights mask / mask.sum())": {"use_valid": False},
-    "the advantage carries gradient: the policy loss then also trains the critic; use "
-    "A = (target - V(s)).detach() in the policy term": {"detach_adv": False},
-    "gradient flows through the target V(s'): the critic would chase a moving target; compute V(s') under "
-    "torch.no_grad()": {"detach_target": False},
-    "the policy term has the wrong sign: minimize -log pi(a|s) * A (gradient ascent on J)": {"pg_sign": -1.0},
+    "you bootstrap past terminal states: the target counts V(s') after states that have no future":
+        {"bootstrap_mask": False},
+    "the invalid rows (batch.mask False: NEXT_STEP reset steps) enter the loss: the loss averages over "
+    "transitions that never happened": {"use_valid": False},
+    "the advantage carries gradient: the policy loss then also trains the critic (in the policy term the "
+    "advantage is a fixed weight)": {"detach_adv": False},
+    "gradient flows through the target V(s'): the critic would chase a moving target (the target is a fixed "
+    "regression label)": {"detach_target": False},
+    "the policy term has the wrong sign: minimizing it makes actions with a positive advantage less likely "
+    "(gradient descent on J instead of ascent)": {"pg_sign": -1.0},
     "V(s) has shape [B,1] while the target is [B]: (V - y)**2 broadcasts to [B,B] and its mean mixes every "
-    "pair of rows; squeeze(-1) the value": {"broadcast": "mean"},
+    "pair of rows instead of pairing each V(s) with its own target": {"broadcast": "mean"},
     "V(s) has shape [B,1] while the target is [B]: (V - y)**2 broadcasts to [B,B], so the weighted sum mixes "
-    "every pair of rows; squeeze(-1) the value": {"broadcast": "weighted"},
-    "value_coef weights the wrong term: loss = policy_loss + value_coef * value_loss - entropy_coef * entropy":
+    "every pair of rows instead of pairing each V(s) with its own target": {"broadcast": "weighted"},
+    "value_coef weights the wrong term: it scales the critic's regression loss, and the policy term is "
+    "left at weight one":
         {"value_coef_on_policy": True},
-    "the entropy bonus has the wrong sign: subtract entropy_coef * entropy (more entropy, lower loss)":
+    "the entropy bonus has the wrong sign: more entropy raises your loss, so training makes the policy "
+    "less random instead of keeping it exploring":
         {"entropy_sign": -1.0},
 }
 
@@ -361,7 +369,7 @@ def online_update(fn: Callable[..., Any]) -> None:
                 if all(gr is None or not gr.any() for gr in grads):
                     ex.fail("the parameters did not change, and after your update every gradient is zero or None: "
                             "zero_grad() ran after backward() (before step() could use the gradients) or backward() "
-                            "never ran; the order is zero_grad(), backward(), step()")
+                            "never ran; step() uses the gradients backward() just computed")
                 ex.fail("the parameters did not change although the gradients are set: optimizer.step() was not "
                         "called after loss.backward()")
             batch = Batch(obs=torch.as_tensor(obs)[None], actions=torch.as_tensor(action)[None],

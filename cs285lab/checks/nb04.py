@@ -13,12 +13,12 @@ from cs285lab.budgets import thresholds
 UNSEEN_PAIRS = ("you planned from (s, a) pairs that were never tried: the model knows nothing about them. "
                 "Sample only from the pairs stored in the model (e.g. list(model))")
 BEHAVIOUR_ACTION = ("your target used Q[s_next, a], the value of the action you just took, at s_next; "
-                    "Q-learning's target takes the max over actions there: r + gamma * Q[s_next].max()")
+                    "Q-learning's target uses the best action's value there, whichever action comes next")
 NO_UPDATE = ("planning did not change Q: each of the n planning steps must apply q_learning_update "
              "to a simulated transition from the model")
 N_PLANNING = 20  # planning steps of the learning check (the book: n = 50 nearly optimal by episode 3)
 NO_TERMINAL = ("you bootstrap past the goal: when the transition terminated there is no next state, "
-               "the target is r alone (multiply gamma * max Q[s_next] by (1 - terminated))")
+               "yet your target still counts the value of s_next there")
 
 
 def epsilon_greedy(fn) -> None:
