@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import cs285lab
-from cs285lab.budgets import LEGACY_KEYS, budget, budget_file, profile
+from cs285lab.budgets import LEGACY_KEYS, budget, budget_file, profile, thresholds
 from cs285lab.budgets.audit import repeated_numbers
 
 
@@ -61,11 +61,41 @@ def test_unknown_notebook_lists_the_known_ones():
 @pytest.mark.parametrize("path", budget_files(), ids=lambda p: p.name)
 def test_every_budget_file_is_well_formed(path):
     tables = tomllib.loads(path.read_text())
-    assert set(tables) <= {"full", "ci"} and "full" in tables, f"{path.name}: only [full] and [ci] tables"
-    assert set(tables.get("ci", {})) <= set(tables["full"]), f"{path.name}: [ci] keys must exist in [full]"
+    assert set(tables) <= {"full", "ci", "smoke"} and "full" in tables, f"{path.name}: only [full], [ci] and [smoke] tables"
+    for extra in ("ci", "smoke"):
+        assert set(tables.get(extra, {})) <= set(tables["full"]), f"{path.name}: [{extra}] keys must exist in [full]"
     name = path.name.removesuffix(".toml")
-    full, ci = budget(name, "full"), budget(name, "ci")
-    assert vars(full).keys() == vars(ci).keys()
+    full, ci, smoke = budget(name, "full"), budget(name, "ci"), budget(name, "smoke")
+    assert vars(full).keys() == vars(ci).keys() == vars(smoke).keys()
+
+
+@pytest.mark.parametrize("path", budget_files(), ids=lambda p: p.name)
+def test_smoke_runs_are_short_and_judge_no_learning(path):
+    # smoke is for tests that a notebook still runs (tests/test_previous_version.py): every run is at most
+    # as long as at ci, and no learning threshold can fail
+    name = path.name.removesuffix(".toml")
+    ci, smoke = budget(name, "ci"), budget(name, "smoke")
+    for key, config in vars(smoke).items():
+        if hasattr(config, "total_steps"):
+            assert config.total_steps <= min(1000, getattr(ci, key).total_steps), f"{name} [smoke.{key}] is not short"
+    if "thresholds" in tables_of(name):
+        for key, value in thresholds(name, "smoke").items():
+            assert value in (float("inf"), float("-inf"), 0.0), f"{name}: smoke threshold {key} = {value} can fail"
+
+
+def test_claims_are_not_asserted_at_smoke(monkeypatch):
+    from cs285lab.claims import claim
+
+    monkeypatch.setenv("CS285LAB_PROFILE", "smoke")
+    assert profile() == "smoke"
+    claim("nb05-mbpo-faster", False, observed="a few hundred steps measure nothing")  # not asserted
+    monkeypatch.setenv("CS285LAB_PROFILE", "ci")
+    with pytest.raises(AssertionError, match="nb05-mbpo-faster"):
+        claim("nb05-mbpo-faster", False, observed="at ci it is")
+
+
+def tables_of(name: str) -> dict:
+    return budget_file(name)["full"]
 
 
 def test_seed_everything_repeats_numbers_and_pins_one_thread():

@@ -317,6 +317,16 @@ def test_private_loader_ignores_monkeypatched_checks(monkeypatch):
     assert issubclass(CheckFailed, AssertionError)
 
 
+def test_private_loader_puts_back_the_graders_profile(monkeypatch):
+    # a student cell that sets CS285LAB_PROFILE=smoke would otherwise grade its learning with no thresholds
+    monkeypatch.setenv("CS285LAB_PROFILE", "ci")
+    namespace: dict = {}
+    exec(loader_cell("_private", "nonce", ROOT / "cs285lab" / "checks"), namespace)
+    monkeypatch.setenv("CS285LAB_PROFILE", "smoke")  # the student's cell
+    namespace["_private"]("nb05")
+    assert os.environ["CS285LAB_PROFILE"] == "ci"
+
+
 def test_a_student_folder_lists_missing_notebooks_unless_one_is_chosen(tmp_path, batch, capsys):
     solutions = tmp_path / "solutions"
     shutil.copytree(batch["solutions"], solutions)

@@ -1,5 +1,10 @@
 """Training budgets: one file per notebook (`budgets/nbNN.toml`), two profiles (full for students, ci for tests).
 
+A third, `smoke`, is for tests of compatibility only (does a notebook saved from the previous release, or
+a student copy, still run against today's package?): the [ci] budget with the file's [smoke] table on top,
+runs a few hundred steps long and learning thresholds that accept anything. It measures nothing: claims
+are not asserted there (`claims.claim` asserts at `PROFILES` only), learning is judged at ci and full.
+
     B = cs285lab.budget("nb02")
     B.sync                  # an A2CConfig: the notebook's synchronous run, built from the [full.sync] table
     B.sync_workers          # a plain size: [1, 2, 4, 8, 16]
@@ -33,10 +38,11 @@ from importlib import resources
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["CONFIG_KEY", "LEGACY_KEYS", "PROFILES", "PROFILE_VAR", "SPECIAL_TABLES", "Budget", "budget", "budget_file",
+__all__ = ["CONFIG_KEY", "LEGACY_KEYS", "PROFILES", "PROFILE_VAR", "SMOKE", "SPECIAL_TABLES", "Budget", "budget", "budget_file",
            "config_classes", "profile", "raw_budget", "thresholds"]
 
-PROFILES = ("full", "ci")
+PROFILES = ("full", "ci")  # the profiles that measure: claims, references and the budget audit cover these
+SMOKE = "smoke"            # runs every cell, measures nothing (tests of compatibility; see above)
 PROFILE_VAR = "CS285LAB_PROFILE"
 CONFIG_KEY = "config"      # in a config table: the name of the config class it builds
 SPECIAL_TABLES = ("shared", "thresholds")
@@ -66,15 +72,15 @@ LEGACY_KEYS: dict[str, dict[str, str]] = {
 
 
 def profile() -> str:
-    """Return the active budget profile: `full` (default) or `ci` (set CS285LAB_PROFILE=ci)."""
+    """Return the active budget profile: `full` (default), `ci` or `smoke` (set CS285LAB_PROFILE=ci)."""
     raw = os.environ.get(PROFILE_VAR)
     if raw is None:
         return "full"
     name = raw.strip().lower()
     if not name:  # e.g. `CS285LAB_PROFILE= make ...`: say so rather than silently run the long budget
         raise ValueError(f"{PROFILE_VAR} is set but empty; unset it for the full budget or set it to one of {PROFILES}")
-    if name not in PROFILES:
-        raise ValueError(f"{PROFILE_VAR}={name!r} is not a known profile; use one of {PROFILES}")
+    if name not in (*PROFILES, SMOKE):
+        raise ValueError(f"{PROFILE_VAR}={name!r} is not a known profile; use one of {(*PROFILES, SMOKE)}")
     return name
 
 
@@ -119,17 +125,17 @@ def budget_file(notebook: str) -> dict[str, Any]:
 
 
 def raw_budget(notebook: str, profile_name: str, tables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The budget file's [full] table with [ci]'s values on top (for `ci`), tables unbuilt: what the file states.
+    """The budget file's [full] table with [ci]'s values on top (for `ci`; and [smoke]'s on those for
+    `smoke`), tables unbuilt: what the file states.
 
     `tables` replaces the file's contents (what the budget audit uses to try a file without one of its lines)."""
-    if profile_name not in PROFILES:
-        raise ValueError(f"unknown profile {profile_name!r}; use one of {PROFILES}")
+    if profile_name not in (*PROFILES, SMOKE):
+        raise ValueError(f"unknown profile {profile_name!r}; use one of {(*PROFILES, SMOKE)}")
     tables = budget_file(notebook) if tables is None else tables
     where = f"budgets/{notebook}.toml"
-    merged = _overlay(tables["full"], tables.get("ci", {}) if profile_name == "ci" else {}, where)
-    if profile_name != "ci":
-        _overlay(tables["full"], tables.get("ci", {}), where)  # the same shape check either way
-    return merged
+    ci = _overlay(tables["full"], tables.get("ci", {}), where)  # the same shape check in every profile
+    smoke = _overlay(ci, tables.get(SMOKE, {}), where, profile=SMOKE)
+    return {"full": _overlay(tables["full"], {}, where), "ci": ci, SMOKE: smoke}[profile_name]
 
 
 def budget(notebook: str, profile_name: str | None = None, tables: dict[str, Any] | None = None) -> Budget:
@@ -182,16 +188,16 @@ def _check_shared(shared: dict[str, Any], values: dict[str, Any], where: str) ->
         raise ValueError(f"{where} [shared]: {unused} is a field of none of the notebook's configs")
 
 
-def _overlay(full: dict, ci: dict, where: str, path: str = "") -> dict:
+def _overlay(full: dict, ci: dict, where: str, path: str = "", profile: str = "ci") -> dict:
     """`full` with `ci`'s values on top, table by table; a ci key that [full] lacks is an error (same shape)."""
     unknown = sorted(set(ci) - set(full))
     # Config tables (and [shared]) hold config fields: ci may change a field that full leaves at its default.
     if unknown and path in ("", ".thresholds"):
-        raise ValueError(f"{where}: [ci{path}] keys {unknown} are missing from [full{path}]")
+        raise ValueError(f"{where}: [{profile}{path}] keys {unknown} are missing from [full{path}]")
     merged = dict(full)
     for key, value in ci.items():
         base = full.get(key, {} if isinstance(value, dict) else None)
         if key in full and isinstance(base, dict) != isinstance(value, dict):
             raise ValueError(f"{where}: {key!r} is a table in one profile and a value in the other")
-        merged[key] = _overlay(base, value, where, f"{path}.{key}") if isinstance(value, dict) else value
+        merged[key] = _overlay(base, value, where, f"{path}.{key}", profile) if isinstance(value, dict) else value
     return merged

@@ -45,7 +45,8 @@ def loader_cell(loader_name: str, nonce: str, checks_dir: Path) -> str:
     It runs before any student code, captures the builtins it needs, and re-executes
     cs285lab/checks/core.py and the notebook's check module from the installed files on every
     call, so a student cell that replaces `cs285lab.checks.load`, a check function, or the check
-    toolkit in sys.modules does not change what a check cell runs. After a check returns, the
+    toolkit in sys.modules does not change what a check cell runs. It also puts back the budget profile
+    the grader chose (a cell that sets CS285LAB_PROFILE would otherwise choose its own thresholds). After a check returns, the
     check cell calls `.passed(cell_id)`, which prints a per-run nonce the grader requires.
     """
     return f'''# Inserted by the cs285lab grader before any student code; not part of the notebook.
@@ -54,6 +55,8 @@ def _cs285lab_make_loader(checks_dir, nonce, out, _open=open, _compile=compile, 
     import os as _os
     import sys as _sys
     import types as _types
+
+    profile = _os.environ.get("CS285LAB_PROFILE")
 
     def _fresh(name, path):
         module = _types.ModuleType(name)
@@ -66,6 +69,10 @@ def _cs285lab_make_loader(checks_dir, nonce, out, _open=open, _compile=compile, 
     def load(notebook):
         if not _isinstance(notebook, _str) or not notebook.isidentifier() or notebook.startswith("_"):
             raise ValueError(f"not a check module name: {{notebook!r}}")
+        if profile is None:
+            _os.environ.pop("CS285LAB_PROFILE", None)
+        else:
+            _os.environ["CS285LAB_PROFILE"] = profile
         keys = ("cs285lab.checks", "cs285lab.checks.core")
         saved = {{key: _sys.modules.get(key) for key in keys}}
         try:

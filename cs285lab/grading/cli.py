@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook", action="append", default=[], metavar="NAME",
                    help="grade only this reference notebook (file name or prefix, e.g. 03); repeatable")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="notebooks graded in parallel (default 1)")
-    p.add_argument("--profile", choices=("ci", "full"), default="ci",
-                   help="training budget in the kernel (default: ci, the small one)")
+    p.add_argument("--profile", choices=("ci", "full", "smoke"), default="ci",
+                   help="training budget in the kernel (default: ci, the small one; smoke runs every cell but "
+                        "judges no learning: for testing that notebooks still run, never for grades)")
     p.add_argument("--cell-timeout", type=float, default=300.0, metavar="S", help="per-cell limit (default 300 s)")
     p.add_argument("--notebook-timeout", type=float, default=None, metavar="S",
                    help="per-notebook limit (default 900 s with --profile ci, 1800 s with full)")
@@ -156,7 +157,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     start = time.monotonic()
     if args.notebook_timeout is None:
-        args.notebook_timeout = 900.0 if args.profile == "ci" else 1800.0
+        args.notebook_timeout = 1800.0 if args.profile == "full" else 900.0
     if args.jobs < 1:
         raise GradingFailure("-j must be at least 1")
     for name in ("cell_timeout", "notebook_timeout", "memory_mb", "file_mb"):

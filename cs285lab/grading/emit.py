@@ -149,7 +149,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"error: --shards {args.shards} is more than the {class_size} submission(s)", file=sys.stderr)
         return 2
     if args.notebook_timeout is None:
-        args.notebook_timeout = 900.0 if args.profile == "ci" else 1800.0
+        args.notebook_timeout = 1800.0 if args.profile == "full" else 900.0
     notebooks = len([n for n in refs if not args.notebook or any(n.startswith(p) for p in args.notebook)])
     text = (slurm(args, argv, args.shards, notebooks, class_size) if args.emit == "slurm"
             else k8s(args, argv, args.shards, args.image))
