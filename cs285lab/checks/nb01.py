@@ -370,14 +370,14 @@ def online_update(fn: Callable[..., Any]) -> None:
                     ex.fail("the parameters did not change, and after your update every gradient is zero or None: "
                             "zero_grad() ran after backward() (before step() could use the gradients) or backward() "
                             "never ran; step() uses the gradients backward() just computed")
-                ex.fail("the parameters did not change although the gradients are set: optimizer.step() was not "
-                        "called after loss.backward()")
+                ex.fail("the parameters did not change although the gradients are set: no optimizer step was "
+                        "taken after the backward pass")
             batch = Batch(obs=torch.as_tensor(obs)[None], actions=torch.as_tensor(action)[None],
                           rewards=torch.tensor([reward]), next_obs=torch.as_tensor(next_obs)[None],
                           terminated=torch.tensor([float(terminated)]))
             expected = _sgd_result(batch, gamma, {})
-            mistakes = {"you did not zero the gradients before backward(): old gradients are added in "
-                        "(optimizer.zero_grad())": _sgd_result(batch, gamma, {}, stale=0.5)}
+            mistakes = {"you did not zero the gradients before backward(): this step's gradient was added to the "
+                        "ones left over from the previous step": _sgd_result(batch, gamma, {}, stale=0.5)}
             for message, flags in LOSS_MISTAKES.items():
                 if "use_valid" in flags:
                     continue  # a single transition has no invalid rows

@@ -74,8 +74,8 @@ def reset_workers(fn: Callable[..., Any]) -> None:
                   "pass the seeds to envs.reset")
         ex.diagnose(rows.astype(np.float64), expected.astype(np.float64), {}, what="the first observations (use seeds seed, seed + 1, ..., seed + N - 1)")
         ex.expect(np.array_equal(samples[0], samples[1]),
-                  "the action space is not seeded, so random actions differ from run to run: "
-                  "call envs.action_space.seed(seed)")
+                  "the action space is not seeded, so random actions differ from run to run: the action space "
+                  "draws its samples from a generator of its own, apart from the seeds envs.reset takes")
 
 
 # ------------------------------------------------------------------------------------------

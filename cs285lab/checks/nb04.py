@@ -74,7 +74,7 @@ def _updated(Q: np.ndarray, s: int, a: int, target: float, alpha: float) -> np.n
 
 
 def q_learning_update(fn) -> None:
-    """Check q_learning_update(Q, s, a, r, s_next, terminated, alpha, gamma): in place, max target, terminal mask."""
+    """Check q_learning_update: Q changes in place, towards the max over next actions, not past a terminal state."""
     alpha, gamma = 0.5, 0.9
     with exercise("q_learning_update") as ex:
         for s, a, r, s_next, terminated in ((2, 0, 0.5, 3, False), (1, 2, 1.0, 4, True)):
@@ -90,9 +90,9 @@ def q_learning_update(fn) -> None:
                 BEHAVIOUR_ACTION: _updated(Q, s, a, r + gamma * Q[s_next, a] * (1 - done), alpha),
                 "your target takes the max over Q[s], the state you left; it must be Q[s_next], the state you reached":
                     _updated(Q, s, a, r + gamma * Q[s].max() * (1 - done), alpha),
-                "you replaced Q[s, a] by the target; move it a step alpha towards it: Q[s, a] += alpha * (target - Q[s, a])":
+                "you replaced Q[s, a] by the target; it should move only a fraction alpha of the way towards it":
                     _updated(Q, s, a, r + gamma * Q[s_next].max() * (1 - done), 1.0),
-                "the update has the wrong sign: Q[s, a] += alpha * (target - Q[s, a]), not (Q[s, a] - target)":
+                "the update has the wrong sign: your Q[s, a] moved away from the target":
                     _updated(Q, s, a, 2 * Q[s, a] - (r + gamma * Q[s_next].max() * (1 - done)), alpha),
                 "the reward is missing from the target: r + gamma * max Q[s_next]":
                     _updated(Q, s, a, gamma * Q[s_next].max() * (1 - done), alpha),
@@ -107,7 +107,7 @@ def q_learning_update(fn) -> None:
 
 
 def update_model(fn) -> None:
-    """Check update_model(model, s, a, r, s_next, terminated): model[(s, a)] = (r, s_next, terminated), last outcome."""
+    """Check update_model: the model remembers the last outcome seen for each (s, a) pair."""
     with exercise("update_model") as ex:
         model: dict = {}
         ex.call(lambda: fn(model, 3, 1, 0.0, 4, False))
