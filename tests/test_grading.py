@@ -236,11 +236,11 @@ def test_notebook_time_limit(tmp_path, batch):
     (tmp_path / "sleeper").mkdir()
     nbformat.write(nb, tmp_path / "sleeper" / NB00.name)
     done = _grade(str(tmp_path / "sleeper"), "--out", str(tmp_path / "out"), "--solutions", str(batch["solutions"]),
-                  "--notebook-timeout", "12", "--cell-timeout", "600")
+                  "--notebook-timeout", "6", "--cell-timeout", "600")
     assert done.returncode == 0, done.stderr
     rows = _table(tmp_path / "out" / "grades.csv")
     assert [(r["exercise"], r["status"], r["points"]) for r in rows] == [(RTG, "timeout", "0"), (TD, "timeout", "0")]
-    assert all("time limit of 12 s" in r["message"] for r in rows)
+    assert all("time limit of 6 s" in r["message"] for r in rows)
 
 
 def test_shards_split_by_sorted_name(tmp_path, batch, capsys):

@@ -116,16 +116,29 @@ _GRADED: dict[str, Path] = {}
 
 
 def graded(tmp_path_factory) -> Path:
-    """The tiny class graded once per test session (per xdist worker): root/solutions, root/class, root/out.
+    """The tiny class graded once per test session, shared by the xdist workers: root/solutions, root/class,
+    root/out.
 
-    Shared by every test that reads the result: copy it (`copy_of`) before changing anything.
+    Shared by every test that reads the result: copy it (`copy_of`) before changing anything. Under xdist the
+    workers' temporary folders sit in one folder of the session; the first worker to get here grades the class
+    there, under a lock, and the others wait for it and read the same result.
     """
     if "root" not in _GRADED:
-        root = tmp_path_factory.mktemp("tinyclass", numbered=True)
-        solutions, klass = build(root)
-        result = grade(solutions, klass, root / "out")
-        assert result.returncode == 0, result.stderr
-        (root / "stderr.txt").write_text(result.stderr, encoding="utf-8")
+        import fcntl
+
+        shared = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            shared = shared.parent  # this session's folder, above every worker's own
+        root = shared / "tinyclass-graded"
+        with open(shared / "tinyclass.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (root / ".graded").exists():  # an earlier attempt that failed half-way is started over
+                shutil.rmtree(root, ignore_errors=True)
+                solutions, klass = build(root)
+                result = grade(solutions, klass, root / "out")
+                assert result.returncode == 0, result.stderr
+                (root / "stderr.txt").write_text(result.stderr, encoding="utf-8")
+                (root / ".graded").touch()
         _GRADED["root"] = root
     return _GRADED["root"]
 
