@@ -29,6 +29,7 @@ a solution cell that pastes one (`pasted_answers`, normalized source). Every twi
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -140,12 +141,27 @@ def reexported_names(full_names: set[str]) -> set[str]:
     """`full_names` (dotted, e.g. 'cs285lab.algos.actor_critic.targets.td_target') plus every name a module
     re-exports them under (`from .targets import td_target` makes 'cs285lab.algos.actor_critic.td_target'),
     read from the source without importing anything."""
+    imports = _package_imports()
+    names, grew = set(full_names), True
+    while grew:  # to a fixpoint: a package may re-export what a subpackage re-exports
+        grew = False
+        for module, source, name in imports:
+            if f"{source}.{name}" in names and f"{module}.{name}" not in names:
+                names.add(f"{module}.{name}")
+                grew = True
+    return names
+
+
+@functools.lru_cache(maxsize=1)
+def _package_imports() -> tuple[tuple[str, str, str], ...]:
+    """Every `from X import name` of the package's modules, as (importing module, source module, name); the
+    package's source is parsed once per process (a grading command asks once per exercise)."""
     import ast
     from pathlib import Path
 
     package = Path(__file__).resolve().parent
-    imports: list[tuple[str, str, str]] = []  # (importing module, source module, name)
-    for path in package.rglob("*.py"):
+    imports: list[tuple[str, str, str]] = []
+    for path in sorted(package.rglob("*.py")):
         parts = ("cs285lab", *path.relative_to(package).with_suffix("").parts)
         module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         here = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
@@ -156,14 +172,7 @@ def reexported_names(full_names: set[str]) -> set[str]:
                     base = here.split(".")[: len(here.split(".")) - node.level + 1]
                     source = ".".join(base + ([source] if source else []))
                 imports += [(module, source, a.name) for a in node.names if a.asname in (None, a.name)]
-    names, grew = set(full_names), True
-    while grew:  # to a fixpoint: a package may re-export what a subpackage re-exports
-        grew = False
-        for module, source, name in imports:
-            if f"{source}.{name}" in names and f"{module}.{name}" not in names:
-                names.add(f"{module}.{name}")
-                grew = True
-    return names
+    return tuple(imports)
 
 
 # ------------------------------------------------------------------ answers that must stay: refused at run time

@@ -392,3 +392,20 @@ def test_hidden_tests_run_in_grading_and_either_version_of_a_check_cell_is_uncha
         assert assembled.protected == {}
         assert any("hidden test ran" in c.source for c in assembled.notebook.cells)
     assert "hidden test ran" not in json.dumps(ref.student)
+
+
+def test_the_graders_processes_skip_jsonschemas_grammar_compiler_and_still_validate_notebooks():
+    # ~1.2 s of every grading process went to compiling rfc3987-syntax's grammars for a format check that
+    # notebook validation never uses; with it marked absent, nbformat still validates and rejects
+    from cs285lab.grading.run import SKIP_SLOW_IMPORTS
+
+    script = SKIP_SLOW_IMPORTS + (
+        "import nbformat\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
+        "nbformat.validate(nb)\n"
+        "nb.cells[0]['cell_type'] = 'nonsense'\n"
+        "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    print('rejected')\n"
+        "print('lark' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["rejected", "False"], done.stdout
