@@ -94,7 +94,6 @@ def main(argv: list[str]) -> int:
         return merge_main(argv[1:])
     args = build_parser().parse_args(argv)
     args.argv = list(argv)
-    sys.modules.setdefault("rfc3987_syntax", None)  # before nbformat is imported: see run.SKIP_SLOW_IMPORTS
     if args.emit:
         from cs285lab.grading.emit import main as emit_main
 
