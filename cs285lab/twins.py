@@ -138,14 +138,12 @@ def declared_twins() -> list[Twin]:
 
 
 def reexported_names(full_names: set[str]) -> set[str]:
-    """`full_names` (dotted, e.g. 'cs285lab.algos.actor_critic.targets.td_target') plus every name a module
-    re-exports them under (`from .targets import td_target` makes 'cs285lab.algos.actor_critic.td_target'),
-    read from the source without importing anything."""
-    imports = _package_imports()
+    """`full_names` (dotted) plus every name a module re-exports them under, read from source without importing:
+    `from .targets import td_target` makes 'cs285lab.algos.actor_critic.td_target'."""
     names, grew = set(full_names), True
     while grew:  # to a fixpoint: a package may re-export what a subpackage re-exports
         grew = False
-        for module, source, name in imports:
+        for module, source, name in _package_imports():
             if f"{source}.{name}" in names and f"{module}.{name}" not in names:
                 names.add(f"{module}.{name}")
                 grew = True
@@ -154,10 +152,8 @@ def reexported_names(full_names: set[str]) -> set[str]:
 
 @functools.lru_cache(maxsize=1)
 def _package_imports() -> tuple[tuple[str, str, str], ...]:
-    """Every `from X import name` of the package's modules, as (importing module, source module, name); the
-    package's source is parsed once per process (a grading command asks once per exercise)."""
+    """Every `from X import name` in the package, as (importing module, source module, name), parsed once."""
     import ast
-    from pathlib import Path
 
     package = Path(__file__).resolve().parent
     imports: list[tuple[str, str, str]] = []
@@ -165,13 +161,10 @@ def _package_imports() -> tuple[tuple[str, str, str], ...]:
         parts = ("cs285lab", *path.relative_to(package).with_suffix("").parts)
         module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         here = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.ImportFrom):
-                source = node.module or ""
-                if node.level:
-                    base = here.split(".")[: len(here.split(".")) - node.level + 1]
-                    source = ".".join(base + ([source] if source else []))
-                imports += [(module, source, a.name) for a in node.names if a.asname in (None, a.name)]
+        for node in (n for n in ast.parse(path.read_text(encoding="utf-8")).body if isinstance(n, ast.ImportFrom)):
+            base = here.split(".")[: len(here.split(".")) - node.level + 1] if node.level else []
+            source = ".".join(base + ([node.module] if node.module else [])) if node.level else (node.module or "")
+            imports += [(module, source, a.name) for a in node.names if a.asname in (None, a.name)]
     return tuple(imports)
 
 

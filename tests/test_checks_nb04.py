@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pasted import as_written_by_a_student
+
 from cs285lab.algos import dyna as ref
 from cs285lab.checks import CheckFailed, load
 
@@ -23,7 +25,7 @@ def test_reference_passes_every_check(capsys):
     nb04.q_learning_update(ref.q_learning_update)
     nb04.update_model(ref.update_model)
     nb04.planning(ref.planning)
-    nb04.dyna_q(ref.dyna_q)
+    nb04.dyna_q(as_written_by_a_student(ref.dyna_q))  # the package's own dyna_q is refused (below)
     out = capsys.readouterr().out
     for name in ("epsilon_greedy", "q_learning_update", "update_model", "planning", "dyna_q"):
         assert f"✓ {name}: all" in out
@@ -317,9 +319,24 @@ def test_dyna_wrong_number_of_episodes():
 
 def test_dyna_always_plans():
     def fixed_planning(env, n_planning, episodes, rng, **kwargs):
-        return ref.dyna_q(env, 20, episodes, rng)       # ignores n_planning
+        return own_dyna_q(env, 20, episodes, rng)       # ignores n_planning
+
+    own_dyna_q = as_written_by_a_student(ref.dyna_q)
 
     fails(nb04.dyna_q, fixed_planning, "without planning \\(n = 0\\)")
+
+
+@pytest.mark.parametrize("reach", ["twin", "runs"])
+def test_the_package_dyna_q_is_refused_however_it_is_reached(reach):
+    import importlib
+
+    def wrapper(env, n_planning, episodes, rng):
+        package = importlib.import_module("cs285lab.algos." + "dyna")
+        if reach == "twin":
+            return package.dyna_q(env, n_planning, episodes, rng)
+        return package.dyna_q_runs(n_planning, runs=1, episodes=episodes, seed=int(rng.integers(1000))).steps[0].tolist()
+
+    fails(nb04.dyna_q, wrapper, "package's own code")
 
 
 def test_an_unnamed_q_update_mistake_gets_a_reproducible_worked_case():
