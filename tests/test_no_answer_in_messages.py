@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs285lab.notebook_format import CODE_BEGIN, CODE_END
+from test_student_notebooks import solution_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -27,17 +27,9 @@ def _normalized(line: str) -> str:
 
 
 def _solution_lines(path: Path) -> set[str]:
-    lines = set()
-    for cell in nbformat.read(path, as_version=4).cells:
-        inside = False
-        for line in cell.source.splitlines() if cell.cell_type == "code" else []:
-            if line.strip().startswith(CODE_BEGIN.strip()):
-                inside = True
-            elif line.strip().startswith(CODE_END.strip()):
-                inside = False
-            elif inside and not line.strip().startswith("#") and len(_normalized(line)) >= 12:
-                lines.add(_normalized(line))
-    return lines
+    regions, _ = solution_lines(nbformat.read(path, as_version=4))  # hints already dropped
+    return {_normalized(line) for body in regions for line in body
+            if not line.strip().startswith("#") and len(_normalized(line)) >= 12}
 
 
 def _check_messages(module: Path) -> list[str]:

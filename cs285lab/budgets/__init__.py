@@ -134,8 +134,9 @@ def raw_budget(notebook: str, profile_name: str, tables: dict[str, Any] | None =
     tables = budget_file(notebook) if tables is None else tables
     where = f"budgets/{notebook}.toml"
     ci = _overlay(tables["full"], tables.get("ci", {}), where)  # the same shape check in every profile
-    smoke = _overlay(ci, tables.get(SMOKE, {}), where, profile=SMOKE)
-    return {"full": _overlay(tables["full"], {}, where), "ci": ci, SMOKE: smoke}[profile_name]
+    if profile_name == SMOKE:
+        return _overlay(ci, tables.get(SMOKE, {}), where, profile=SMOKE)
+    return ci if profile_name == "ci" else dict(tables["full"])
 
 
 def budget(notebook: str, profile_name: str | None = None, tables: dict[str, Any] | None = None) -> Budget:
