@@ -274,6 +274,21 @@ def test_regeneration_remembers_the_protected_cells_it_replaces(tmp_path):
     assert "add" not in known, "solution cells are the student's, not a released version"
 
 
+def test_student_copy_carries_the_kernels_kernelspec_whatever_the_solution_says(tmp_path):
+    """JupyterLab writes the kernel's kernelspec on opening: a solution saved under another display name
+    ("Python 3", an older ipykernel) must not give students a notebook that opens modified."""
+    from ipykernel.kernelspec import get_kernel_dict
+
+    solutions, out = course(tmp_path)
+    solution = solutions / "01_demo.ipynb"
+    nb = read_notebook(solution)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nbformat.write(nb, solution)
+    make_students(solutions, out)
+    spec = read_notebook(out / "01_demo.ipynb").metadata["kernelspec"]
+    assert spec == {"display_name": get_kernel_dict()["display_name"], "language": "python", "name": "python3"}
+
+
 def test_student_copy_carries_the_kernels_language_info_and_check_ignores_its_versions(tmp_path):
     """JupyterLab writes the kernel's language_info on opening: a generated notebook already holds it
     (so it opens unmodified), and a copy generated on another Python (other version fields) is in sync."""

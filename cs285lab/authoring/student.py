@@ -134,6 +134,14 @@ def _with_read_only_note(cell: nbformat.NotebookNode, kind: str) -> str:
     return "\n".join([*lines[:at], READ_ONLY_NOTES[kind], *lines[at:]])
 
 
+def kernel_spec() -> dict:
+    """The kernelspec of the course's kernel (ipykernel's python3) as JupyterLab writes it into a notebook."""
+    from ipykernel.kernelspec import KERNEL_NAME, get_kernel_dict
+
+    spec = get_kernel_dict()
+    return {"display_name": spec["display_name"], "language": spec["language"], "name": KERNEL_NAME}
+
+
 def kernel_language_info() -> dict:
     """The language_info the course's kernel (ipykernel, this interpreter) reports, as JupyterLab saves it."""
     from ipykernel.ipkernel import IPythonKernel
@@ -183,11 +191,10 @@ def to_student(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
         if meta and meta["kind"] == "written":
             meta.pop("rubric", None)  # the grading rubric stays with the instructor
     # Only what the kernel needs (saved UI state would make regeneration depend on who last opened the
-    # solution), with language_info exactly as the kernel reports it: JupyterLab writes the kernel's
-    # language_info into a notebook on opening, so anything else opens the notebook "modified".
+    # solution), with kernelspec and language_info exactly as the kernel reports them: JupyterLab writes
+    # both into a notebook on opening, so anything else opens the notebook "modified".
     student.metadata = nbformat.from_dict({
-        "kernelspec": nb.metadata.get("kernelspec", {"display_name": "Python 3 (ipykernel)",
-                                                     "language": "python", "name": "python3"}),
+        "kernelspec": kernel_spec(),
         "language_info": kernel_language_info(),
     })
     student.metadata["cs285lab"] = {"generated_from": f"solutions/{name}",
