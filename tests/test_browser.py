@@ -465,17 +465,6 @@ def test_a_reopened_notebook_shows_the_last_figure_and_quiz_instead_of_a_widget_
             browser.close()
 
 
-def _kernel_language_info(page, base: str, token: str, work: Path) -> dict:
-    """The language_info the kernel reports (JupyterLab writes it into a notebook's metadata on connect)."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(nb, work / "probe.ipynb")
-    _open(page, base, token, "probe.ipynb")
-    page.wait_for_function("() => (window.jupyterapp.shell.currentWidget.context.model"
-                           ".getMetadata('language_info') || {}).version", timeout=KERNEL_MS)
-    return page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.getMetadata('language_info')")
-
-
 def _dirty_after_opening(page, base: str, token: str, names: list[str]) -> dict[str, bool]:
     """Open `names` side by side in a fresh workspace; once each has its kernel, which are marked modified."""
     page.goto(f"{base}/lab/workspaces/fresh-{secrets.token_hex(4)}?reset&token={token}", timeout=45_000)
@@ -493,61 +482,43 @@ def _dirty_after_opening(page, base: str, token: str, names: list[str]) -> dict[
     return {name: page.evaluate(f"(name) => ({find})(name).context.model.dirty", name) for name in names}
 
 
-def test_a_notebook_whose_language_info_is_the_kernels_opens_unmodified(chromium, lab):
-    # Why notebooks open "modified": JupyterLab writes the kernel's full language_info (name, version,
-    # mimetype, codemirror_mode, ...) into the notebook when the kernel connects; a notebook that holds
-    # anything else (e.g. {"name": "python"}, what make-student wrote before) changes, and is marked
-    # modified. make-student writes the kernel's, computed without a kernel: it must be what the kernel says.
-    from cs285lab.authoring.student import kernel_language_info
-    from playwright.sync_api import sync_playwright
-
-    base, token, work, home = lab
-    student = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "00_getting_started.ipynb",
-                            as_version=4)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
-                                    env=_isolated_home(home))
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            info = _kernel_language_info(page, base, token, work)
-            assert info == kernel_language_info(), "make-student's language_info is not the kernel's"
-            matching = nbformat.from_dict(json.loads(json.dumps(student)))
-            matching.metadata["language_info"] = info
-            nbformat.write(matching, work / "matching.ipynb")
-            name_only = nbformat.from_dict(json.loads(json.dumps(student)))
-            name_only.metadata["language_info"] = {"name": "python"}
-            nbformat.write(name_only, work / "name_only.ipynb")
-            dirty = _dirty_after_opening(page, base, token, ["matching.ipynb", "name_only.ipynb"])
-            assert dirty == {"matching.ipynb": False, "name_only.ipynb": True}, (dirty, info)
-        finally:
-            browser.close()
-
-
 def test_every_student_notebook_opens_unmodified(chromium, lab):
-    # JupyterLab also writes the kernel's kernelspec on opening: notebooks 01-03 once said "Python 3",
-    # ipykernel says "Python 3 (ipykernel)", so they opened modified (make-student now writes the kernel's)
+    # Why a notebook opens "modified": when its kernel connects, JupyterLab writes the kernel's kernelspec
+    # and full language_info (name, version, mimetype, codemirror_mode, ...) into it; a notebook holding
+    # anything else changes. make-student writes both as the kernel reports them, computed without a
+    # kernel (notebooks 01-03 once said "Python 3" where ipykernel says "Python 3 (ipykernel)"). Two
+    # controls, opened beside the six, show the test can tell: each differs from the kernel in one of them.
     from playwright.sync_api import sync_playwright
 
     base, token, work, home = lab
-    names = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    names = sorted(p.name for p in notebooks.glob("*.ipynb"))
     for name in names:
-        shutil.copy2(Path(__file__).resolve().parents[1] / "notebooks" / name, work / f"fresh_{name}")
+        shutil.copy2(notebooks / name, work / f"fresh_{name}")
+    controls = {"control_language_info.ipynb": ("language_info", {"name": "python"}),
+                "control_kernelspec.ipynb": ("kernelspec", {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"})}
+    for control, (key, value) in controls.items():
+        nb = nbformat.read(notebooks / names[0], as_version=4)
+        nb.metadata[key] = value
+        nbformat.write(nb, work / control)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
                                     env=_isolated_home(home))
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            dirty = _dirty_after_opening(page, base, token, [f"fresh_{name}" for name in names])
+            dirty = _dirty_after_opening(page, base, token, [*(f"fresh_{name}" for name in names), *controls])
             changed = {}
-            for name in [n for n, d in dirty.items() if d]:  # what JupyterLab changed: save it and compare
+            for name in [n for n in dirty if dirty[n] and n.startswith("fresh_")]:  # what changed: save, compare
                 saved = page.evaluate("async (name) => { const w = Array.from(window.jupyterapp.shell.widgets('main'))"
                                       ".find(w => w.context && w.context.path === name); await w.context.save();"
                                       " return w.context.model.toJSON(); }", name)
-                original = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / name[len("fresh_"):]).read_text())
+                original = json.loads((notebooks / name[len("fresh_"):]).read_text())
                 changed[name] = _json_diff(original, saved)
         finally:
             browser.close()
-    assert not any(dirty.values()), f"marked modified as soon as they open: {changed}"
+    assert all(dirty[control] for control in controls), f"the controls should open modified: {dirty}"
+    assert not any(dirty[f"fresh_{name}"] for name in names), f"marked modified as soon as they open: {changed}"
 
 
 def _json_diff(a, b, where: str = "") -> list[str]:
