@@ -94,6 +94,15 @@ def test_claims_are_not_asserted_at_smoke(monkeypatch):
         claim("nb05-mbpo-faster", False, observed="at ci it is")
 
 
+@pytest.mark.parametrize("name", ["full", "ci", "smoke"])
+def test_nb03s_ablation_budget_is_the_naive_algorithm(monkeypatch, name):
+    # notebook 03 trains B.ablation as the naive agent before the find-the-bugs pause, without naming the
+    # fixes' switches (that would say where the bugs are): no profile may switch a fix on
+    monkeypatch.setenv("CS285LAB_PROFILE", name)
+    config = budget("nb03").ablation
+    assert not config.fix_critic and not config.fix_actor, f"[{name}.ablation] switches a fix on"
+
+
 def tables_of(name: str) -> dict:
     return budget_file(name)["full"]
 
