@@ -61,6 +61,14 @@ def test_student_copy_stubs_solutions_and_removes_hidden_tests(tmp_path):
     assert "secret reasons" not in nb.cells[4].source and "_Write your answer here._" in nb.cells[4].source
 
 
+def test_several_hints_become_separate_sentences_of_the_stub():
+    from cs285lab.authoring.student import _stub
+
+    lines = ["    # HINT: look at the mask", "    # HINT: tensors are float32.", "    x = 1"]
+    assert _stub(lines, "    ")[1] == "    raise NotImplementedError('look at the mask. tensors are float32.')"
+    assert _stub(lines[:1], "")[1] == "raise NotImplementedError('look at the mask')"   # one hint: as written
+
+
 def test_student_copy_locks_check_and_locked_cells_and_clears_outputs(tmp_path):
     solutions, out = course(tmp_path)
     make_students(solutions, out)

@@ -134,6 +134,15 @@ def test_dyna_q_plus_recovers_when_the_maze_blocks_the_path():
         dyna.changing_maze_runs(5, 10, layout="dyna")
 
 
+def test_dyna_q_plus_two_changes_can_be_run_apart():
+    """plan_untried defaults to the book's Dyna-Q+ (on with the bonus, off without), and switches alone."""
+    run = lambda **kw: dyna.changing_maze_runs(10, 1200, runs=2, layout="blocking", alpha=1.0, seed=0, **kw)
+    assert np.array_equal(run(kappa=1e-4), run(kappa=1e-4, plan_untried=True))
+    assert np.array_equal(run(kappa=0.0), run(kappa=0.0, plan_untried=False))
+    assert not np.array_equal(run(kappa=0.0), run(kappa=0.0, plan_untried=True))   # the switch is used
+    assert not np.array_equal(run(kappa=1e-4), run(kappa=1e-4, plan_untried=False))
+
+
 def test_expected_episode_length_matches_simulated_epsilon_greedy_episodes():
     assert dyna.expected_episode_length("dyna", epsilon=0.0) == pytest.approx(14.0)   # the shortest path
     exact = dyna.expected_episode_length("dyna", epsilon=0.1)

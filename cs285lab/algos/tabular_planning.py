@@ -127,20 +127,22 @@ def offline_planning(model: str, slip: float = 0.3, data_steps: int = 3000, swee
 
 def changing_maze_runs(n_planning: int, steps: int, runs: int = 10, *, layout: str = "shortcut",
                        kappa: float = 0.0, alpha: float = 0.1, gamma: float = 0.95, epsilon: float = 0.1,
-                       seed: int = 0) -> np.ndarray:
+                       seed: int = 0, plan_untried: bool | None = None) -> np.ndarray:
     """Dyna-Q (kappa = 0) or Dyna-Q+ (kappa > 0) on a maze that changes; return cumulative reward [runs, steps].
 
     The blocking/shortcut mazes of Sutton & Barto (Examples 8.2, 8.3) switch layout after a fixed
     number of real steps. Planning draws a visited state, then an action: a tried one (Dyna-Q) or any
     one (Dyna-Q+, as in the book: untried actions lead back to the same state with reward 0). Dyna-Q+
     adds the bonus kappa * sqrt(tau) to the simulated reward, tau = real steps since the pair was
-    last tried, so long-untested pairs look worth re-testing.
+    last tried, so long-untested pairs look worth re-testing. `plan_untried` (default: kappa > 0)
+    sets the second change alone, so that the two can be told apart.
     """
     if layout not in ("blocking", "shortcut"):
         raise ValueError(f"layout must be 'blocking' or 'shortcut', got {layout!r}")
     if n_planning < 0 or steps < 1 or runs < 1 or kappa < 0:
         raise ValueError("need n_planning >= 0, steps >= 1, runs >= 1, kappa >= 0")
     check_rates(alpha=alpha, gamma=gamma, epsilon=epsilon)
+    plan_untried = kappa > 0 if plan_untried is None else plan_untried
     before, after, change_at = LAYOUTS[layout]
     tables = [Maze(before).tables(), Maze(after).tables()]
     start = Maze(before).start
@@ -171,7 +173,7 @@ def changing_maze_runs(n_planning: int, steps: int, runs: int = 10, *, layout: s
         # (d) planning: a visited state (uniformly), then a tried action (Dyna-Q) or any action (Dyna-Q+).
         for _ in range(n_planning):
             ps = np.argmax(rng.random((runs, S)) * visited, axis=1)
-            allowed = tried[who, ps] if kappa == 0 else np.ones((runs, A), dtype=bool)
+            allowed = np.ones((runs, A), dtype=bool) if plan_untried else tried[who, ps]
             pa = np.argmax(rng.random((runs, A)) * allowed, axis=1)
             bonus = kappa * np.sqrt(t - last_tried[who, ps, pa])
             p_next = m_next[who, ps, pa]

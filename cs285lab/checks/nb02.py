@@ -68,7 +68,7 @@ def reset_workers(fn: Callable[..., Any]) -> None:
         rows = firsts[0]
         ex.expect(not all(np.allclose(rows[0], row) for row in rows[1:]),
                   "all workers share one seed: every worker starts in the same state, so the batch holds N "
-                  "copies of one trajectory; give worker i the seed seed + i (envs.reset(seed=[seed + i ...]))")
+                  "copies of one trajectory; each worker needs a seed of its own (worker i: seed + i)")
         ex.expect(np.allclose(firsts[0], firsts[1]),
                   "the reset is not seeded: two calls with the same seed gave different first observations; "
                   "pass the seeds to envs.reset")
@@ -187,23 +187,25 @@ def collect_step(fn: Callable[..., Any], steps: int = 20) -> None:
         done = np.stack([d for _, d in theirs]).astype(np.float64)
         truncated = done * (1.0 - terminated)
         ex.diagnose(stack(mine, "terminated"), terminated, {
-            "batch.terminated is terminated | truncated: a truncated episode (time limit) still has a future, "
-            "so its V(s') must be bootstrapped; store `terminated` only": done,
-            "batch.terminated holds `truncated`: store the env's `terminated` flag": truncated,
+            "batch.terminated is also True on truncated steps: a truncated episode (time limit) still has a "
+            "future, so its V(s') must be bootstrapped; only a true termination ends the return": done,
+            "batch.terminated is True on time-limit truncations and False on real terminations: the two flags "
+            "are swapped": truncated,
         }, what="batch.terminated")
         ex.diagnose(np.stack([d for _, d in mine]).astype(np.float64), done, {
             "done misses truncated episodes: a worker whose episode was truncated also resets on its next "
-            "step, so done = terminated | truncated": terminated,
-            "done misses terminated episodes: done = terminated | truncated": truncated,
+            "step, so the next call must know it": terminated,
+            "done misses terminated episodes: a worker whose episode terminated resets on its next step": truncated,
         }, what="the returned done flags")
         prev_done = np.vstack([np.zeros((1, 3)), done[:-1]])
         ex.diagnose(stack(mine, "mask"), 1.0 - prev_done, {
             "the reset step entered the loss: with NEXT_STEP autoreset the step after an episode end only "
             "resets the worker (action ignored, reward 0, obs jumps from the final state to a new start); "
-            "set mask = ~prev_done": np.ones_like(prev_done),
+            "that row must be masked out": np.ones_like(prev_done),
             "you masked the last real step of each episode instead of the reset step after it: the mask "
             "comes from prev_done (the previous call's done), not from this step's flags": 1.0 - done,
-            "the mask is inverted: True means 'use this transition', so mask = ~prev_done": prev_done,
+            "the mask is inverted: True means 'use this transition', but yours is True exactly on the reset steps":
+                prev_done,
         }, what="batch.mask")
 
         # the check above uses a policy with probabilities 0 and 1; with a 30/70 policy, sampling shows
@@ -295,12 +297,12 @@ def take_batch(fn: Callable[..., Any]) -> None:
                   f"lags count parameter versions: use an integer tensor (torch.int64), got {lags.dtype}")
         behaviour = torch.tensor(versions[:batch_size])
         ex.diagnose(lags.long(), version - behaviour, {
-            "your lags are negative: policy lag = learner_version - transition.version (how many updates "
-            "old the acting policy was)": behaviour - version,
-            "you returned the behaviour versions themselves; the lag is learner_version - transition.version":
+            "your lags are negative: the lag counts how many updates old the acting policy was, so it cannot be "
+            "below 0": behaviour - version,
+            "you returned the behaviour versions themselves, not how far the learner has moved on since them":
                 behaviour,
-            "lags are all zero: each transition records the version it was generated with; subtract it "
-            "from learner_version": torch.zeros(batch_size, dtype=torch.int64),
+            "lags are all zero: each transition records the version it was generated with, and the learner "
+            "has moved on since": torch.zeros(batch_size, dtype=torch.int64),
         }, what="lags")
 
         # 2. Fewer than a batch waiting, more on the way: wait for them instead of updating early.
@@ -335,7 +337,7 @@ def take_batch(fn: Callable[..., Any]) -> None:
         if not finished:
             _unblock(inbox)
             ex.fail("take_batch blocked forever on an inbox that stays short: if every worker hangs the learner "
-                    "hangs too; use inbox.get(timeout=timeout) and return None on queue.Empty")
+                    "hangs too; wait at most `timeout` seconds for each transition and give up (return None) when none comes")
         ex.expect(out is None,
                   "when the timeout expires before batch_size transitions arrived, return None (the learner "
                   "then stops with a clear error) instead of a short batch")
