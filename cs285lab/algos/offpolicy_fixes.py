@@ -134,7 +134,7 @@ class AblationAC(ActsWithActor):
                                                np.asarray(action_high, np.float32))
             self.policy = _Policy(self.actor)
             # V(s) for the unfixed critic; Q(s, a) whenever something needs Q. An unfixed critic with a
-            # fixed actor fits Q to r + gamma V(s'): the value of the old policies that filled the buffer.
+            # fixed actor fits Q to r + gamma V(s'), with V fit as the naive critic fits it.
             self.value = mlp(obs_dim, 1, config.hidden, activation=nn.ReLU) if not config.fix_critic else None
             needs_q = config.fix_critic or config.fix_actor
             self.q = mlp(obs_dim + act_dim, 1, config.hidden, activation=nn.ReLU) if needs_q else None

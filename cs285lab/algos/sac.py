@@ -209,7 +209,7 @@ class SAC:
     def q_target(self, batch: Batch) -> Tensor:
         """y = r + gamma * (min_j Qbar_j(s', a') - alpha log pi(a'|s')) * (1 - terminated), a' ~ pi(s') fresh."""
         with torch.no_grad():
-            next_actions, next_log_prob = self.sample_actions(batch.next_obs)  # the CURRENT policy, not the buffer's
+            next_actions, next_log_prob = self.sample_actions(batch.next_obs)  # a' ~ pi(.|s')
             next_q = self.target_critic(batch.next_obs, next_actions).min(dim=0).values
             soft_next_value = next_q - self.alpha * next_log_prob
             return batch.rewards + self.config.gamma * (1.0 - batch.terminated) * soft_next_value
@@ -222,7 +222,7 @@ class SAC:
     @answer("nb03", "nb03-actor-loss")  # Exercise 7; SAC runs it
     def actor_loss(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """E_{a ~ pi(s)} [alpha log pi(a|s) - min_j Q_j(s, a)] at buffer states, reparameterized; also log pi(a|s)."""
-        actions, log_prob = self.sample_actions(batch.obs)  # fresh actions, never the buffer's
+        actions, log_prob = self.sample_actions(batch.obs)  # a ~ pi(.|s), reparameterized
         with frozen(self.critic):                          # the actor's loss must not train the critic
             q = self.critic(batch.obs, actions).min(dim=0).values
         return (self.alpha * log_prob - q).mean(), log_prob

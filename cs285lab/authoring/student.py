@@ -90,7 +90,7 @@ def _stub(region_lines: list[str], indent: str) -> list[str]:
     hints = [m.group(1).strip() for line in region_lines if (m := HINT.match(line))]
     hints = [h for h in hints if h]
     if len(hints) > 1:  # one sentence per hint line, so that several hints do not run together in the message
-        hints = [h if h.endswith((".", "!", "?")) else h + "." for h in hints]
+        hints = [h if h.endswith((".", "!", "?")) else h.rstrip(";,: ") + "." for h in hints]
     hint = " ".join(hints) or "fill in this part"
     return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({hint!r})"]
 

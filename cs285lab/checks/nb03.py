@@ -704,8 +704,9 @@ def _silent_broadcast(ex: Exercise, fn: Callable, convention: str, family, slot:
                      "from the code under review")] = family.buggy[conv][0](q, y)
     other = "mean" if convention == "sum" else "sum"
     mistakes[f"your loss {'averages' if other == 'mean' else 'sums'} the critics' errors, but the code under review "
-             f"{'sums' if convention == 'sum' else 'averages'} them: that is the fix of a different variant, not of "
-             "yours; fix the code you were given, keeping its conventions"] = family.correct[other](q, y)
+             f"{'sums' if convention == 'sum' else 'averages'} them. With SAC's Adam (no gradient clipping) the two "
+             "would train alike, since they differ by a constant factor, but a review fixes the bug and leaves the "
+             "rest as written: this is another variant's fix, not the fix of yours"] = family.correct[other](q, y)
     q_in = q.clone().requires_grad_()
     with own_code(ex, exercise, fn, f"fix_{slot}"):
         out = ex.expect_tensor(ex.call(fn, q_in, y.clone()), what="your critic_loss(q, y)")
@@ -745,7 +746,7 @@ def _silent_target(ex: Exercise, fn: Callable, convention: str, family, slot: in
     other = "plain" if convention == "soft" else "soft"
     moving = ("your target moves whenever the critic being trained moves: it is computed from the very network "
               "whose error it measures, so every gradient step also shifts the label it chases (compare "
-              "target_drift and q_mean with SAC's in the statistics above)")
+              "q_mean with SAC's in the statistics above)")
     mistakes = {
         moving: online[convention],
         f"your backup {'has no' if other == 'plain' else 'has an'} entropy term, but the code under review "
@@ -791,8 +792,8 @@ def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family, slot: in
     case = (f"soft_update(target, online, rate={rate:g}) on target, online = nn.Linear(3, 2), nn.Linear(3, 2) made "
             "after torch.manual_seed(29)")
     ex.expect(torch.allclose(got_o, o0), "your soft_update changed the ONLINE critic, the one being trained: each "
-              "call drags it back toward the slowly moving copy, so it cannot get far from it (compare target_drift "
-              f"with SAC's in the statistics above). A case to reproduce: {case}")
+              "call drags it back toward a copy that itself never follows it (in the statistics above, target_drift "
+              f"stays large and q_mean tiny next to SAC's). A case to reproduce: {case}")
     ex.expect(not torch.allclose(got_t, t0), "your soft_update left the target critic unchanged: a target that "
               f"never moves keeps the critic regressing toward its initial values. A case to reproduce: {case}")
     conventions = {"tau": "`rate` is tau, the fraction taken from the online critic",
