@@ -96,6 +96,13 @@ def _a2c(loss: dict | None = None, table: str = "nb01.batched", **overrides: Any
         env.close()
         loss_fn = actor_critic_loss if loss is None else a2c_loss(**loss)
         return train_a2c("CartPole-v1", config, seed=seed, model=model, loss_fn=loss_fn, logger=logger)[1]
+
+    def gamma(profile: str) -> float:
+        from cs285lab.budgets import budget
+
+        notebook, name = table.split(".")
+        return float(overrides.get("gamma", getattr(budget(notebook, profile), name).gamma))
+    train.gamma = gamma  # the doctor's value bounds need the run's discount (run_case stores it)
     return train
 
 
@@ -243,7 +250,9 @@ def run_case(name: str, seed: int, profile: str = "ci") -> dict:
     except NonFiniteError as exc:
         rows, error = collector.rows, str(exc)
     rows = [{k: _clean(v) for k, v in row.items() if k not in CLOCKS} for row in rows]
-    return {"rows": rows, "error": error, "cpu_s": round(time.process_time() - start, 1)}
+    gamma = getattr(CASES[name].train, "gamma", None)
+    return {"rows": rows, "error": error, "cpu_s": round(time.process_time() - start, 1),
+            **({"gamma": gamma(profile)} if gamma else {})}
 
 
 def case_path(out: Path, profile: str, name: str) -> Path:
@@ -380,7 +389,8 @@ def score(stored: dict[str, dict]) -> list[Verdict]:
         for seed, run in sorted(data["runs"].items(), key=lambda kv: int(kv[0])):
             refs = stored.get(case.reference, {}).get("runs", {}) if case.reference else {}
             reference = [r["rows"] for s, r in refs.items() if not (case.reference == name and s == seed)] or None
-            findings = diagnose(run["rows"], case.algorithm, reference, env=case.env, error=run["error"])
+            findings = diagnose(run["rows"], case.algorithm, reference, env=case.env, error=run["error"],
+                                gamma=run.get("gamma", 0.99))
             failing = run["error"] is not None or (reference is not None and _below(run["rows"], reference))
             verdicts.append(Verdict(name, int(seed), case.family, findings[0].families, failing,
                                     case.held_out(int(seed)), findings[0].summary()))

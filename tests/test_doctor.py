@@ -212,11 +212,18 @@ def result_env():
     return make_env("Pendulum-v1")
 
 
-def test_check_feedback_reads_a_learning_checks_two_evaluations():
-    # notebook 01's learning check evaluates only at the start and at the end: the doctor still reads the end
-    rows = STORED["a2c/no-terminal-mask"]["runs"]["1"]["rows"]
-    feedback = check_feedback([rows[0], rows[-1]], "a2c", "nb01-a2c-cartpole")
+def test_check_feedback_reads_a_learning_checks_evaluations_with_the_runs_discount():
+    # notebook 01's learning check grades its last evaluations; the value bound r / (1 - gamma) needs the run's gamma
+    from cs285lab.budgets import budget
+
+    run = STORED["a2c/no-terminal-mask"]["runs"]["1"]
+    rows, gamma = run["rows"], budget("nb01", "ci").batched.gamma
+    assert run["gamma"] == gamma
+    feedback = check_feedback([rows[0], *rows[-3:]], "a2c", "nb01-a2c-cartpole", gamma=gamma)
     assert "no learning signal" in feedback and "never ends" in feedback and "notebook 01, Part 1" in feedback
+    # without it, the band's own budget line names it (a RunLogger's doctor has only the band)
+    assert check_feedback([rows[0], *rows[-3:]], "a2c", "nb01-a2c-cartpole") == feedback
+    assert "no learning signal" not in check_feedback([rows[0], *rows[-3:]], "a2c", "nb01-a2c-cartpole", gamma=0.99)
 
 
 # ---------------------------------------------------------------------------------------------- beside the shipped bands

@@ -56,10 +56,10 @@ def raise_threshold(monkeypatch, checks, notebook: str, **values: float) -> None
 # ---------------------------------------------------------------------------------------------- notebook 01
 
 def _replay_a2c(monkeypatch, checks, case: str, seeds=(0, 1)) -> None:
-    """train_a2c replays the corpus's runs of `case` (the start and the end, as the check's one evaluation records)."""
+    """train_a2c replays the corpus's runs of `case`: the start and the last evaluations, those the check grades."""
     def train_a2c(env_id, config, seed, model, loss_fn, logger):
         recorded = rows(case, seeds[seed])
-        return model, [recorded[0], recorded[-1]]
+        return model, [recorded[0], *recorded[-checks.LEARN_LAST:]]
     monkeypatch.setattr(checks, "train_a2c", train_a2c)
 
 

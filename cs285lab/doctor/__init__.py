@@ -31,14 +31,15 @@ __all__ = ["ALGORITHMS", "ENV_REWARDS", "FAMILIES", "Evidence", "Finding", "Refe
            "check_feedback", "course_pointer", "diagnose", "second_opinion"]
 
 
-def diagnose(history: Any, algorithm: str, reference: Any = None, *, env: str | None = None, gamma: float = 0.99,
+def diagnose(history: Any, algorithm: str, reference: Any = None, *, env: str | None = None, gamma: float | None = None,
              error: BaseException | str | None = None, failing: bool | None = None) -> list[Finding]:
     """The probable causes of a run's curve, most likely first (a single 'looks healthy' finding when none).
 
     history: the run's history rows (or an object with .rows / .history: AsyncHistory, MBPOResult).
     algorithm: one of ALGORITHMS ("a2c", "async", "sac", "ablation", "dyna", "mbpo", ...).
     reference: the reference runs' histories (one per seed), a reference band or its name, or None.
-    env: the env id (for the value bounds; a band names its own); gamma: the run's discount.
+    env: the env id (for the value bounds; a band names its own); gamma: the run's discount (default: the one its
+    reference band's budget names, else 0.99).
     error: the exception (or its message) that stopped the run, if any.
     failing: whether the curve failed; by default, whether its last evaluations end below the reference band
     (True without a reference). Rules other than NaN and value bounds speak only for a failing curve.
@@ -52,6 +53,8 @@ def diagnose(history: Any, algorithm: str, reference: Any = None, *, env: str | 
     final = sum(float(r["eval_return"]) for r in rows[-2:]) / max(1, len(rows[-2:])) if rows else float("nan")
     if failing is None:  # below the lowest reference seed by more than 5% of the reference's median
         failing = band is None or final < band.low - FAIL_MARGIN * abs(band.median)
+    if gamma is None:
+        gamma = ref.gamma if ref is not None and ref.gamma is not None else 0.99
     run = Run(rows, algorithm, ref, env, gamma, None if error is None else str(error), failing)
     findings = [f for rule, hard in RULES if (hard or failing) and (f := rule(run)) is not None]
     if findings:

@@ -12,6 +12,7 @@ corpus by `python -m benchmarks.doctor_corpus --export-references`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -41,6 +42,7 @@ class Reference:
     values: dict[str, dict[float, list[float]]] = field(default_factory=dict)
     env: str | None = None
     name: str = "the reference"
+    gamma: float | None = None   # the reference runs' discount, when their band's budget line names it
 
     @classmethod
     def of(cls, reference: Any, env: str | None = None) -> Reference | None:
@@ -63,7 +65,9 @@ class Reference:
             name = str(getattr(reference, "name", ""))
             for metric, grid in statistics_of(name).items():
                 values.setdefault(metric, grid)
-            return cls(values, env or meta.get("env"), f"the reference band {name}".strip())
+            discount = re.search(r"\bgamma=([0-9.]+)", str(meta.get("budget", "")))
+            return cls(values, env or meta.get("env"), f"the reference band {name}".strip(),
+                       float(discount.group(1)) if discount else None)
         histories = [history_rows(h) for h in reference]
         if not histories or not all(histories):
             raise ValueError("a reference is a list of histories (one per seed), each a list of history rows")
