@@ -297,11 +297,12 @@ def test_architectures_name_mistakes(separate, shared, match):
 # actor_critic_loss
 # ---------------------------------------------------------------------------------------------
 
-def test_loss_accepts_correct_and_package_loss_as_pasted(capsys):
+def test_loss_accepts_correct_code_and_refuses_the_packages_loss_pasted(capsys):
     from cs285lab.algos.actor_critic import actor_critic_loss
     nb01.actor_critic_loss(make_loss())
-    nb01.actor_critic_loss(as_written_by_a_student(actor_critic_loss))
-    assert capsys.readouterr().out.count("actor_critic_loss: all") == 2
+    assert capsys.readouterr().out.count("actor_critic_loss: all") == 1
+    # the package's loss, pasted as a cell, still hands its work to the package's policy_value_loss
+    expect_failure(nb01.actor_critic_loss, as_written_by_a_student(actor_critic_loss), match="policy_value_loss")
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -444,3 +445,23 @@ def test_package_answers_are_refused_however_reached(name, check):
     expect_failure(getattr(nb01, check), answer, match="runs the package's own code")
     wrapper = lambda *args, **kwargs: answer(*args, **kwargs)  # noqa: E731 - a cell that only forwards
     expect_failure(getattr(nb01, check), wrapper, match="runs the package's own code")
+
+
+@pytest.mark.parametrize("module, name", [("cs285lab.algos.parallel", "learner_loss"),
+                                          ("cs285lab.algos.actor_critic", "policy_value_loss")])
+def test_the_packages_other_losses_are_refused_by_the_loss_and_learning_checks(module, name):
+    """nb02's learner loss is nb01's loss on one-step transitions; policy_value_loss assembles it from its parts."""
+    import importlib
+
+    found = getattr(importlib.import_module(module), name)
+    if name == "learner_loss":
+        loss = found
+    else:
+        def loss(model, batch, gamma, value_coef=0.5, entropy_coef=0.0):  # a cell that only assembles the inputs
+            dist, values = model.dist(batch.obs), model.value(batch.obs)
+            with torch.no_grad():
+                targets = batch.rewards + gamma * (1 - batch.terminated) * model.value(batch.next_obs)
+            return found(dist, values, batch.actions, targets - values.detach(), targets, batch.mask, value_coef,
+                         entropy_coef)
+    expect_failure(nb01.actor_critic_loss, loss, match="runs the package's own code")
+    expect_failure(nb01.batched_ac_learns, loss, SeparateOk, match="runs the package's own code")

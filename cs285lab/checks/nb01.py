@@ -408,7 +408,20 @@ def _sgd_result(batch: Batch, gamma: float, flags: dict, stale: float = 0.0) -> 
 # learning check
 # ------------------------------------------------------------------------------------------
 
-LEARN_EVALS, LEARN_LAST = 10, 3  # the learning check evaluates 10 times and grades the mean of the last 3
+def _probe_own_loss(ex: Any, loss_fn: Callable[..., Any], model_cls: type) -> None:
+    """One call of the loss on a few transitions, watched: the package's losses are refused here as in Exercise 6."""
+    from cs285lab.algos.actor_critic import collect_transitions
+
+    env = gym.make("CartPole-v1")
+    torch.manual_seed(0)
+    model = ex.call(model_cls, env.observation_space, env.action_space, (64, 64))
+    env.close()
+    batch = collect_transitions(model, "CartPole-v1", num_envs=2, n_steps=4, seed=0)
+    with own_code(ex, "nb01-actor-critic-loss", loss_fn, "your actor_critic_loss"):
+        ex.call(loss_fn, model, batch, 0.99)
+
+
+LEARN_EVALS, LEARN_LAST = 10, 3  # evaluate every total_steps / 10 env steps (and once untrained); grade the last 3
 
 
 def batched_ac_learns(loss_fn: Callable[..., Any], model_cls: type) -> None:
@@ -417,6 +430,7 @@ def batched_ac_learns(loss_fn: Callable[..., Any], model_cls: type) -> None:
     config = replace(batched, eval_every=batched.total_steps // LEARN_EVALS)
     threshold = thresholds("nb01")["batched_ac_learns"]
     with exercise("batched_ac_learns") as ex:
+        _probe_own_loss(ex, loss_fn, model_cls)
         finals, histories = [], []
         for seed in (0, 1):
             torch.manual_seed(seed)

@@ -18,7 +18,7 @@ from torch.distributions import Distribution
 
 from cs285lab.algos.actor_critic.networks import _dist_and_value
 from cs285lab.batch import Batch
-from cs285lab.twins import twin
+from cs285lab.twins import answer, twin
 
 __all__ = ["td_target", "gae_advantages", "policy_value_loss", "actor_critic_loss"]
 
@@ -61,6 +61,7 @@ def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, next_values: tor
     return advantages
 
 
+@answer("nb01", "nb01-actor-critic-loss", compare_source=False)  # assembles Exercise 6's loss; A2C and nb02 run it
 def policy_value_loss(dist: Distribution, values: torch.Tensor, actions: torch.Tensor,
                       advantages: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None,
                       value_coef: float = 0.5, entropy_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:

@@ -28,7 +28,7 @@ from cs285lab.batch import Batch
 from cs285lab.envs.spaces import require_vector_obs
 from cs285lab.record import HistoryRow, Logger, Recorder
 from cs285lab.seeding import seed_run
-from cs285lab.twins import twin
+from cs285lab.twins import answer, twin
 
 __all__ = ["take_batch", "AsyncHistory", "TakeBatch", "transitions_to_batch", "learner_loss", "AsyncConfig",
            "same_budget_a2c", "train_async"]
@@ -112,6 +112,7 @@ def transitions_to_batch(transitions: Sequence[Transition]) -> Batch:
     )
 
 
+@answer("nb01", "nb01-actor-critic-loss", compare_source=False)  # with one-step transitions, nb01's loss
 def learner_loss(model: nn.Module, batch: Batch, gamma: float, value_coef: float = 0.5,
                  entropy_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """The learner's actor-critic loss on delivered (n-step) transitions: fit V to y, step pi along A = y - V(s)."""
