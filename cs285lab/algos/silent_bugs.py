@@ -13,7 +13,8 @@ Each family has two house conventions (a team picks one; both are correct code) 
 its bug can sit. A student's variant (cs285lab.variants) picks, for each review slot, a family, a
 convention and a place; the fix differs between conventions, so another student's fixed code is
 not the fix of yours (for the loss family the two conventions differ by a constant factor, which SAC's
-Adam would not notice: there the check holds a review to its own convention). `HookedSAC` runs SAC with any hooks and logs the statistics a reviewer reads.
+Adam would not notice: there the check holds a review to its own convention). `HookedSAC` runs SAC with any
+hooks and logs the statistics a reviewer reads.
 """
 
 from __future__ import annotations

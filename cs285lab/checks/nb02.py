@@ -337,7 +337,8 @@ def take_batch(fn: Callable[..., Any]) -> None:
         if not finished:
             _unblock(inbox)
             ex.fail("take_batch blocked forever on an inbox that stays short: if every worker hangs the learner "
-                    "hangs too; wait at most `timeout` seconds for each transition and give up (return None) when none comes")
+                    "hangs too; wait at most `timeout` seconds for each transition and give up (return None) when "
+                    "none comes")
         ex.expect(out is None,
                   "when the timeout expires before batch_size transitions arrived, return None (the learner "
                   "then stops with a clear error) instead of a short batch")
