@@ -11,7 +11,7 @@ from torch.distributions import Categorical, Independent, Normal
 
 from cs285lab.algos.actor_critic import Batch, make_encoder
 from cs285lab.checks import CheckFailed, load
-from cs285lab.budgets import thresholds
+from cs285lab.budgets import budget, thresholds
 
 from pasted import as_written_by_a_student
 
@@ -465,3 +465,21 @@ def test_the_packages_other_losses_are_refused_by_the_loss_and_learning_checks(m
                          entropy_coef)
     expect_failure(nb01.actor_critic_loss, loss, match="runs the package's own code")
     expect_failure(nb01.batched_ac_learns, loss, SeparateOk, match="runs the package's own code")
+
+
+@pytest.mark.parametrize("name", ["ci", "full", "smoke"])
+def test_the_learning_check_trains_the_full_budget_at_ci_and_full_and_only_smoke_shortens_it(monkeypatch, name):
+    import cs285lab.checks.nb01 as module
+
+    seen = []
+
+    def train_a2c(env_id, config, seed, model, loss_fn, logger):
+        seen.append(config.total_steps)
+        raise CheckFailed("stop here")
+
+    monkeypatch.setenv("CS285LAB_PROFILE", name)
+    monkeypatch.setattr(module, "train_a2c", train_a2c)
+    with pytest.raises(CheckFailed):
+        module.batched_ac_learns(make_loss(), SeparateOk)
+    expected = budget("nb01", "smoke" if name == "smoke" else "full").batched.total_steps
+    assert seen == [expected] and (name == "smoke") == (expected < budget("nb01", "full").batched.total_steps)
