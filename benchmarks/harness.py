@@ -72,6 +72,71 @@ def _cpu_seconds() -> tuple[float, float] | None:
     return busy / hz, own
 
 
+class DescendantsCPU:
+    """CPU seconds this process's descendants used while the block ran, read from /proc every `every` seconds.
+
+    RUSAGE_CHILDREN sees only children that were waited for; a sandboxed kernel torn down with its PID
+    namespace, or a zombie nobody reaps, never reaches it, and the load meter would call its CPU "others".
+    A descendant's last sample counts (a zombie still shows its totals), less what it had used at the start."""
+
+    def __init__(self, every: float = 0.25) -> None:
+        import threading
+
+        self.every, self.first, self.last, self.sampled = every, {}, {}, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _table() -> dict[tuple[int, int], tuple[int, float]]:
+        """(pid, start time) -> (parent pid, utime + stime in seconds) of every process /proc shows."""
+        hz, table = os.sysconf("SC_CLK_TCK"), {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            # after "pid (comm)": state ppid ... utime(12) stime(13) ... starttime(20), 0-based from state
+            table[(int(entry.name), int(fields[19]))] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / hz)
+        return table
+
+    def sample(self) -> None:
+        """Record the current CPU totals of every descendant of this process."""
+        table = self._table()
+        children: dict[int, list[tuple[int, int]]] = {}
+        for key, (ppid, _) in table.items():
+            children.setdefault(ppid, []).append(key)
+        todo = list(children.get(os.getpid(), []))
+        while todo:
+            key = todo.pop()
+            self.first.setdefault(key, table[key][1] if not self.sampled else 0.0)  # running at the start: its CPU so far
+            self.last[key] = table[key][1]
+            todo.extend(children.get(key[0], []))
+        self.sampled = True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self) -> DescendantsCPU:
+        if Path("/proc/self/stat").exists():
+            self.sample()
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            self.sample()
+
+    @property
+    def seconds(self) -> float:
+        """CPU seconds the descendants used inside the block."""
+        return sum(v - self.first[k] for k, v in self.last.items())
+
+
 def wait_for_quiet(limit_s: float = 300.0) -> float:
     """Wait (up to `limit_s`) until the 1-minute load average is below the busy line; return it."""
     cores = os.cpu_count() or 1
@@ -90,12 +155,14 @@ def timed(fn, *args, retries: int = RETRIES, settle_s: float = 300.0, **kwargs) 
         attempt += 1
         before, cpu = os.getloadavg()[0], _cpu_seconds()
         start = time.perf_counter()
-        value = fn(*args, **kwargs)
+        with DescendantsCPU() as descendants:
+            value = fn(*args, **kwargs)
         seconds = time.perf_counter() - start
         after, cpu_after = os.getloadavg()[0], _cpu_seconds()
         others = None
         if cpu is not None and cpu_after is not None and seconds > 0:
-            others = max(0.0, ((cpu_after[0] - cpu[0]) - (cpu_after[1] - cpu[1])) / seconds)
+            ours = max(cpu_after[1] - cpu[1], descendants.seconds)  # both are lower bounds of what we used
+            others = max(0.0, ((cpu_after[0] - cpu[0]) - ours) / seconds)
         last = Timed(value, seconds, before, after, others, attempt)
         if not last.busy or attempt > retries:
             return last

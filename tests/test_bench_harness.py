@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +96,28 @@ def test_the_results_page_says_the_load(tmp_path, monkeypatch):
     monkeypatch.setattr(harness, "RESULTS", tmp_path)
     harness.write("fake", harness.Result(_rows(), "summary"), 1.0, "load average 0.30 before, 1.10 after")
     assert "load average 0.30 before, 1.10 after" in (tmp_path / "fake.md").read_text().splitlines()[2]
+
+
+def test_descendants_cpu_counts_a_child_nobody_waits_for():
+    # a busy child left unreaped (a zombie) never reaches RUSAGE_CHILDREN; /proc still shows its totals
+    import resource
+    import subprocess
+    import sys
+
+    from benchmarks.harness import DescendantsCPU
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc")
+    def children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    before = children_cpu()
+    with DescendantsCPU(every=0.05) as tree:
+        child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                                  "while time.process_time() - t < 0.6: pass"])
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z":  # not poll(): it reaps
+            time.sleep(0.05)
+    assert tree.seconds >= 0.5 and children_cpu() - before < 0.1, (tree.seconds, children_cpu() - before)
+    child.wait()  # reaped only now, after the block
+    assert children_cpu() - before >= 0.5  # the same CPU, which RUSAGE_CHILDREN sees only once it is reaped
