@@ -93,12 +93,11 @@ class DescendantsCPU:
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
-            try:
+            try:  # after "pid (comm)": state ppid ... utime(12) stime(13) ... starttime(20), 0-based from state
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # gone meanwhile
-            # after "pid (comm)": state ppid ... utime(12) stime(13) ... starttime(20), 0-based from state
-            table[(int(entry.name), int(fields[19]))] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / hz)
+                table[(int(entry.name), int(fields[19]))] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / hz)
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile, or a line this parser does not know
         return table
 
     def sample(self) -> None:

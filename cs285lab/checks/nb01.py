@@ -408,7 +408,7 @@ def _sgd_result(batch: Batch, gamma: float, flags: dict, stale: float = 0.0) -> 
 # learning check
 # ------------------------------------------------------------------------------------------
 
-def _probe_own_loss(ex: Any, loss_fn: Callable[..., Any], model_cls: type) -> None:
+def _probe_own_loss(ex: Any, loss_fn: Callable[..., Any], model_cls: type, gamma: float) -> None:
     """One call of the loss on a few transitions, watched: the package's losses are refused here as in Exercise 6."""
     from cs285lab.algos.actor_critic import collect_transitions
 
@@ -418,7 +418,7 @@ def _probe_own_loss(ex: Any, loss_fn: Callable[..., Any], model_cls: type) -> No
     env.close()
     batch = collect_transitions(model, "CartPole-v1", num_envs=2, n_steps=4, seed=0)
     with own_code(ex, "nb01-actor-critic-loss", loss_fn, "your actor_critic_loss"):
-        ex.call(loss_fn, model, batch, 0.99)
+        ex.call(loss_fn, model, batch, gamma)
 
 
 LEARN_EVALS, LEARN_LAST = 10, 3  # evaluate every total_steps / 10 env steps (and once untrained); grade the last 3
@@ -431,7 +431,7 @@ def batched_ac_learns(loss_fn: Callable[..., Any], model_cls: type) -> None:
     config = replace(batched, eval_every=batched.total_steps // LEARN_EVALS)
     threshold = thresholds("nb01")["batched_ac_learns"]
     with exercise("batched_ac_learns") as ex:
-        _probe_own_loss(ex, loss_fn, model_cls)
+        _probe_own_loss(ex, loss_fn, model_cls, config.gamma)
         finals, histories = [], []
         for seed in (0, 1):
             torch.manual_seed(seed)
