@@ -121,3 +121,11 @@ def test_descendants_cpu_counts_a_child_nobody_waits_for():
     assert tree.seconds >= 0.5 and children_cpu() - before < 0.1, (tree.seconds, children_cpu() - before)
     child.wait()  # reaped only now, after the block
     assert children_cpu() - before >= 0.5  # the same CPU, which RUSAGE_CHILDREN sees only once it is reaped
+
+
+def test_makespan_is_list_scheduling_on_the_first_free_worker():
+    from benchmarks.bench_grading import makespan
+
+    assert makespan([5.0, 4.0, 3.0, 3.0, 3.0]) == 10.0  # 5 | 4; each 3 to the first free: 4+3, 5+3, 7+3
+    assert makespan([3.0, 3.0, 3.0, 4.0, 5.0]) == 11.0  # the same jobs, longest last: 3+3+5 | 3+4
+    assert makespan([2.0, 2.0], workers=1) == 4.0

@@ -410,3 +410,18 @@ def test_the_graders_processes_skip_jsonschemas_grammar_compiler_and_still_valid
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["rejected", "False"], done.stdout
+
+
+def test_each_submission_starts_its_slowest_notebooks_first():
+    from cs285lab.grading.batch import expected_seconds, longest_first
+    from cs285lab.grading.jobs import Job
+
+    seconds = expected_seconds()
+    solutions = sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
+    assert sorted(seconds) == solutions, "cs285lab/data/grading_seconds.json must time every course notebook " \
+        "(run `make bench ONLY=grading`)"
+    jobs = [Job(student, name, None, None) for student in ("ann", "bob") for name in [*solutions, "extra.ipynb"]]
+    order = [(jobs[i].submission, jobs[i].notebook) for i in longest_first(jobs, list(range(len(jobs))))]
+    slowest = sorted(solutions, key=lambda name: -seconds[name])
+    assert order == [(s, n) for s in ("ann", "bob") for n in [*slowest, "extra.ipynb"]], order
+    assert seconds[slowest[0]] > seconds[slowest[-1]]  # a real ordering, not the file order by accident
