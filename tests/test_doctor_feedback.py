@@ -93,7 +93,10 @@ def test_nb01_learning_check_diagnoses_a_real_broken_loss():
     # trained for real at the check's budget (2 seeds, ~12 s): the loss without the (1 - terminated) mask
     from cs285lab.algos.actor_critic import SeparateActorCritic
 
+    # The one run of a broken loss through this check (tests/test_checks_nb01.py relies on it): it fails on its
+    # threshold, and the doctor names the cause.
     message = fails(load("nb01").batched_ac_learns, corpus.a2c_loss(mask_terminal=False), SeparateActorCritic)
+    assert f"below {thresholds('nb01')['batched_ac_learns']}" in message, message
     assert_names(message, "no learning signal", "notebook 01, Part 1")
     assert "never ends" in message
 

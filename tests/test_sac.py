@@ -152,8 +152,10 @@ class DetachedActionActor(SAC):
 
 
 @pytest.mark.slow
-def test_learning_check_passes_sac_and_fails_a_detached_actor_action(monkeypatch):
-    """The notebook's learning check at the ci budget: SAC passes it, an actor without dQ/da does not.
+def test_learning_check_fails_a_detached_actor_action(monkeypatch):
+    """The notebook's learning check at the ci budget fails an actor without dQ/da.
+
+    (SAC passing it is the solution notebook's own run under nbval: its check cell, at this budget.)
 
     (The lecture's buffer-action bug is not used here: on Pendulum, with every transition still in
     the buffer, Q of the mixture of past policies is close enough that it learns anyway (-90 at 5k
@@ -166,8 +168,6 @@ def test_learning_check_passes_sac_and_fails_a_detached_actor_action(monkeypatch
     ci = budget("nb03")
     config = replace(ci.sac, eval_every=ci.sac.total_steps)  # the notebook's run, evaluated once at the end
     checks = load("nb03")
-    _, good = train_sac("Pendulum-v1", config, seed=0)
-    checks.sac_learned(good)
     _, bad = train_sac("Pendulum-v1", config, seed=0, agent_cls=DetachedActionActor)
     with pytest.raises(CheckFailed, match="did not learn.*detached"):
         checks.sac_learned(bad)
