@@ -142,10 +142,10 @@ def run() -> Result:
                 lines.append(f"| {name} | {on['points']}/{on['max_points']} | {float(on['seconds']):.1f} | "
                              f"{float(off['seconds']):.1f} | {float(on['seconds']) / max(0.1, float(off['seconds'])):.2f} |")
             on, off = full["sandbox"][0], full["no-sandbox"][0]
-            _write_expected_seconds({name: float(r["seconds"]) for name, r in full["sandbox"][1].items()}, on)
+            sandboxed = {name: float(r["seconds"]) for name, r in full["sandbox"][1].items()}
+            _write_expected_seconds(sandboxed, on)
             lines += ["", f"Whole submission, wall-clock: {on.seconds:.0f} s sandboxed ({on.note()}), "
                       f"{off.seconds:.0f} s without ({off.note()}); {on.seconds / off.seconds:.2f}x.", ""]
-            sandboxed = {name: float(r["seconds"]) for name, r in full["sandbox"][1].items()}
             lines += [f"The grader starts a submission's slowest notebooks first (the order of "
                       f"cs285lab/data/{GRADING_SECONDS}). An estimate from the sandboxed seconds above, two notebooks "
                       f"at a time: {makespan(sorted(sandboxed.values(), reverse=True)):.0f} s longest first, "

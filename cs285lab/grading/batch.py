@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from importlib import resources
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
