@@ -231,6 +231,24 @@ def test_branched_states_start_from_the_real_buffer_and_follow_the_model():
     assert onp.shape == (200, 3)
 
 
+def test_an_on_policy_sample_of_a_given_size_spreads_over_every_episode():
+    # the first `size` states would be whole episodes; a sample of the distribution draws from all of them
+    agent = SAC(3, 1, [-2.0], [2.0], SACConfig(hidden=(16,)), seed=0)
+    torch.manual_seed(0)
+    every = mbpo.on_policy_states(agent, "Pendulum-v1", episodes=4, seed=0)
+    torch.manual_seed(0)
+    sample = mbpo.on_policy_states(agent, "Pendulum-v1", episodes=4, seed=0, size=200)
+    assert sample.shape == (200, 3)
+    episode_of = {tuple(state): i // 200 for i, state in enumerate(every)}
+    episodes = [episode_of[tuple(state)] for state in sample]  # each sampled state is one of the visited states
+    assert set(episodes) == {0, 1, 2, 3}, f"a 200-state sample of 4 episodes came from episodes {set(episodes)} only"
+    assert len({tuple(state) for state in sample}) == 200  # drawn without replacement
+    with pytest.raises(ValueError, match="ask for more episodes"):
+        mbpo.on_policy_states(agent, "Pendulum-v1", episodes=1, seed=0, size=201)
+    with pytest.raises(ValueError, match="positive int"):
+        mbpo.on_policy_states(agent, "Pendulum-v1", episodes=1, seed=0, size=0)
+
+
 def test_imagined_rollout_follows_the_model_from_the_given_state():
     agent = SAC(3, 1, [-2.0], [2.0], SACConfig(hidden=(16,)), seed=0)
     start = _pendulum_obs([np.pi], [0.0])[0]

@@ -128,8 +128,14 @@ def state_distance(a: np.ndarray, b: np.ndarray, bins: int = 12, max_speed: floa
 
 
 @torch.no_grad()
-def on_policy_states(agent: SAC, env_id: str, episodes: int, seed: int) -> np.ndarray:
-    """States the agent's current (sampled) policy visits in the real env: what it would train on if on-policy."""
+def on_policy_states(agent: SAC, env_id: str, episodes: int, seed: int, size: int | None = None) -> np.ndarray:
+    """States the agent's current (sampled) policy visits in the real env: what it would train on if on-policy.
+
+    `size`: that many of the states, drawn (seeded by `seed`) from all the episodes; the first `size` states
+    would be a few whole episodes, whose states are strongly correlated (a noisier sample of the distribution).
+    """
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ValueError(f"on_policy_states: size must be a positive int or None, got {size!r}")
     env = make_env(env_id, "on_policy_states")
     states = []
     for episode in range(episodes):
@@ -140,7 +146,13 @@ def on_policy_states(agent: SAC, env_id: str, episodes: int, seed: int) -> np.nd
             obs, _, terminated, truncated, _ = env.step(agent.act(obs))
             done = terminated or truncated
     env.close()
-    return np.array(states, dtype=np.float32)
+    states = np.array(states, dtype=np.float32)
+    if size is None:
+        return states
+    if size > len(states):
+        raise ValueError(f"on_policy_states: {episodes} episodes visited {len(states)} states, fewer than size={size}; "
+                         "ask for more episodes")
+    return states[np.random.default_rng(seed).choice(len(states), size, replace=False)]
 
 
 @torch.no_grad()
