@@ -21,10 +21,13 @@ def _nb05_steps_ratio(frame: pd.DataFrame) -> tuple[bool, str]:
 
 
 def _nb05_k0_as_early(frame: pd.DataFrame) -> tuple[bool, str]:
-    from benchmarks.bench_mbpo import steps_to_threshold
+    """Per seed, not on the mean curve (there the two were within a few points of -200 at the deciding step)."""
+    from benchmarks.bench_mbpo import _per_seed
 
-    k0, mbpo = (steps_to_threshold(_mbpo_rows(frame), impl) for impl in ("sac_same_updates_k0", "mbpo"))
-    return bool(k0 and mbpo and k0 <= mbpo), f"k=0 control reaches -200 at {k0} env steps, MBPO at {mbpo}"
+    k0, mbpo = (_per_seed(_mbpo_rows(frame), impl) for impl in ("sac_same_updates_k0", "mbpo"))
+    no_later = sum(1 for a, b in zip(k0, mbpo) if a is not None and (b is None or a <= b))
+    return (len(k0) == len(mbpo) >= 3 and no_later >= 2,
+            f"first evaluation at -200 or above, per seed: k=0 control {k0}, MBPO {mbpo}")
 
 
 def _nb05_k0_fragile(frame: pd.DataFrame) -> tuple[bool, str]:

@@ -288,6 +288,16 @@ def test_a_typed_in_history_fails(small_run):
     assert "does not come from this agent" in message and "typed in" in message
 
 
+def test_a_rerun_of_the_package_answers_is_refused(small_run):
+    # train_mbpo's defaults are the package's answers: a result made with them, "rerun" with them, matches itself
+    result, random_return, rerun = small_run
+    for key, name in (("nll_fn", "gaussian_nll"), ("rollout_fn", "branched_rollout"), ("batch_fn", "mixed_batch"),
+                      ("refresh_fn", "refresh_model")):
+        answer = models.gaussian_nll if name == "gaussian_nll" else getattr(package_mbpo, name)
+        message = _typed_failure(result, random_return, {**rerun, key: answer})
+        assert "runs the package's own code" in message and f"{key}={name}" in message, message
+
+
 def test_a_typed_in_random_baseline_fails(small_run):
     result, random_return, rerun = small_run
     assert "was not measured by the random-policy cell" in _typed_failure(result, random_return - 500, rerun)
