@@ -371,14 +371,21 @@ def _refused(name: str, origin: str) -> str:
             "reached by any import, is refused too)")
 
 
-@contextlib.contextmanager
-def own_code(ex: Exercise, exercise: str, fn: object, name: str) -> Iterator[None]:
-    """Refuse `fn` when its code, or any code it runs inside this block, is a registered answer of `exercise`."""
-    from cs285lab.twins import calls_answers, package_origin  # twins imports the marked modules lazily
+def refuse_package_answer(ex: Exercise, exercise: str, fn: object, name: str) -> None:
+    """Fail when `fn` itself is a registered answer of `exercise` (the package's function, however imported)."""
+    from cs285lab.twins import package_origin  # twins imports the marked modules lazily
 
     origin = package_origin(fn, exercise)
     if origin is not None:
         ex.fail(_refused(name, origin))
+
+
+@contextlib.contextmanager
+def own_code(ex: Exercise, exercise: str, fn: object, name: str) -> Iterator[None]:
+    """Refuse `fn` when its code, or any code it runs inside this block, is a registered answer of `exercise`."""
+    from cs285lab.twins import calls_answers  # twins imports the marked modules lazily
+
+    refuse_package_answer(ex, exercise, fn, name)
     with calls_answers(exercise) as found:
         yield
     if found:

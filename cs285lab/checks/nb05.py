@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from cs285lab.buffers import Batch, ReplayBuffer
-from cs285lab.checks.core import CheckFailed, _refused, exercise, own_code
+from cs285lab.checks.core import CheckFailed, exercise, own_code, refuse_package_answer
 from cs285lab.budgets import thresholds
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -287,16 +287,13 @@ def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
     """Redo what can be redone cheaply; fail when the result's numbers are not what its objects measure."""
     from cs285lab.algos.mbpo import MBPOConfig, train_mbpo
     from cs285lab.envs import EVAL_SEED, evaluate
-    from cs285lab.twins import package_origin  # twins imports the marked modules lazily
 
     missing = [key for key in RERUN_KEYS if key not in rerun]
     if missing:
         raise ValueError(f"learning(..., rerun=...) needs {list(RERUN_KEYS)}; missing {missing}")
     env_id, seed, config = rerun["env_id"], rerun["seed"], rerun["config"]
     for key, (answer_id, name) in RERUN_ANSWERS.items():  # a run of the package's answers is not your MBPO
-        origin = package_origin(rerun[key], answer_id)
-        if origin is not None:
-            ex.fail(_refused(f"{key}={name}", origin))
+        refuse_package_answer(ex, answer_id, rerun[key], f"{key}={name}")
     if not isinstance(config, MBPOConfig):
         raise ValueError(f"learning(..., rerun=...): config must be the training cell's MBPOConfig, got "
                          f"{type(config).__name__}")
