@@ -3,6 +3,7 @@ and carry no solution code. Solutions keep only the outputs nbval compares."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 from pathlib import Path
@@ -58,6 +59,37 @@ def test_student_copy_leaks_no_solution_code(solution):
                 assert line not in student_lines, f"solution line leaked into the student {solution.name}: {line!r}"
 
 
+def top_level_names(source: str) -> set[str]:
+    """The names a cell binds at the top level (defs, classes, assignments, imports)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_no_run_or_plot_cell_rebinds_an_exercises_name(solution):
+    # A later cell that rebinds `q_target` would replace the student's answer before its check runs (and the
+    # test below, which skips such cells after the first stub, would not see it).
+    nb = nbformat.read(ROOT / "notebooks" / solution.name, as_version=4)
+    exercises = set().union(*(top_level_names(c.source) for c in nb.cells
+                              if c.cell_type == "code" and (cell_meta(c) or {}).get("kind") == "solution"))
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and not cell_meta(cell):
+            clash = top_level_names(cell.source) & exercises
+            assert not clash, f"{solution.name} cell {index} rebinds the exercise name(s) {sorted(clash)}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
 def test_student_copy_fails_only_at_its_stubs(solution, tmp_path, monkeypatch):
@@ -65,27 +97,44 @@ def test_student_copy_fails_only_at_its_stubs(solution, tmp_path, monkeypatch):
     student = tmp_path / solution.name
     shutil.copy(ROOT / "notebooks" / solution.name, student)  # run in a scratch dir: runs/ lands there
     nb = nbformat.read(student, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}})
 
     def error(cell):
         return next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
 
-    stubbed = False
-    for index, cell in enumerate(nb.cells):
-        meta, err = cell_meta(cell) or {}, error(cell)
-        where = f"{solution.name} cell {index} ({meta.get('id', 'no id')})"
-        if err is not None and not stubbed:
-            assert err.ename in STUB_ERRORS, (
-                f"{where} raised {err.ename}: {err.evalue} before any stub was reached; the student copy "
-                "must run cleanly up to the first exercise")
-            stubbed = True
-        if meta.get("kind") == "check":
-            assert err is not None, f"{where}: the check passed on the blank student copy; it checks nothing"
-            # A check on a stub raises NotImplementedError; a NameError is accepted only when the
-            # exercise itself is a top-level stub that never defined the name.
-            assert err.ename in STUB_ERRORS or (err.ename == "NameError" and stubbed), (
-                f"{where} failed with {err.ename}: {err.evalue} instead of the stub's NotImplementedError")
+    # After the first stub, what is left to see is every check failing at a stub. The runs and plots in between
+    # (unlabelled cells) are the solutions' own, which nbval runs at ci: they are skipped, unless a check fails
+    # otherwise than at a stub; then they run and the check runs again, as in a run of every cell.
+    stubbed, skipped = False, []
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            meta = cell_meta(cell) or {}
+            if stubbed and not meta:
+                skipped.append(index)
+                continue
+            client.execute_cell(cell, index)
+            err = error(cell)
+            if meta.get("kind") == "check" and skipped and (err is None or err.ename not in STUB_ERRORS):
+                for earlier in skipped:
+                    client.execute_cell(nb.cells[earlier], earlier)
+                skipped.clear()
+                client.execute_cell(cell, index)
+                err = error(cell)
+            where = f"{solution.name} cell {index} ({meta.get('id', 'no id')})"
+            if err is not None and not stubbed:
+                assert err.ename in STUB_ERRORS, (
+                    f"{where} raised {err.ename}: {err.evalue} before any stub was reached; the student copy "
+                    "must run cleanly up to the first exercise")
+                stubbed = True
+            if meta.get("kind") == "check":
+                assert err is not None, f"{where}: the check passed on the blank student copy; it checks nothing"
+                # A check on a stub raises NotImplementedError; a NameError is accepted only when the
+                # exercise itself is a top-level stub that never defined the name.
+                assert err.ename in STUB_ERRORS or (err.ename == "NameError" and stubbed), (
+                    f"{where} failed with {err.ename}: {err.evalue} instead of the stub's NotImplementedError")
     assert stubbed, f"{solution.name}: the student copy ran without reaching a stub"
 
 
