@@ -208,7 +208,12 @@ def test_released_notebooks_run_to_their_first_stub(handouts, through, monkeypat
     handout = handouts[through]
     monkeypatch.setenv("PYTHONPATH", str(handout))
     monkeypatch.setenv("CS285LAB_PROFILE", "ci")
+    # each notebook on the first of these handouts that holds it: a later handout stubs less of the package, so an
+    # earlier notebook that reaches its stub there reaches it here too (its own student copy: test_student_notebooks)
+    earlier = max((n for n in handouts if n < through), default=-1)
     for path in sorted((handout / "notebooks").glob("*.ipynb")):
+        if int(path.name[:2]) <= earlier:
+            continue
         work = tmp_path / path.stem
         work.mkdir()
         index, nb, err = _run_to_first_error(path, work)
