@@ -55,7 +55,7 @@ class MBPOConfig(SACConfig):
 
     MBPO trains SAC, so its config is a SACConfig with MBPO's defaults (64-unit nets with a large step size, plain
     critics: what these defaults were tuned with; 150 random steps are enough for a first model; many SAC updates
-    per env step, which model data makes safe) plus the model's settings. `sac=SACConfig(...)`, as notebooks saved
+    per env step, MBPO's setting) plus the model's settings. `sac=SACConfig(...)`, as notebooks saved
     before wrote it, sets the SAC fields from that config (removed in the 2027-spring release).
     """
 
@@ -64,7 +64,7 @@ class MBPOConfig(SACConfig):
     eval_episodes: int = 5
     batch_size: int = 256
     learning_starts: int = 150
-    updates_per_step: int = 20       # SAC gradient steps per env step (model data makes many safe)
+    updates_per_step: int = 20       # SAC gradient steps per env step (MBPO's setting)
     lr: float = 3e-3
     critic_layer_norm: bool = False
     rollout_length: int = 3          # k; 0 = plain SAC (no model data at all)

@@ -7,8 +7,8 @@ The recipe of PETS/MBPO, written to be read next to the lecture:
   can neither claim infinite certainty nor give up and predict huge variance everywhere;
 - members are trained with the Gaussian negative log-likelihood on REAL transitions only,
   each on its own shuffle of the data, with inputs and targets normalised;
-- every refit starts from fresh weights on ALL real data: a warm-started model is confidently
-  wrong on the states the new policy reached, and its first gradient steps wreck it;
+- every refit starts from fresh weights on ALL real data (MBPO's choice; the lecture mentions a few
+  gradient steps on the new data instead; the two are not compared in this course);
 - a held-out validation split stops training early; the members with the lowest validation
   error are the elites, and every model step samples from a randomly chosen elite.
 
