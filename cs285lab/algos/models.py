@@ -12,8 +12,8 @@ The recipe of PETS/MBPO, written to be read next to the lecture:
 - a held-out validation split stops training early; the members with the lowest validation
   error are the elites, and every model step samples from a randomly chosen elite.
 
-All E members live in one batched module (weights [E, in, out], one torch.baddbmm per layer),
-so an ensemble costs about as much as one network of E times the width, not E separate passes.
+All E members live in one batched module (weights [E, in, out], one torch.baddbmm per layer): one call
+per layer instead of E (the arithmetic is still that of E networks).
 
 Public API (also used by the Dyna notebook):
 
