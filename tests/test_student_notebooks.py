@@ -105,23 +105,24 @@ def test_student_copy_fails_only_at_its_stubs(solution, tmp_path, monkeypatch):
 
     # After the first stub, what is left to see is every check failing at a stub. The runs and plots in between
     # (unlabelled cells) are the solutions' own, which nbval runs at ci: they are skipped, unless a check fails
-    # otherwise than at a stub; then they run and the check runs again, as in a run of every cell.
-    stubbed, skipped = False, []
+    # otherwise than at a stub; then every cell from the first one skipped runs again in order, the check last,
+    # as in a run of every cell.
+    stubbed, first_skipped = False, None
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
             meta = cell_meta(cell) or {}
             if stubbed and not meta:
-                skipped.append(index)
+                first_skipped = index if first_skipped is None else first_skipped
                 continue
             client.execute_cell(cell, index)
             err = error(cell)
-            if meta.get("kind") == "check" and skipped and (err is None or err.ename not in STUB_ERRORS):
-                for earlier in skipped:
-                    client.execute_cell(nb.cells[earlier], earlier)
-                skipped.clear()
-                client.execute_cell(cell, index)
+            if meta.get("kind") == "check" and first_skipped is not None and (err is None or err.ename not in STUB_ERRORS):
+                for earlier in range(first_skipped, index + 1):
+                    if nb.cells[earlier].cell_type == "code":
+                        client.execute_cell(nb.cells[earlier], earlier)
+                first_skipped = None
                 err = error(cell)
             where = f"{solution.name} cell {index} ({meta.get('id', 'no id')})"
             if err is not None and not stubbed:
