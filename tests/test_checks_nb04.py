@@ -349,3 +349,32 @@ def test_an_unnamed_q_update_mistake_gets_a_reproducible_worked_case():
     assert "call:     q_learning_update(Q=np.array([[0.1, 0.2, 0.3, 0.4]," in message
     assert "s=2, a=0, r=0.5, s_next=3, terminated=False, alpha=0.5, gamma=0.9)" in message
     assert "first difference at [2][0]" in message
+
+
+# ---------------------------------------------------------------- answers that skip the skill (referee, 2026-12-06)
+
+def test_planning_in_a_fixed_order_fails():
+    def cycling(Q, model, n, alpha, gamma, rng):  # every tried pair in turn: rng unused
+        seen = list(model)
+        for i in range(n):
+            s, a = seen[i % len(seen)]
+            ref.q_learning_update(Q, s, a, *model[(s, a)], alpha, gamma)
+
+    fails(nb04.planning, cycling, "same updates whatever the rng")
+
+
+def test_planning_that_favours_one_pair_fails():
+    def biased(Q, model, n, alpha, gamma, rng):
+        seen = list(model)
+        for _ in range(n):
+            s, a = seen[rng.integers(len(seen)) if rng.random() < 0.7 else 0]
+            ref.q_learning_update(Q, s, a, *model[(s, a)], alpha, gamma)
+
+    fails(nb04.planning, biased, "not drawn uniformly")
+
+
+def test_dyna_q_step_counts_must_be_the_steps_taken():
+    def fabricated(env, n_planning, episodes, rng, **kwargs):  # plausible numbers, no env step at all
+        return [700] + [20 if n_planning else 150] * (episodes - 1)
+
+    fails(nb04.dyna_q, fabricated, "not the env steps your agent took")

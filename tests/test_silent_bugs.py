@@ -87,11 +87,24 @@ def test_sac_methods_are_refused_as_fixes():
 
 @pytest.mark.parametrize("family, convention", CASES)
 @pytest.mark.parametrize("place", [0, 1])
-def test_code_under_review_fails_with_the_named_mistake(family, convention, place):
-    message = {"broadcast": "compares every Q with every target", "target": "moves whenever the critic being trained",
-               "polyak": "changed the ONLINE critic"}[family]
-    with pytest.raises(CheckFailed, match=message):
+def test_code_under_review_fails_without_giving_its_diagnosis_away(family, convention, place):
+    # the diagnosis is graded by hand: the unchanged review's code must not get it from the check
+    diagnosis = {"broadcast": "compares every Q with every target", "target": "carries gradient",
+                 "polyak": "changed the ONLINE critic"}[family]
+    with pytest.raises(CheckFailed, match="nothing is fixed yet") as failed:
         _run(family, convention, FAMILIES[family].buggy[convention][place])
+    assert diagnosis not in str(failed.value) and "q_mean" not in str(failed.value) and "target_drift" not in str(failed.value)
+
+
+def test_a_detached_target_from_the_online_critic_is_told_to_keep_the_reviews_design():
+    def detached_online(batch, agent):  # the kept gradient is gone (it learns: doctor corpus), the design is not SAC's
+        with torch.no_grad():
+            next_actions, next_log_prob = agent.sample_actions(batch.next_obs)
+            next_q = agent.critic(batch.next_obs, next_actions).min(dim=0).values
+            return batch.rewards + agent.config.gamma * (1.0 - batch.terminated) * (next_q - agent.alpha * next_log_prob)
+
+    with pytest.raises(CheckFailed, match="detached but still computed from the online critic"):
+        _run("target", "soft", detached_online)
 
 
 @pytest.mark.parametrize("family, convention", CASES)

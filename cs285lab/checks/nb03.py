@@ -711,6 +711,8 @@ def _silent_broadcast(ex: Exercise, fn: Callable, convention: str, family, slot:
     with own_code(ex, exercise, fn, f"fix_{slot}"):
         out = ex.expect_tensor(ex.call(fn, q_in, y.clone()), what="your critic_loss(q, y)")
     ex.expect(out.dim() == 0, f"critic_loss should return a scalar, got shape {tuple(out.shape)}")
+    if any(torch.allclose(out.detach(), buggy(q, y)) for buggy in family.buggy[convention]):
+        ex.fail(_unchanged(slot))
     ex.diagnose(out, expected, mistakes, what="critic_loss(q, y)",
                 inputs="critic_loss(q, y) with q = torch.randn(2, 6, generator=g), y = torch.randn(6, generator=g), "
                        "g = torch.Generator().manual_seed(17)")
@@ -744,9 +746,9 @@ def _silent_target(ex: Exercise, fn: Callable, convention: str, family, slot: in
         for buggy in family.buggy[conv]:
             online.setdefault(conv, run(buggy).detach())
     other = "plain" if convention == "soft" else "soft"
-    moving = ("your target moves whenever the critic being trained moves: it is computed from the very network "
-              "whose error it measures, so every gradient step also shifts the label it chases (compare "
-              "q_mean with SAC's in the statistics above)")
+    moving = ("your target is detached but still computed from the online critic, the network being trained; the "
+              "review's SAC computes it from its target critic (agent.target_critic): fix the code you were given "
+              "and keep its design")
     mistakes = {
         moving: online[convention],
         f"your backup {'has no' if other == 'plain' else 'has an'} entropy term, but the code under review "
@@ -757,6 +759,8 @@ def _silent_target(ex: Exercise, fn: Callable, convention: str, family, slot: in
     torch.manual_seed(23)
     with own_code(ex, f"nb03-silent-fix-{slot}", fn, f"fix_{slot}"):
         out = ex.expect_tensor(ex.call(fn, batch, agent), shape=(8,), what="your q_backup(batch, agent)")
+    if out.requires_grad and any(torch.allclose(out.detach(), run(buggy).detach()) for buggy in family.buggy[convention]):
+        ex.fail(_unchanged(slot))
     ex.diagnose(out, expected, mistakes, what="q_backup(batch, agent)",
                 inputs="q_backup(batch, agent) on a batch of 8 transitions and a small SAC agent whose target "
                        "critics differ from its online critics (torch.manual_seed(23) before the call)")
@@ -789,6 +793,8 @@ def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family, slot: in
     with own_code(ex, f"nb03-silent-fix-{slot}", fn, f"fix_{slot}"):
         got = ex.call(lambda: after(fn))
     got_t, got_o = got
+    if any(all(torch.allclose(g, b) for g, b in zip(got, after(buggy))) for buggy in family.buggy[convention]):
+        ex.fail(_unchanged(slot))
     case = (f"soft_update(target, online, rate={rate:g}) on target, online = nn.Linear(3, 2), nn.Linear(3, 2) made "
             "after torch.manual_seed(29)")
     ex.expect(torch.allclose(got_o, o0), "your soft_update changed the ONLINE critic, the one being trained: each "
@@ -802,6 +808,13 @@ def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family, slot: in
         f"your update reads `rate` the other way round: in your variant {conventions[convention]}. That is the fix "
         "of a different variant, not of yours; fix the code you were given": other_t},
         what="the target critic after soft_update", inputs=case)
+
+
+def _unchanged(slot: int) -> str:
+    """The message for a fix that still behaves like the code under review: no diagnosis (finding it is the task)."""
+    return (f"fix_{slot} does exactly what review {slot}'s code does: nothing is fixed yet. Finding the bug is the "
+            "exercise: compare the review's statistics above with SAC's, read its code, write your diagnosis, then "
+            "change the code")
 
 
 _SILENT_CHECKS = {"broadcast": _silent_broadcast, "target": _silent_target, "polyak": _silent_polyak}

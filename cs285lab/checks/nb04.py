@@ -177,6 +177,19 @@ def planning(fn) -> None:
             tables.append(Q.copy())
         ex.expect(np.array_equal(*tables), "two runs with the same seed planned differently: draw the pairs with the "
                   "rng argument (rng.integers), not np.random or random")
+        # Uniform draws: ten tried pairs, each terminal with r = 1, so a pair updated c times holds 1 - (1 - alpha)^c.
+        pairs = {(s, a): (1.0, 5, True) for s in range(5) for a in range(2)}
+        counts = []
+        for seed in range(4):
+            Q = np.zeros((6, 4))
+            ex.call(lambda: fn(Q, dict(pairs), 2000, 0.01, gamma, np.random.default_rng(seed)))
+            counts.append(np.array([np.log1p(-min(Q[p], 1 - 1e-12)) / np.log1p(-0.01) for p in pairs]).round())
+        ex.expect(any(not np.array_equal(counts[0], c) for c in counts[1:]),
+                  "planning made the same updates whatever the rng's seed: draw each pair at random with rng "
+                  "(rng.integers), not in a fixed order")
+        low, high = min(c.min() for c in counts), max(c.max() for c in counts)
+        ex.expect(140 <= low and high <= 260, "the pairs were not drawn uniformly: over 2000 planning updates of ten "
+                  f"tried pairs each should get about 200, yours got between {low:.0f} and {high:.0f}")
 
 
 def dyna_q(fn, runs: int = 3, episodes: int = 12, seed: int = 0) -> None:
@@ -195,16 +208,33 @@ def dyna_q(fn, runs: int = 3, episodes: int = 12, seed: int = 0) -> None:
                   f"with n = {N_PLANNING} ({mean_steps[N_PLANNING]:.0f}); pass n_planning on to planning (n = 0: no planning at all)")
 
 
+class _EpisodeSteps(gym.Wrapper):
+    """Counts the env steps between resets: what the student's dyna_q returns must be these counts."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.episodes: list[int] = [0]
+
+    def reset(self, **kwargs):
+        if self.episodes[-1]:
+            self.episodes.append(0)
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        self.episodes[-1] += 1
+        return self.env.step(action)
+
+
 def _steps_per_episode(ex, fn, runs: int, episodes: int, seed: int) -> dict[int, float]:
     """Mean steps per episode (episodes 2 on, over `runs` runs) of the student's dyna_q at n = 0 and n = N_PLANNING;
     the package's own Dyna-Q (the reference the check compares with) is refused, however it is reached."""
-    mean_steps = {}
+    mean_steps, counted = {}, []
     with own_code(ex, "nb04-dyna-q", fn, "your dyna_q"):
         for n in (0, N_PLANNING):
             curves = []
             for run in range(runs):
                 ex.progress(f"n = {n} planning steps, run {run + 1} of {runs}", every=0.0)
-                env = gym.make("cs285lab/DynaMaze-v0")
+                env = _EpisodeSteps(gym.make("cs285lab/DynaMaze-v0"))
                 env.reset(seed=seed + run)
                 try:
                     steps = ex.call(fn, env, n, episodes, np.random.default_rng(seed + run))
@@ -217,5 +247,10 @@ def _steps_per_episode(ex, fn, runs: int, episodes: int, seed: int) -> dict[int,
                 ex.expect(steps.min() >= 14, f"an episode took {steps.min()} steps but the shortest path is 14: count "
                           "every env step of an episode, and reset the env at the start of each episode")
                 curves.append(steps)
+                counted.append((steps.tolist(), [k for k in env.episodes if k]))
             mean_steps[n] = float(np.mean(curves, axis=0)[1:].mean())
+    for returned, taken in counted:  # after own_code: the package's own runs are refused as such first
+        ex.expect(returned == taken, f"the step counts you returned ({returned[:5]}...) are not the env steps your "
+                  f"agent took in each episode ({taken[:5]}...): count the env.step calls of each episode, from its "
+                  "reset to the goal")
     return mean_steps
