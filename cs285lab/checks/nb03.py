@@ -228,9 +228,10 @@ def q_target(fn: Callable) -> None:
         for alpha in (0.0, 0.2):
             soft = q_next - alpha * logp2
             expected = r + gamma * (1 - d) * soft
-            old_action = ("your target values s' at the action stored in the buffer, the action an OLD policy "
-                          "took at s: the target then follows the old policies, not the current one, whose value at "
-                          "s' depends on what it would do there")
+            # the naive algorithm's own mistake: named, not explained (Exercise 2 grades the explanation by hand)
+            old_action = ("this is still the naive algorithm's target: it values s' at the action stored in the "
+                          "buffer. Exercise 2 asked what is wrong with that; change what your diagnosis found "
+                          "(hint 2 above, if you are stuck)")
             mistakes = {
                 old_action: r + gamma * (1 - d) * (q_buffer - alpha * logp2),
                 old_action + " (and with alpha > 0 the entropy bonus is missing too)": r + gamma * (1 - d) * q_buffer,
@@ -328,9 +329,10 @@ def score_function_loss(fn: Callable) -> None:
             fresh = table[:n]
             ref = -(policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean()
             wrong = {
-                "your gradient weights the log-probability of the actions stored in the buffer: old policies "
-                "chose them, so it is not the gradient of the current policy's expected Q (an expectation over "
-                "the actions the CURRENT policy takes at s)":
+                # the naive algorithm's own mistake: named, not explained (Exercise 2 grades the explanation)
+                "this is still the naive algorithm's policy gradient: it weights the log-probability of the "
+                "actions stored in the buffer. Exercise 2 asked what is wrong with that; change what your "
+                "diagnosis found (hint 2 above, if you are stuck)":
                     -(policy.log_prob(obs, batch.actions) * critic(obs, batch.actions).detach()).mean(),
                 "the sign is flipped: gradient descent on your loss lowers the objective instead of raising it; "
                 "the loss is minus the objective": (policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean(),
