@@ -301,7 +301,7 @@ def test_reference_q_target_passes():
 
 
 @pytest.mark.parametrize("broken, message", [
-    (_q_variant("buffer_action"), "still the naive algorithm's target: it values s' at the action stored in the buffer"),
+    (_q_variant("buffer_action"), "values s' at a_i, the action stored in the buffer for s_i"),
     (_q_variant("no_mask"), "bootstraps past terminal states"),
     (_q_variant("inverted"), "mask is inverted"),
     (_q_variant("s"), "values the state s the transition started from"),

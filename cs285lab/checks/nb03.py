@@ -229,9 +229,9 @@ def q_target(fn: Callable) -> None:
             soft = q_next - alpha * logp2
             expected = r + gamma * (1 - d) * soft
             # the naive algorithm's own mistake: named, not explained (Exercise 2 grades the explanation by hand)
-            old_action = ("this is still the naive algorithm's target: it values s' at the action stored in the "
-                          "buffer. Exercise 2 asked what is wrong with that; change what your diagnosis found "
-                          "(hint 2 above, if you are stuck)")
+            old_action = ("your target values s' at a_i, the action stored in the buffer for s_i, not at an action "
+                          "chosen at s'. Why bootstrapping from what the buffer holds is wrong is your Exercise 2; "
+                          "hint 2 above, if you are stuck")
             mistakes = {
                 old_action: r + gamma * (1 - d) * (q_buffer - alpha * logp2),
                 old_action + " (and with alpha > 0 the entropy bonus is missing too)": r + gamma * (1 - d) * q_buffer,
@@ -330,9 +330,8 @@ def score_function_loss(fn: Callable) -> None:
             ref = -(policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean()
             wrong = {
                 # the naive algorithm's own mistake: named, not explained (Exercise 2 grades the explanation)
-                "this is still the naive algorithm's policy gradient: it weights the log-probability of the "
-                "actions stored in the buffer. Exercise 2 asked what is wrong with that; change what your "
-                "diagnosis found (hint 2 above, if you are stuck)":
+                "this is the naive line 5 with Q as the weight: it weights the log-probability of the actions "
+                "stored in the buffer. Why that is wrong is your Exercise 2; hint 2 above, if you are stuck":
                     -(policy.log_prob(obs, batch.actions) * critic(obs, batch.actions).detach()).mean(),
                 "the sign is flipped: gradient descent on your loss lowers the objective instead of raising it; "
                 "the loss is minus the objective": (policy.log_prob(obs, fresh) * critic(obs, fresh).detach()).mean(),
@@ -358,7 +357,9 @@ def score_function_loss(fn: Callable) -> None:
                       "estimator Q(s, a) is a fixed weight, and the actor's loss must not train the critic")
             got = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1)
                              for p in policy.parameters()])
-            ex.diagnose(got, expected, mistakes, what=f"the policy gradient of your loss (num_samples={n})")
+            ex.diagnose(got, expected, mistakes, what=f"the policy gradient of your loss (num_samples={n})",
+                        inputs=f"batch, policy, critic = cs285lab.checks.nb03._score_problem({n}); "
+                               f"score_function_loss(batch, policy, critic, {n}), then .backward()")
 
 
 # --------------------------------------------------------------------------------------------
@@ -698,10 +699,7 @@ def _silent_broadcast(ex: Exercise, fn: Callable, convention: str, family, slot:
     exercise = f"nb03-silent-fix-{slot}"
     mistakes = {}
     for conv in (convention, "mean" if convention == "sum" else "sum"):
-        mistakes["your loss compares every Q with every target: with q of shape [2, 6] and y of shape [6], each "
-                 "critic's prediction for transition i is pulled toward the targets of all 6 transitions, so the "
-                 "loss is smallest when every prediction sits at the batch's mean target. Reproduce it: print the "
-                 "shape of the tensor you square, for q [2, 6] and y [6]" + (
+        mistakes[_still_buggy(slot) + (
                      "" if conv == convention else "; and your loss combines the two critics' errors differently "
                      "from the code under review")] = family.buggy[conv][0](q, y)
     other = "mean" if convention == "sum" else "sum"
@@ -751,23 +749,23 @@ def _silent_target(ex: Exercise, fn: Callable, convention: str, family, slot: in
     moving = ("your target is detached but still computed from the online critic, the network being trained; the "
               "review's SAC computes it from its target critic (agent.target_critic): fix the code you were given "
               "and keep its design")
+    # the review's bug (cell 33: the kept gradient) is not named: the diagnosis is graded by hand
     mistakes = {
         moving: online[convention],
         f"your backup {'has no' if other == 'plain' else 'has an'} entropy term, but the code under review "
         f"{'has one' if convention == 'soft' else 'has none'}: that is the fix of a different variant, not of yours; "
         "fix the code you were given, keeping its conventions": run(family.correct[other]),
-        moving + "; and your backup does not follow the review's entropy convention": online[other],
+        moving + "; and your backup does not follow the review's entropy convention": online[other],  # detached
     }
     torch.manual_seed(23)
     with own_code(ex, f"nb03-silent-fix-{slot}", fn, f"fix_{slot}"):
         out = ex.expect_tensor(ex.call(fn, batch, agent), shape=(8,), what="your q_backup(batch, agent)")
     if out.requires_grad and any(torch.allclose(out.detach(), run(buggy).detach()) for buggy in family.buggy[convention]):
         ex.fail(_unchanged(slot))
+    ex.expect(not out.requires_grad, _still_buggy(slot))
     ex.diagnose(out, expected, mistakes, what="q_backup(batch, agent)",
                 inputs="q_backup(batch, agent) on a batch of 8 transitions and a small SAC agent whose target "
                        "critics differ from its online critics (torch.manual_seed(23) before the call)")
-    ex.expect(not out.requires_grad, "your target carries gradient: the critic's loss would move the label it is "
-              "regressed toward, and the policy through it; a regression label must be a constant")
 
 
 def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family, slot: int) -> None:
@@ -799,9 +797,7 @@ def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family, slot: in
         ex.fail(_unchanged(slot))
     case = (f"soft_update(target, online, rate={rate:g}) on target, online = nn.Linear(3, 2), nn.Linear(3, 2) made "
             "after torch.manual_seed(29)")
-    ex.expect(torch.allclose(got_o, o0), "your soft_update changed the ONLINE critic, the one being trained: each "
-              "call drags it back toward a copy that itself never follows it (in the statistics above, target_drift "
-              f"stays large and q_mean tiny next to SAC's). A case to reproduce: {case}")
+    ex.expect(torch.allclose(got_o, o0), f"{_still_buggy(slot)}. A case to reproduce: {case}")
     ex.expect(not torch.allclose(got_t, t0), "your soft_update left the target critic unchanged: a target that "
               f"never moves keeps the critic regressing toward its initial values. A case to reproduce: {case}")
     conventions = {"tau": "`rate` is tau, the fraction taken from the online critic",
@@ -810,6 +806,12 @@ def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family, slot: in
         f"your update reads `rate` the other way round: in your variant {conventions[convention]}. That is the fix "
         "of a different variant, not of yours; fix the code you were given": other_t},
         what="the target critic after soft_update", inputs=case)
+
+
+def _still_buggy(slot: int) -> str:
+    """The message for a fix that keeps the review's bug, changed or not: it is not named (the diagnosis is graded)."""
+    return (f"fix_{slot} still has review {slot}'s bug: finding it is the exercise. Compare the review's "
+            "statistics above with SAC's, read its code, write your diagnosis, then change the code")
 
 
 def _unchanged(slot: int) -> str:
