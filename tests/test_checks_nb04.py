@@ -199,7 +199,7 @@ def test_planning_does_nothing():
 
 # ---------------------------------------------------------------- dyna_q (learning)
 
-def _dyna_with(planner):
+def _dyna_with(planner, direct_update=True):
     def dyna(env, n_planning, episodes, rng, alpha=0.1, gamma=0.95, epsilon=0.1):
         Q = np.zeros((env.observation_space.n, env.action_space.n))
         model, out = {}, []
@@ -209,7 +209,8 @@ def _dyna_with(planner):
             while not done:
                 a = ref.epsilon_greedy(Q[s], epsilon, rng)
                 s_next, r, terminated, truncated, _ = env.step(a)
-                ref.q_learning_update(Q, s, a, r, s_next, terminated, alpha, gamma)
+                if direct_update:
+                    ref.q_learning_update(Q, s, a, r, s_next, terminated, alpha, gamma)
                 ref.update_model(model, s, a, r, s_next, terminated)
                 planner(Q, model, n_planning, alpha, gamma, rng)
                 s, steps, done = s_next, steps + 1, terminated or truncated
@@ -378,3 +379,20 @@ def test_dyna_q_step_counts_must_be_the_steps_taken():
         return [700] + [20 if n_planning else 150] * (episodes - 1)
 
     fails(nb04.dyna_q, fabricated, "not the env steps your agent took")
+
+
+def test_dyna_without_the_direct_update_fails():
+    # planning alone still learns at n = 20; at n = 0 nothing learns, unlike plain Q-learning (a second referee)
+    fails(nb04.dyna_q, _dyna_with(ref.planning, direct_update=False), "dyna_q is Q-learning")
+
+
+@pytest.mark.parametrize("ignored, match", [("gamma", "should approach gamma"), ("alpha", "use the alpha argument")])
+def test_planning_that_ignores_an_argument_fails(ignored, match):
+    def planning(Q, model, n, alpha, gamma, rng):  # the notebook's defaults instead of the arguments
+        alpha, gamma = (0.1, gamma) if ignored == "alpha" else (alpha, 0.95)
+        seen = list(model)
+        for _ in range(n):
+            s, a = seen[rng.integers(len(seen))]
+            ref.q_learning_update(Q, s, a, *model[(s, a)], alpha, gamma)
+
+    fails(nb04.planning, planning, match)

@@ -150,7 +150,7 @@ def planning(fn) -> None:
                   f"should be close to 1; got {Q[2, 3]:.3f}")
         if abs(Q[0, 1] - gamma * 0.5) < 0.03:
             ex.fail(BEHAVIOUR_ACTION)
-        ex.expect(abs(Q[0, 1] - gamma * 1.0) < 0.05, f"Q[0, 1] should approach gamma * max Q[2] = {gamma:.2f} "
+        ex.expect(abs(Q[0, 1] - gamma * 1.0) < 0.01, f"Q[0, 1] should approach gamma * max Q[2] = {gamma:.2f} "
                   f"(Q[2, 3] -> 1); got {Q[0, 1]:.3f}")
         # One terminal pair, n = 5: exactly five updates towards the fixed target r = 1.
         Q = np.zeros((6, 4))
@@ -184,6 +184,9 @@ def planning(fn) -> None:
             Q = np.zeros((6, 4))
             ex.call(lambda: fn(Q, dict(pairs), 2000, 0.01, gamma, np.random.default_rng(seed)))
             counts.append(np.array([np.log1p(-min(Q[p], 1 - 1e-12)) / np.log1p(-0.01) for p in pairs]).round())
+            ex.expect(abs(counts[-1].sum() - 2000) <= 2, f"2000 planning updates with alpha = 0.01 left Q as "
+                      f"{counts[-1].sum():.0f} updates of step 0.01 would: use the alpha argument you are given, "
+                      "not a step size of your own")
         ex.expect(any(not np.array_equal(counts[0], c) for c in counts[1:]),
                   "planning made the same updates whatever the rng's seed: draw each pair at random with rng "
                   "(rng.integers), not in a fixed order")
@@ -197,7 +200,12 @@ def dyna_q(fn, runs: int = 3, episodes: int = 12, seed: int = 0) -> None:
     with exercise("dyna_q") as ex:
         mean_steps = _steps_per_episode(ex, fn, runs, episodes, seed)
         reference = dyna_q_runs(N_PLANNING, runs=10, episodes=episodes, seed=seed).steps[:, 1:].mean()
+        without_planning = dyna_q_runs(0, runs=10, episodes=episodes, seed=seed).steps[:, 1:].mean()
         limits = thresholds("nb04")
+        ex.expect(mean_steps[0] < limits["dyna_q_vs_reference"] * without_planning,
+                  f"without planning (n = 0) your agent needs {mean_steps[0]:.0f} steps per episode (episodes 2-"
+                  f"{episodes}, mean of {runs} runs); plain Q-learning needs about {without_planning:.0f}. Without "
+                  "planning, dyna_q is Q-learning: check the direct update after each real step")
         ex.expect(mean_steps[N_PLANNING] < limits["dyna_q_vs_reference"] * reference,
                   f"with n = {N_PLANNING} planning steps your agent needs {mean_steps[N_PLANNING]:.0f} steps per episode (episodes 2-"
                   f"{episodes}, mean of {runs} runs); the reference needs about {reference:.0f}. Planning is not "
