@@ -90,7 +90,7 @@ def test_sac_methods_are_refused_as_fixes():
 def test_code_under_review_fails_without_giving_its_diagnosis_away(family, convention, place):
     # the diagnosis is graded by hand: the unchanged review's code must not get it from the check
     diagnosis = {"broadcast": "every target", "target": "gradient", "polyak": "ONLINE"}[family]
-    with pytest.raises(CheckFailed, match="nothing is fixed yet") as failed:
+    with pytest.raises(CheckFailed, match="still has review 1's bug") as failed:
         _run(family, convention, FAMILIES[family].buggy[convention][place])
     assert diagnosis not in str(failed.value) and "q_mean" not in str(failed.value) and "target_drift" not in str(failed.value)
 

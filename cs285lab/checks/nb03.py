@@ -712,7 +712,7 @@ def _silent_broadcast(ex: Exercise, fn: Callable, convention: str, family, slot:
         out = ex.expect_tensor(ex.call(fn, q_in, y.clone()), what="your critic_loss(q, y)")
     ex.expect(out.dim() == 0, f"critic_loss should return a scalar, got shape {tuple(out.shape)}")
     if any(torch.allclose(out.detach(), buggy(q, y)) for buggy in family.buggy[convention]):
-        ex.fail(_unchanged(slot))
+        ex.fail(_still_buggy(slot))
     ex.diagnose(out, expected, mistakes, what="critic_loss(q, y)",
                 inputs="critic_loss(q, y) with q = torch.randn(2, 6, generator=g), y = torch.randn(6, generator=g), "
                        "g = torch.Generator().manual_seed(17)")
@@ -760,9 +760,7 @@ def _silent_target(ex: Exercise, fn: Callable, convention: str, family, slot: in
     torch.manual_seed(23)
     with own_code(ex, f"nb03-silent-fix-{slot}", fn, f"fix_{slot}"):
         out = ex.expect_tensor(ex.call(fn, batch, agent), shape=(8,), what="your q_backup(batch, agent)")
-    if out.requires_grad and any(torch.allclose(out.detach(), run(buggy).detach()) for buggy in family.buggy[convention]):
-        ex.fail(_unchanged(slot))
-    ex.expect(not out.requires_grad, _still_buggy(slot))
+    ex.expect(not out.requires_grad, _still_buggy(slot))  # the review's code unchanged, too
     ex.diagnose(out, expected, mistakes, what="q_backup(batch, agent)",
                 inputs="q_backup(batch, agent) on a batch of 8 transitions and a small SAC agent whose target "
                        "critics differ from its online critics (torch.manual_seed(23) before the call)")
@@ -794,7 +792,7 @@ def _silent_polyak(ex: Exercise, fn: Callable, convention: str, family, slot: in
         got = ex.call(lambda: after(fn))
     got_t, got_o = got
     if any(all(torch.allclose(g, b) for g, b in zip(got, after(buggy))) for buggy in family.buggy[convention]):
-        ex.fail(_unchanged(slot))
+        ex.fail(_still_buggy(slot))
     case = (f"soft_update(target, online, rate={rate:g}) on target, online = nn.Linear(3, 2), nn.Linear(3, 2) made "
             "after torch.manual_seed(29)")
     ex.expect(torch.allclose(got_o, o0), f"{_still_buggy(slot)}. A case to reproduce: {case}")
@@ -812,13 +810,6 @@ def _still_buggy(slot: int) -> str:
     """The message for a fix that keeps the review's bug, changed or not: it is not named (the diagnosis is graded)."""
     return (f"fix_{slot} still has review {slot}'s bug: finding it is the exercise. Compare the review's "
             "statistics above with SAC's, read its code, write your diagnosis, then change the code")
-
-
-def _unchanged(slot: int) -> str:
-    """The message for a fix that still behaves like the code under review: no diagnosis (finding it is the task)."""
-    return (f"fix_{slot} does exactly what review {slot}'s code does: nothing is fixed yet. Finding the bug is the "
-            "exercise: compare the review's statistics above with SAC's, read its code, write your diagnosis, then "
-            "change the code")
 
 
 _SILENT_CHECKS = {"broadcast": _silent_broadcast, "target": _silent_target, "polyak": _silent_polyak}
