@@ -25,7 +25,7 @@ collect_ignore_glob = ["fixtures/*"]
 
 # Files whose tests form one unit per value of a parameter (the bracketed id, up to its first "-"),
 # instead of one unit per file: their module fixture is parametrized by that value.
-SPLIT = ("tests/test_previous_version.py", "tests/test_release.py", "tests/test_student_notebooks.py")
+SPLIT = ("tests/test_previous_version.py", "tests/test_student_notebooks.py")
 
 # Seconds of a unit under `make test` (per-test durations summed per unit, module fixture setup included),
 # measured 2026-12-06 (evening) on a 2-core machine (698 worker-s, 361 s wall; 640 worker-s, 333 s half an hour earlier
@@ -57,12 +57,10 @@ SECONDS: dict[str, float] = {
     "tests/test_student_notebooks.py[03_off_policy_actor_critic]": 9,
     "tests/test_plots.py": 8,
     "tests/test_wheel.py": 7,
-    "tests/test_release.py[3]": 7,
     "tests/test_doctor.py": 6,
     "tests/test_student_notebooks.py[01_actor_critic_architectures]": 6,
     "tests/test_previous_version.py[00_getting_started]": 5,
     "tests/test_student_notebooks.py[05_mbpo]": 5,
-    "tests/test_release.py[1]": 5,
 }
 
 

@@ -18,6 +18,10 @@ from cs285lab.authoring.student import CODE_BEGIN, CODE_END, HINT, MD_BEGIN, MD_
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 STUB_ERRORS = {"NotImplementedError"}
+# The handouts tests/test_release.py builds (`cs285lab release --through N`). A student copy runs on the first of
+# them that holds its notebook: a later handout stubs less of the package, so a notebook that reaches its stubs
+# there reaches them on every later handout and on the whole package too.
+HANDOUTS = (1, 3)
 
 
 def solution_lines(nb: nbformat.NotebookNode) -> tuple[list[list[str]], set[str]]:
@@ -90,10 +94,26 @@ def test_no_run_or_plot_cell_rebinds_an_exercises_name(solution):
             assert not clash, f"{solution.name} cell {index} rebinds the exercise name(s) {sorted(clash)}"
 
 
+def _first_handout(name: str, base: Path) -> Path | None:
+    """The first handout holding notebook `name`, built in `base` (None: no handout stubs anything it may use)."""
+    from cs285lab.authoring.release import build_release
+
+    through = next((n for n in HANDOUTS if int(name[:2]) <= n), None)
+    return None if through is None else build_release(ROOT, through, base / f"through{through:02d}").out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
 def test_student_copy_fails_only_at_its_stubs(solution, tmp_path, monkeypatch):
     monkeypatch.setenv("CS285LAB_PROFILE", "smoke")  # runs every cell at a few hundred steps; judges no learning
+    handout = _first_handout(solution.name, tmp_path / "release")
+    package = ROOT / "cs285lab"
+    if handout is not None:  # the handout's package, stubs and all: the kernel imports it
+        handed_out = (handout / "notebooks" / solution.name).read_bytes()
+        assert handed_out == (ROOT / "notebooks" / solution.name).read_bytes(), (
+            f"{handout.name} hands out a {solution.name} that differs from notebooks/")
+        monkeypatch.setenv("PYTHONPATH", str(handout))
+        package = handout / "cs285lab"
     student = tmp_path / solution.name
     shutil.copy(ROOT / "notebooks" / solution.name, student)  # run in a scratch dir: runs/ lands there
     nb = nbformat.read(student, as_version=4)
@@ -109,6 +129,10 @@ def test_student_copy_fails_only_at_its_stubs(solution, tmp_path, monkeypatch):
     # as in a run of every cell.
     stubbed, first_skipped = False, None
     with client.setup_kernel():
+        where = nbformat.v4.new_code_cell("import pathlib, cs285lab\nprint(pathlib.Path(cs285lab.__file__).parent)")
+        client.execute_cell(where, -1)
+        imported = "".join(o.get("text", "") for o in where.outputs).strip()
+        assert imported == str(package), f"the kernel imported cs285lab from {imported!r}, not from {package}"
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
