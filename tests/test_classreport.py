@@ -1,14 +1,18 @@
-"""report.html counts the class's named mistakes correctly, ranks them, anonymizes examples, embeds figures."""
+"""report.html counts the class's named mistakes correctly, ranks them, anonymizes examples, embeds figures
+(one per notebook someone submitted)."""
 
 from __future__ import annotations
 
+import base64
+import html
 import re
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
 
 import tinyclass
-from cs285lab.grading.classreport import NOT_ATTEMPTED, collect, mistake, render, roster_rows
+from cs285lab.grading.classreport import NOT_ATTEMPTED, collect, histogram, mistake, render, roster_rows, submitted
 from cs285lab.grading.tables import Tables
 
 
@@ -148,6 +152,49 @@ def test_the_roster_links_every_student_and_names_the_missing_ones():
     assert page.links[:4] == ["feedback/ann.html", "feedback/ben.html", "feedback/cleo.html", "feedback/dan.html"]
 
 
+def figure_of(src: str) -> tuple[list[int], dict[str, int]]:
+    """An embedded figure's histogram counts (left to right) and pass rates per check."""
+    prefix = "data:image/svg+xml;base64,"
+    assert src.startswith(prefix), src[:60]
+    svg = base64.b64decode(src[len(prefix):]).decode()
+    ET.fromstring(svg)  # well-formed: a browser shows nothing of a broken SVG
+    bins = [(float(x), int(n)) for n, x in re.findall(r'class="bin" data-count="(\d+)" x="([\d.]+)"', svg)]
+    rates = {html.unescape(c): int(r) for c, r in re.findall(r'class="rate" data-check="([^"]+)" data-rate="(\d+)"', svg)}
+    return [n for _, n in sorted(bins)], rates
+
+
+def test_the_figure_draws_the_points_histogram_and_the_pass_rates():
+    tables = _synthetic()
+    page = parse(render(tables))
+    assert len(page.images) == 1
+    bins, rates = figure_of(page.images[0])
+    assert bins == [3, 1], "ben, cleo and dan at 0 points, ann at 3.5"
+    assert rates == {"nb03-check-q": 25, "nb03-check-buffer": 0, "nb03-answer": 0}
+    assert histogram([0, 1, 2, 2, 5], 6, 5) == [1, 1, 2, 0, 0, 1], "numpy.histogram's bins (the last one closed)"
+
+
+def test_a_notebook_nobody_submitted_gets_a_note_instead_of_a_figure():
+    tables = _synthetic()
+    for student in ("ann", "ben"):  # their folders lack notebook 05: "missing" rows, nothing ran
+        tables.grades.append({**_row(student, "nb05-check-x", "missing", "notebook not submitted"),
+                              "notebook": "05_y.ipynb"})
+        tables.summary.append({"submission": student, "notebook": "05_y.ipynb", "title": "05 · y", "points": "0",
+                               "max_points": "2", "missing": "1", "seconds": "0"})
+    text = render(tables)
+    page = parse(text)
+    assert len(page.images) == 1, "a figure for 03_x only"
+    assert text.count("Nobody submitted this notebook") == 1
+    assert text.index("Nobody submitted") > text.index("<h2 id=\"05_y\">")
+    stats = collect(tables)
+    assert not submitted(stats["05_y.ipynb"]) and submitted(stats["03_x.ipynb"])
+    # dan handed 03 in with every check cell deleted: only "missing" rows, but his notebook ran
+    deleted = Tables([{**r, "status": "missing"} for r in tables.grades if r["submission"] == "dan"],
+                     [s for s in tables.summary if s["submission"] == "dan"])
+    assert submitted(collect(deleted)["03_x.ipynb"])
+    deleted.summary = [{**s, "seconds": "0"} for s in deleted.summary]
+    assert not submitted(collect(deleted)["03_x.ipynb"])
+
+
 def test_mistake_key():
     assert mistake("failed", "CheckFailed: td_target: you bootstrap past terminal states") \
         == "you bootstrap past terminal states"
@@ -172,7 +219,10 @@ def test_report_of_a_graded_class(tmp_path_factory):
     checks = {r[0]: r[2] for r in page.tables["checks"][1:]}
     assert checks["nb04-check-epsilon-greedy"] == "50%" and checks["nb04-check-q-update"] == "50%"
     assert checks[tinyclass.QUESTION] == "0%"  # carol's blank answer is the only verdict so far
-    assert len(page.images) == 1 and page.images[0].startswith("data:image/png;base64,")
+    assert len(page.images) == 1
+    bins, rates = figure_of(page.images[0])
+    assert sum(bins) == len(tinyclass.CLASS), bins
+    assert rates == {"nb04-check-epsilon-greedy": 50, "nb04-check-q-update": 50, tinyclass.QUESTION: 0}, rates
     mistakes = "".join(str(r) for r in page.tables["mistakes"])
     for student in tinyclass.CLASS:
         assert not re.search(rf"\b{student}\b", mistakes), f"{student} is named in the mistakes"

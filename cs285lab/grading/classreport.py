@@ -1,7 +1,8 @@
 """report.html: who needs attention and what the class got wrong, for deciding what to re-teach.
 
 A static page next to grades.csv, built from the tables alone (grades.csv, summary.csv, timings.csv),
-so that one run and a merge of shards render alike. Figures are embedded PNG data URIs; no
+so that one run and a merge of shards render alike. Figures are embedded SVG data URIs, drawn here
+(no plotting library: the grader stays quick to start); no
 scripts, no server. It holds:
 - the roster: every student (and every roster name without a submission), their points, pending
   written answers, errors, timeouts, tampered cells, flags and lateness, linked to their feedback;
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
-import io
+import math
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -141,29 +142,107 @@ def collect(tables: Tables) -> dict[str, NotebookStats]:
     return notebooks
 
 
-def _figure(stats: NotebookStats) -> str:
-    """Score histogram and pass rates of one notebook as a PNG data URI."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def submitted(stats: NotebookStats) -> bool:
+    """Whether any student handed this notebook in: it ran for someone, or some row is more than "missing"
+    (a course notebook nobody submitted has only the "missing" rows of each student's folder)."""
+    return bool(stats.seconds) or any(status != "missing" for check in stats.checks.values()
+                                      for status in check.statuses)
 
-    fig = Figure(figsize=(9, 3.2), dpi=90)
-    FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+
+def _ticks(top: float, most: int = 8) -> list[float]:
+    """Round tick values from 0 to `top` (at most `most` + 1 of them): steps of 1, 2, 2.5 or 5 times a power of 10."""
+    if top <= 0:
+        return [0.0]
+    step = 10.0 ** math.floor(math.log10(top / most))
+    step = next(step * k for k in (1, 2, 2.5, 5, 10) if top / (step * k) <= most)
+    return [round(k * step, 10) for k in range(int(top / step + 1e-9) + 1)]
+
+
+def histogram(values: list[float], bins: int, top: float) -> list[int]:
+    """Counts of `values` in `bins` equal bins over [0, top], the last one closed (numpy.histogram's rule)."""
+    counts = [0] * bins
+    for value in values:
+        if 0 <= value <= top:
+            counts[min(bins - 1, int(value / top * bins))] += 1
+    return counts
+
+
+def _svg_text(x: float, y: float, text: str, size: float = 11, anchor: str = "middle", **extra: str) -> str:
+    attributes = "".join(f' {key.replace("_", "-")}="{value}"' for key, value in extra.items())
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size:g}" text-anchor="{anchor}"{attributes}>'
+            f"{html.escape(text)}</text>")
+
+
+def figure_svg(stats: NotebookStats) -> str:
+    """Score histogram and pass rates of one notebook, as an SVG document (drawn here: no plotting library)."""
+    width, height, top_y, bottom_y = 810, 288, 34, 240
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" fill="#222">',
+             f'<rect width="{width}" height="{height}" fill="white"/>']
+
+    # left: how many students got how many graded points
     totals = list(stats.totals.values())
     top = max(stats.max_points, max(totals, default=0.0), 1.0)
-    left.hist(totals, bins=min(20, int(top) + 1), range=(0, top), color="#4a7ebb", edgecolor="white")
+    bins = min(20, int(top) + 1)
+    counts = histogram(totals, bins, top)
+    x0, x1 = 55.0, 350.0
+    y_ticks = [t for t in _ticks(max(counts, default=0) or 1, 5) if t == int(t)]
+    y_top = max(max(counts, default=0), y_ticks[-1], 1)
+
+    def x_of(value: float) -> float:
+        return x0 + (x1 - x0) * value / top
+
+    def y_of(value: float) -> float:
+        return bottom_y - (bottom_y - top_y) * value / y_top
+
+    for tick in y_ticks:
+        parts.append(f'<line x1="{x0 - 4}" x2="{x0}" y1="{y_of(tick):.1f}" y2="{y_of(tick):.1f}" stroke="#222"/>')
+        parts.append(_svg_text(x0 - 7, y_of(tick) + 4, f"{tick:g}", anchor="end"))
+    for index, count in enumerate(counts):
+        if count:
+            left, right = x_of(index * top / bins), x_of((index + 1) * top / bins)
+            parts.append(f'<rect class="bin" data-count="{count}" x="{left:.1f}" y="{y_of(count):.1f}" '
+                         f'width="{right - left:.1f}" height="{bottom_y - y_of(count):.1f}" fill="#4a7ebb" '
+                         'stroke="white"/>')
+    for tick in _ticks(top):
+        parts.append(f'<line x1="{x_of(tick):.1f}" x2="{x_of(tick):.1f}" y1="{bottom_y}" y2="{bottom_y + 4}" '
+                     'stroke="#222"/>')
+        parts.append(_svg_text(x_of(tick), bottom_y + 17, f"{tick:g}"))
+    parts.append(f'<path d="M{x0},{top_y}V{bottom_y}H{x1}" fill="none" stroke="#222"/>')
     title = f"graded points (max {stats.max_points:g})" + (", pending left out" if stats.pending else "")
-    left.set(xlabel="points", ylabel="students", title=title)
-    left.yaxis.get_major_locator().set_params(integer=True)
+    parts.append(_svg_text((x0 + x1) / 2, top_y - 12, title, 12))
+    parts.append(_svg_text((x0 + x1) / 2, bottom_y + 36, "points"))
+    parts.append(_svg_text(16, (top_y + bottom_y) / 2, "students", transform=f"rotate(-90 16 {(top_y + bottom_y) / 2})"))
+
+    # right: the share of graded rows that passed, per check
     checks = [c for c in stats.checks.values() if c.pass_rate is not None]
-    right.barh([c.exercise for c in checks], [100 * c.pass_rate for c in checks], color="#5a5")
-    right.set(xlim=(0, 100), xlabel="% passed", title="pass rate per check (graded rows)")
-    right.invert_yaxis()
-    right.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    labels = [c.exercise if len(c.exercise) <= 34 else c.exercise[:33] + "…" for c in checks]
+    b0 = 420.0 + 5.6 * max((len(label) for label in labels), default=0)
+    b1 = width - 30.0
+    slot = (bottom_y - top_y) / max(len(checks), 1)
+    bar = min(22.0, 0.8 * slot)
+    for row, (check, label) in enumerate(zip(checks, labels)):
+        middle = top_y + slot * (row + 0.5)
+        rate = 100 * check.pass_rate
+        parts.append(f'<rect class="rate" data-check="{html.escape(check.exercise)}" data-rate="{rate:.0f}" '
+                     f'x="{b0}" y="{middle - bar / 2:.1f}" width="{(b1 - b0) * rate / 100:.1f}" height="{bar:.1f}" '
+                     f'fill="#5a5"><title>{html.escape(check.exercise)}: {rate:.0f}% passed</title></rect>')
+        parts.append(_svg_text(b0 - 6, middle + 3.5, label, 9.5, "end"))
+        parts.append(_svg_text(b0 + 4 + (b1 - b0) * rate / 100, middle + 3.5, f"{rate:.0f}%", 9.5, "start"))
+    for tick in range(0, 101, 20):
+        x = b0 + (b1 - b0) * tick / 100
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bottom_y}" y2="{bottom_y + 4}" stroke="#222"/>')
+        parts.append(_svg_text(x, bottom_y + 17, str(tick)))
+    parts.append(f'<path d="M{b0},{top_y}V{bottom_y}H{b1}" fill="none" stroke="#222"/>')
+    parts.append(_svg_text((b0 + b1) / 2, top_y - 12, "pass rate per check (graded rows)", 12))
+    parts.append(_svg_text((b0 + b1) / 2, bottom_y + 36, "% passed"))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _figure(stats: NotebookStats) -> str:
+    """figure_svg as a data URI for an <img> (the page's policy allows data: images, nothing else)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(figure_svg(stats).encode()).decode()
 
 
 CSS = """
@@ -240,7 +319,10 @@ def render(tables: Tables, roster: list[str] | None = None) -> str:
         if stats.seconds:
             parts.append(f"; grader run time median {statistics.median(stats.seconds):.1f} s, "
                          f"max {max(stats.seconds):.1f} s")
-        parts.append(f'.</p><img alt="score distribution and pass rates of {esc(name)}" src="{_figure(stats)}">')
+        if not submitted(stats):
+            parts.append(".</p><p class=muted>Nobody submitted this notebook: no figure.</p>")
+        else:
+            parts.append(f'.</p><img alt="score distribution and pass rates of {esc(name)}" src="{_figure(stats)}">')
         parts.append("<table class=checks><tr><th>check</th><th>points</th><th>passed</th><th>statuses</th>"
                      "<th>not attempted</th></tr>")
         for check in stats.checks.values():
