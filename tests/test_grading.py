@@ -28,8 +28,10 @@ from cs285lab.checks import CheckFailed
 
 ROOT = Path(__file__).resolve().parents[1]
 NB00 = ROOT / "solutions" / "00_getting_started.ipynb"
-# nb00 cells take < 2 s; the runaway loop burns its whole per-cell limit, so the limit is short
-OPTIONS = ["-j", "2", "--cell-timeout", "12", "--notebook-timeout", "240", "--memory-mb", "3072"]
+# The runaway loop burns its whole per-cell limit (CPU the other tests wait for), so the limit is short. Legit
+# nb00 cells took at most 2.4 s (the torch import in nb00-setup) with the batch's -j 2 at a load average of 3 on
+# 2 cores: 8 s leaves a 3x margin before a working notebook would time out here.
+OPTIONS = ["-j", "2", "--cell-timeout", "8", "--notebook-timeout", "240", "--memory-mb", "3072"]
 RTG, TD = "nb00-check-reward-to-go", "nb00-check-td-target"
 
 pytestmark = pytest.mark.skipif(not NB00.exists(), reason="needs solutions/00_getting_started.ipynb")
@@ -116,7 +118,7 @@ EXPECTED = {  # (submission, exercise): (status, points, words the message must 
     ("exits", RTG): ("passed", 2, "all 7 checks passed"),
     ("exits", TD): ("error", 0, "(`import os, subprocess`) killed the kernel"),
     ("runaway", RTG): ("error", 0, "ran out of memory (limit 3072 MB)"),
-    ("runaway", TD): ("timeout", 0, "per-cell limit of 12 s"),
+    ("runaway", TD): ("timeout", 0, "per-cell limit of 8 s"),
     ("truncated", RTG): ("error", 0, "JSON is broken"),
     ("truncated", TD): ("error", 0, "JSON is broken"),
     ("scratchpad", ""): ("error", 0, "not a course notebook"),
@@ -231,17 +233,20 @@ def test_gradescope_results_json(batch, tmp_path, capsys):
     assert all(isinstance(t["output"], str) and t["output"] for t in data["tests"])
 
 
-def test_notebook_time_limit(tmp_path, batch):
+def test_notebook_time_limit(tmp_path, batch, capsys):
+    # The notebook would sleep for 600 s; its 4 s limit stops it (in its first cells on a quiet machine, still
+    # starting its kernel on a loaded one: the same kill either way). The grader runs in this process: the
+    # notebook still runs in its own, sandboxed.
     nb = read_notebook(NB00)
     nb.cells.insert(1, _code("import time\ntime.sleep(600)"))
     (tmp_path / "sleeper").mkdir()
     nbformat.write(nb, tmp_path / "sleeper" / NB00.name)
-    done = _grade(str(tmp_path / "sleeper"), "--out", str(tmp_path / "out"), "--solutions", str(batch["solutions"]),
-                  "--notebook-timeout", "6", "--cell-timeout", "600")
-    assert done.returncode == 0, done.stderr
+    code = cli.main([str(tmp_path / "sleeper"), "--out", str(tmp_path / "out"), "--solutions", str(batch["solutions"]),
+                     "--notebook-timeout", "4", "--cell-timeout", "600"])
+    assert code == 0, capsys.readouterr().err
     rows = _table(tmp_path / "out" / "grades.csv")
     assert [(r["exercise"], r["status"], r["points"]) for r in rows] == [(RTG, "timeout", "0"), (TD, "timeout", "0")]
-    assert all("time limit of 6 s" in r["message"] for r in rows)
+    assert all("time limit of 4 s" in r["message"] for r in rows)
 
 
 def test_shards_split_by_sorted_name(tmp_path, batch, capsys):
