@@ -345,32 +345,54 @@ def test_keys_keep_unicode_and_safe_names_stay_distinct(tmp_path):
     assert safe_name("张伟") == "张伟" and safe_name("Mary Ann") != safe_name("Mary_Ann")
 
 
-def test_the_grader_stops_when_it_cannot_sandbox_unless_told(tmp_path):
+def _grade_here(monkeypatch, capsys, *args: str, env: dict | None = None) -> tuple[int, str]:
+    """`cs285lab grade` in this process, with `env` on top of the environment `grade()` gives its subprocess and
+    the bubblewrap probe starting over, as in a new process. For runs that start no kernel: the sandbox is
+    chosen (or refused) before any notebook runs, and an unreadable notebook is graded without one."""
+    from cs285lab.grading import sandbox
+
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        patch.setattr(sandbox, "_PROBED", {})
+        for name in ("CS285LAB_PROFILE", "CS285LAB_GRADE_SANDBOX"):
+            patch.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        code = cli.main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_the_grader_stops_when_it_cannot_sandbox_unless_told(tmp_path, monkeypatch, capsys):
     solutions = tiny_course(tmp_path)
     (tmp_path / "bob.ipynb").write_text("{")  # unreadable: graded without a kernel
     no_bwrap = {"PATH": str(Path(sys.executable).parent)}  # bubblewrap is not on this PATH
     args = [str(tmp_path / "bob.ipynb"), "--solutions", str(solutions)]
-    refused = grade(*args, "--out", str(tmp_path / "o1"), env=no_bwrap)
-    assert refused.returncode == 2
-    assert "bubblewrap (`bwrap`) is not installed" in refused.stderr and "--no-sandbox" in refused.stderr
+    code, err = _grade_here(monkeypatch, capsys, *args, "--out", str(tmp_path / "o1"), env=no_bwrap)
+    assert code == 2, err
+    assert "bubblewrap (`bwrap`) is not installed" in err and "--no-sandbox" in err
     assert not (tmp_path / "o1" / "grades.csv").exists()
     for extra, env, words in ((["--no-sandbox"], {}, "NOT sandboxed"),
                               ([], {"CS285LAB_GRADE_SANDBOX": "off"}, "NOT sandboxed"),
                               (["--sandbox", "auto"], {}, "note: no sandbox")):
         out = tmp_path / f"out-{len(extra)}-{len(env)}"
-        done = grade(*args, "--out", str(out), *extra, env={**no_bwrap, **env})
-        assert done.returncode == 0, done.stderr
-        assert words in done.stderr
+        code, err = _grade_here(monkeypatch, capsys, *args, "--out", str(out), *extra, env={**no_bwrap, **env})
+        assert code == 0, err
+        assert words in err
         assert table(out / "grades.csv")[0]["status"] == "error"
     fake = tmp_path / "fakebin"  # a bwrap that the kernel refuses, as where user namespaces are disabled
     fake.mkdir()
     (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
     (fake / "bwrap").chmod(0o755)
-    refused = grade(*args, "--out", str(tmp_path / "o3"), env={"PATH": f"{fake}:{no_bwrap['PATH']}"})
-    assert refused.returncode == 2 and "uid map: Permission denied" in refused.stderr, refused.stderr
-    assert "user namespaces" in refused.stderr and "--no-sandbox" in refused.stderr
-    bad = grade(*args, "--out", str(tmp_path / "o2"), env={"CS285LAB_GRADE_SANDBOX": "maybe"})
-    assert bad.returncode == 2 and "CS285LAB_GRADE_SANDBOX" in bad.stderr
+    code, err = _grade_here(monkeypatch, capsys, *args, "--out", str(tmp_path / "o3"),
+                            env={"PATH": f"{fake}:{no_bwrap['PATH']}"})
+    assert code == 2 and "uid map: Permission denied" in err, err
+    assert "user namespaces" in err and "--no-sandbox" in err
+    code, err = _grade_here(monkeypatch, capsys, *args, "--out", str(tmp_path / "o2"),
+                            env={"CS285LAB_GRADE_SANDBOX": "maybe"})
+    assert code == 2 and "CS285LAB_GRADE_SANDBOX" in err, err
+    # The command line a user types reaches the same refusal (its exit status and message).
+    refused = grade(*args, "--out", str(tmp_path / "o4"), env=no_bwrap)
+    assert refused.returncode == 2 and "bubblewrap (`bwrap`) is not installed" in refused.stderr, refused.stderr
 
 
 def test_stale_scratch_folders_of_dead_graders_are_removed(tmp_path):
