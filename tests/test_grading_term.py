@@ -127,17 +127,18 @@ def test_roster_late_policy_and_overrides_reach_the_gradebook_and_feedback(term,
     assert "erin" in report and "no submission" in report
 
 
-def _emit(term: Path, kind: str, shards: int) -> str:
-    done = subprocess.run([sys.executable, "-m", "cs285lab", "grade", "--emit", kind, "--shards", str(shards),
-                           str(term / "class"), "--out", str(term / "sharded"), "--solutions", str(term / "solutions"),
-                           "--layout", "class", "--sandbox", "auto", "-j", "2"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+def _emit(term: Path, kind: str, shards: int, capsys) -> str:
+    """What `cs285lab grade --emit` prints (run in this process: it only writes a script, grades nothing)."""
+    capsys.readouterr()
+    code = cli.main(["--emit", kind, "--shards", str(shards), str(term / "class"), "--out", str(term / "sharded"),
+                     "--solutions", str(term / "solutions"), "--layout", "class", "--sandbox", "auto", "-j", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
 
 
-def test_a_slurm_array_grades_the_shards_and_the_merge_gives_the_whole_class(term):
-    script = _emit(term, "slurm", 2)
+def test_a_slurm_array_grades_the_shards_and_the_merge_gives_the_whole_class(term, capsys):
+    script = _emit(term, "slurm", 2, capsys)
     assert "#SBATCH --array=1-2\n" in script and "#SBATCH --cpus-per-task=2\n" in script
     sharded = term / "sharded"
     for index in (1, 2):  # what Slurm runs on two nodes; the shards start from the class's cache: no kernel runs
@@ -168,9 +169,9 @@ def test_a_slurm_array_grades_the_shards_and_the_merge_gives_the_whole_class(ter
     assert not (term / "m2").exists() and not (term / "m3").exists()
 
 
-def test_the_kubernetes_indexed_job_runs_one_shard_per_index(term, tmp_path):
+def test_the_kubernetes_indexed_job_runs_one_shard_per_index(term, tmp_path, capsys):
     yaml = pytest.importorskip("yaml")
-    manifest = yaml.safe_load(_emit(term, "k8s", 3))
+    manifest = yaml.safe_load(_emit(term, "k8s", 3, capsys))
     spec = manifest["spec"]
     assert manifest["kind"] == "Job" and spec["completionMode"] == "Indexed"
     assert spec["completions"] == spec["parallelism"] == 3
