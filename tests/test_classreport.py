@@ -159,7 +159,8 @@ def figure_of(src: str) -> tuple[list[int], dict[str, int]]:
     svg = base64.b64decode(src[len(prefix):]).decode()
     ET.fromstring(svg)  # well-formed: a browser shows nothing of a broken SVG
     bins = [(float(x), int(n)) for n, x in re.findall(r'class="bin" data-count="(\d+)" x="([\d.]+)"', svg)]
-    rates = {html.unescape(c): int(r) for c, r in re.findall(r'class="rate" data-check="([^"]+)" data-rate="(\d+)"', svg)}
+    rates = {html.unescape(check): int(rate)
+             for check, rate in re.findall(r'class="rate" data-check="([^"]+)" data-rate="(\d+)"', svg)}
     return [n for _, n in sorted(bins)], rates
 
 

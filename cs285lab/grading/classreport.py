@@ -212,12 +212,13 @@ def figure_svg(stats: NotebookStats) -> str:
     title = f"graded points (max {stats.max_points:g})" + (", pending left out" if stats.pending else "")
     parts.append(_svg_text((x0 + x1) / 2, top_y - 12, title, 12))
     parts.append(_svg_text((x0 + x1) / 2, bottom_y + 36, "points"))
-    parts.append(_svg_text(16, (top_y + bottom_y) / 2, "students", transform=f"rotate(-90 16 {(top_y + bottom_y) / 2})"))
+    middle_y = (top_y + bottom_y) / 2
+    parts.append(_svg_text(16, middle_y, "students", transform=f"rotate(-90 16 {middle_y})"))
 
     # right: the share of graded rows that passed, per check
     checks = [c for c in stats.checks.values() if c.pass_rate is not None]
     labels = [c.exercise if len(c.exercise) <= 34 else c.exercise[:33] + "…" for c in checks]
-    b0 = 420.0 + 5.6 * max((len(label) for label in labels), default=0)
+    b0 = 410.0 + 5.2 * max((len(label) for label in labels), default=0)  # room for the longest label
     b1 = width - 30.0
     slot = (bottom_y - top_y) / max(len(checks), 1)
     bar = min(22.0, 0.8 * slot)
