@@ -34,33 +34,49 @@ def _chromium() -> str:
     return path
 
 
-def _open(path: Path) -> dict:
-    """Load `path` from file:// with the network blocked; return what the page showed and logged."""
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module's tests (each opens its pages in a context of its own)."""
     from playwright.sync_api import sync_playwright
 
-    errors: list[str] = []
-    requests: list[str] = []
+    executable = _chromium()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(path.as_uri())
-            page.wait_for_load_state("load")
-            images = page.eval_on_selector_all(
-                "img", "els => els.map(e => ({complete: e.complete, width: e.naturalWidth, height: e.naturalHeight}))")
-            text = page.inner_text("body")
-            shot = page.screenshot(full_page=True)
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a fresh context (no cookies, storage or cache from another test)."""
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _open(page, path: Path) -> dict:
+    """Load `path` from file:// with the network blocked; return what the page showed and logged."""
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    images = page.eval_on_selector_all(
+        "img", "els => els.map(e => ({complete: e.complete, width: e.naturalWidth, height: e.naturalHeight}))")
+    text = page.inner_text("body")
+    shot = page.screenshot(full_page=True)
     return {"errors": errors, "images": images, "text": text, "requests": requests, "screenshot": shot}
 
 
-def test_report_renders_offline_with_its_figures(tmp_path):
+def test_report_renders_offline_with_its_figures(tmp_path, page):
     path = write_report(tmp_path, _synthetic())
-    seen = _open(path)
+    seen = _open(page, path)
     assert not seen["errors"], seen["errors"]
     assert seen["images"] and all(i["complete"] and i["width"] > 100 and i["height"] > 100 for i in seen["images"])
     assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), "the page must work offline"
@@ -89,13 +105,12 @@ def _with_outputs(notebook: Path, cell: str, text: str) -> None:
     nbformat.write(nb, notebook)
 
 
-def test_hand_grading_three_students_in_the_browser_fills_the_gradebook(tmp_path_factory, tmp_path):
+def test_hand_grading_three_students_in_the_browser_fills_the_gradebook(tmp_path_factory, tmp_path, page):
     import csv
 
     import tinyclass
     from cs285lab.grading import cli
     from cs285lab.grading.handgrade import HandGrading, serve
-    from playwright.sync_api import sync_playwright
 
     root = _graded_copy(tmp_path_factory, tmp_path / "class")
     _with_outputs(root / "class" / "alice" / tinyclass.NOTEBOOK, "nb04-epsilon-greedy", "alice's run: 42 steps\n")
@@ -106,28 +121,24 @@ def test_hand_grading_three_students_in_the_browser_fills_the_gradebook(tmp_path
     typed = {"alice": ("2", "names both reasons"), "bob": ("0.5", "vague"), "dave": ("0", "no reason given")}
     seen, errors = [], []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.goto(address)
-            page.click(f"text={tinyclass.NOTEBOOK}")
-            for _ in range(3):
-                student = page.inner_text("#position")
-                seen.append(student)
-                assert page.inner_text("#answer").strip() == tinyclass.CLASS[student][2]
-                if student == "alice":  # her own outputs of the cells the question is about
-                    assert "alice's run: 42 steps" in page.inner_text("body")
-                    assert page.eval_on_selector(".out img", "e => e.complete && e.naturalWidth") == 8
-                assert "names the all-zero start" in page.inner_text("body"), "the rubric"
-                assert "argmax always picks the first action" in page.inner_text("body"), "the reference answer"
-                page.fill("#points", typed[student][0])
-                page.fill("#comment", typed[student][1])
-                page.click("#save-next")
-            assert page.inner_text("#pending") == "0"
-            page.fill("#points", "5")  # more than the question's 2 points: the form refuses to send it
-            assert page.eval_on_selector("#points", "e => e.validity.rangeOverflow")
-            browser.close()
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(address)
+        page.click(f"text={tinyclass.NOTEBOOK}")
+        for _ in range(3):
+            student = page.inner_text("#position")
+            seen.append(student)
+            assert page.inner_text("#answer").strip() == tinyclass.CLASS[student][2]
+            if student == "alice":  # her own outputs of the cells the question is about
+                assert "alice's run: 42 steps" in page.inner_text("body")
+                assert page.eval_on_selector(".out img", "e => e.complete && e.naturalWidth") == 8
+            assert "names the all-zero start" in page.inner_text("body"), "the rubric"
+            assert "argmax always picks the first action" in page.inner_text("body"), "the reference answer"
+            page.fill("#points", typed[student][0])
+            page.fill("#comment", typed[student][1])
+            page.click("#save-next")
+        assert page.inner_text("#pending") == "0"
+        page.fill("#points", "5")  # more than the question's 2 points: the form refuses to send it
+        assert page.eval_on_selector("#points", "e => e.validity.rangeOverflow")
     finally:
         server.shutdown()
     assert seen == ["alice", "bob", "dave"], "the queue walks the answers that need grading, carol's is blank"
@@ -141,30 +152,25 @@ def test_hand_grading_three_students_in_the_browser_fills_the_gradebook(tmp_path
     assert book["alice"]["total"] == "6"
 
 
-def test_blind_hand_grading_shows_no_names(tmp_path_factory, tmp_path):
+def test_blind_hand_grading_shows_no_names(tmp_path_factory, tmp_path, page):
     import re
 
     import tinyclass
     from cs285lab.grading.handgrade import HandGrading, serve
-    from playwright.sync_api import sync_playwright
 
     root = _graded_copy(tmp_path_factory, tmp_path / "class")
     server, address = serve(HandGrading(root / "out", root / "solutions", blind=True))
     shown = []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(address)
+        page.goto(address)
+        shown.append((page.url, page.title(), page.content()))
+        page.click(f"text={tinyclass.NOTEBOOK}")
+        while True:
             shown.append((page.url, page.title(), page.content()))
-            page.click(f"text={tinyclass.NOTEBOOK}")
-            while True:
-                shown.append((page.url, page.title(), page.content()))
-                assert re.fullmatch(r"Answer \d", page.inner_text("#position"))
-                if not page.query_selector("a[rel=next]"):
-                    break
-                page.click("a[rel=next]")
-            browser.close()
+            assert re.fullmatch(r"Answer \d", page.inner_text("#position"))
+            if not page.query_selector("a[rel=next]"):
+                break
+            page.click("a[rel=next]")
     finally:
         server.shutdown()
     assert len(shown) == 4, "the question list and three answers"
@@ -173,23 +179,18 @@ def test_blind_hand_grading_shows_no_names(tmp_path_factory, tmp_path):
             assert not re.search(rf"\b{student}\b", f"{url} {title} {html}", re.IGNORECASE), (student, url)
 
 
-def test_report_roster_links_open_each_students_feedback(tmp_path_factory):
+def test_report_roster_links_open_each_students_feedback(tmp_path_factory, page):
     import tinyclass
-    from playwright.sync_api import sync_playwright
 
     out = tinyclass.graded(tmp_path_factory) / "out"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page()
+    page.goto((out / "report.html").as_uri())
+    links = page.eval_on_selector_all("table.roster a", "els => els.map(e => e.textContent)")
+    assert links == sorted(tinyclass.CLASS)
+    for student in links:
         page.goto((out / "report.html").as_uri())
-        links = page.eval_on_selector_all("table.roster a", "els => els.map(e => e.textContent)")
-        assert links == sorted(tinyclass.CLASS)
-        for student in links:
-            page.goto((out / "report.html").as_uri())
-            page.click(f"table.roster a:text-is('{student}')")
-            page.wait_for_load_state("load")
-            assert page.url.endswith(f"/feedback/{student}.html")
-            assert page.inner_text("h1") == f"Feedback for {student}"
-            assert "A tiny course notebook" in page.inner_text("body"), "exercises named as the notebook names them"
-        page.screenshot(path=str(out.parent / "feedback.png"), full_page=True)
-        browser.close()
+        page.click(f"table.roster a:text-is('{student}')")
+        page.wait_for_load_state("load")
+        assert page.url.endswith(f"/feedback/{student}.html")
+        assert page.inner_text("h1") == f"Feedback for {student}"
+        assert "A tiny course notebook" in page.inner_text("body"), "exercises named as the notebook names them"
+    page.screenshot(path=str(out.parent / "feedback.png"), full_page=True)
