@@ -203,7 +203,10 @@ CASES: dict[str, Case] = {
     "a2c/wrong-sign": Case("a2c", "policy_collapse", "CartPole-v1", _a2c({"sign": -1.0}), A2C),
     "a2c/lr-too-high": Case("a2c", "lr_too_high", "CartPole-v1", _a2c(lr=0.05), A2C),
     # notebook 02's one-worker synchronous run, with a loss that divides by an empty mask's count
-    "a2c/nan-empty-batch": Case("a2c", "nan", "CartPole-v1", _a2c({"clamp_count": False}, "nb02.sync", num_envs=1)),
+    # (one step per update, as notebook 02's table had it when these runs were made: a batch of one reset row)
+    "a2c/nan-empty-batch": Case("a2c", "nan", "CartPole-v1", _a2c({"clamp_count": False}, "nb02.sync", num_envs=1,
+                                                                     n_steps=1, critic_steps=0, entropy_coef=0.0,
+                                                                     normalize_advantages=False)),
     ASYNC: Case("async", "healthy", "CartPole-v1", _async(), ASYNC),
     "async/no-terminal-mask": Case("async", "no_signal", "CartPole-v1", _async(no_mask=True), ASYNC),
     "async/stale-inbox": Case("async", "stale_data", "CartPole-v1", _async(inbox_size=4000), ASYNC),

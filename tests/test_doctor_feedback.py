@@ -89,16 +89,30 @@ def test_nb01_healthy_run_below_a_threshold_gets_no_diagnosis(monkeypatch):
 
 
 @pytest.mark.slow
-def test_nb01_learning_check_diagnoses_a_real_broken_loss():
+def test_nb01_learning_check_diagnoses_a_real_broken_loss(monkeypatch):
     # trained for real at the check's budget (2 seeds, ~12 s): the loss without the (1 - terminated) mask
     from cs285lab.algos.actor_critic import SeparateActorCritic
 
+    checks, trained = load("nb01"), {}
+
+    def train_a2c(env_id, config, seed, **kwargs):  # the check's own training, recorded on the way
+        model, history = real_train_a2c(env_id, config, seed=seed, **kwargs)
+        trained[seed] = history
+        return model, history
+    real_train_a2c = checks.train_a2c
+    monkeypatch.setattr(checks, "train_a2c", train_a2c)
     # The one run of a broken loss through this check (tests/test_checks_nb01.py relies on it): it fails on its
     # threshold, and the doctor names the cause.
-    message = fails(load("nb01").batched_ac_learns, corpus.a2c_loss(mask_terminal=False), SeparateActorCritic)
+    message = fails(checks.batched_ac_learns, corpus.a2c_loss(mask_terminal=False), SeparateActorCritic)
     assert f"below {thresholds('nb01')['batched_ac_learns']}" in message, message
     assert_names(message, "no learning signal", "notebook 01, Part 1")
     assert "never ends" in message
+    # The doctor is tested on stored runs of this mistake: they must be the very runs this check trains
+    for seed, history in trained.items():
+        fresh = [{k: corpus._clean(v) for k, v in row.items() if k not in corpus.CLOCKS} for row in history]
+        assert json.loads(json.dumps(fresh)) == rows("a2c/no-terminal-mask", seed), (
+            f"the check's seed-{seed} run differs from the stored corpus run: python -m benchmarks.doctor_corpus")
+    assert sorted(trained) == [0, 1], trained
 
 
 # ---------------------------------------------------------------------------------------------- notebook 03
