@@ -303,9 +303,17 @@ BAND_PIXELS_JS = """(img) => new Promise((resolve) => {
   if (img.complete) draw(); else img.onload = draw; })"""
 
 
-def _open(page, base: str, token: str, name: str) -> None:
+def _open(page, base: str, token: str, name: str, kernel: str | None = None) -> None:
+    """Load JupyterLab showing `name`; it starts a kernel of its own, or connects to the running `kernel` (an id)."""
     # a workspace of its own: the shared server would otherwise reopen the module's earlier notebooks too
-    page.goto(f"{base}/lab/workspaces/{secrets.token_hex(4)}/tree/{name}?reset&token={token}", timeout=45_000)
+    if kernel is None:
+        page.goto(f"{base}/lab/workspaces/{secrets.token_hex(4)}/tree/{name}?reset&token={token}", timeout=45_000)
+    else:
+        page.goto(f"{base}/lab/workspaces/{secrets.token_hex(4)}?reset&token={token}", timeout=45_000)
+        page.wait_for_function("() => window.jupyterapp", polling=POLL_MS, timeout=45_000)
+        page.evaluate("async ([path, id]) => { await window.jupyterapp.restored;"
+                      " await window.jupyterapp.commands.execute('docmanager:open', {path, kernel: {id}}); }",
+                      [name, kernel])
     page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
                            polling=POLL_MS, timeout=45_000)
     page.wait_for_function(
@@ -491,11 +499,15 @@ def test_a_reopened_notebook_shows_the_last_figure_and_quiz_instead_of_a_widget_
     assert _cell(page, 1).locator(f"{COPY} img").is_visible()
     assert "2 of 2 judged right" in _cell(page, 2).locator(COPY).inner_text(), "the quiz copy lost the answer"
 
-    # a TA opening the submission: an untrusted notebook (no styles, no widgets) shows the copy too
+    # a TA opening the submission: an untrusted notebook (no styles, no widgets) shows the copy too. A fresh
+    # page (no style from the trusted notebook stays in it); the kernel: the reopened notebook's (it ran nothing,
+    # so it holds no widget model either, as a TA's new kernel would not)
     saved = json.loads((work / "reopen.ipynb").read_text())
     saved["metadata"]["opened_by"] = "a TA"  # any change: the notebook's signature no longer matches
     (work / "submission.ipynb").write_text(json.dumps(saved))
-    _open(page, base, token, "submission.ipynb")
+    kernel = page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id")
+    _open(page, base, token, "submission.ipynb", kernel=kernel)
+    assert page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path") == "submission.ipynb"
     _cell(page, 1).locator(f"{COPY} img").wait_for(state="visible", timeout=20_000)
     assert "Error displaying widget" not in _visible_text(page)
 
