@@ -220,14 +220,7 @@ def _running(page, index: int) -> bool:
 def test_live_curve_updates_in_jupyterlab_and_compare_widget_redraws(lab, page):
     base, token, work, home = lab
     errors = page.errors
-    page.goto(f"{base}/lab/tree/live.ipynb?token={token}", timeout=45_000)
-    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
-                           polling=POLL_MS, timeout=45_000)
-    # wait until the kernel is up, then run every cell
-    page.wait_for_function(
-        "() => { const w = window.jupyterapp.shell.currentWidget;"
-        " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
-        " && w.sessionContext.session.kernel.status === 'idle'; }", polling=POLL_MS, timeout=KERNEL_MS)
+    _open(page, base, token, "live.ipynb")  # once its kernel is up, run every cell
     # (do not return the command's promise: it resolves only when every cell has finished)
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
