@@ -27,6 +27,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from browser_support import launched
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # A loaded 2-core machine starts servers and kernels slowly: waits are on a condition with a generous
@@ -34,8 +36,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 START_DEADLINE = 300.0
 KERNEL_MS = 180_000
 POLL_MS = 100  # conditions in the page are checked every 100 ms (polling on every animation frame keeps Chromium busy)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 SEEN = "live_figure_seen"  # the test writes this file once it has watched the figure change while the cell ran
 TRAIN_CELL = f"""\
@@ -179,16 +179,8 @@ def lab(chromium, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(chromium, lab):
     """One Chromium for the module's tests (each gets a context of its own: no cookies, storage or cache shared)."""
-    from playwright.sync_api import sync_playwright
-
-    home = lab[3]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
-                                    env=_isolated_home(home))
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched(chromium, _isolated_home(lab[3])) as browser:
+        yield browser
 
 
 @pytest.fixture

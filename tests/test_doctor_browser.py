@@ -27,12 +27,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from browser_support import CHROMIUM_ARGS
+
 from benchmarks import doctor_corpus as corpus
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPLAY = """\
 import json
 from cs285lab.runs import RunLogger

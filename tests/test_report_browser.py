@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import launched
+
 from test_classreport import _synthetic
 from cs285lab.grading.classreport import write_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def _chromium() -> str:
@@ -37,15 +37,8 @@ def _chromium() -> str:
 @pytest.fixture(scope="module")
 def browser():
     """One Chromium for the module's tests (each opens its pages in a context of its own)."""
-    from playwright.sync_api import sync_playwright
-
-    executable = _chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched(_chromium()) as browser:
+        yield browser
 
 
 @pytest.fixture
