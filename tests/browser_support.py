@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
+
+# `jupyter lab`, started without jsonschema's rfc3987 grammars (~1.3 s of every process that imports nbformat; the
+# format check they serve is never used by JupyterLab's schemas, see tests/fast_imports.py): the same LabApp
+JUPYTER_LAB = [sys.executable, "-c", "import sys\nsys.modules.setdefault('rfc3987_syntax', None)\n"
+               "from jupyterlab.labapp import main\nsys.exit(main())"]
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser_support import launched
+from browser_support import JUPYTER_LAB, launched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -136,7 +136,7 @@ def lab(chromium, tmp_path_factory):
     # the python3 kernel comes from the venv (sys.prefix/share/jupyter/kernels), lab extensions likewise;
     # settings, workspaces, runtime files and kernel connection files all land in tmp_path
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        [*JUPYTER_LAB, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
          f"--ServerApp.config_file={config / 'jupyter_server_config.json'}",
          "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={home / 'workspaces'}",

@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser_support import CHROMIUM_ARGS
+from browser_support import CHROMIUM_ARGS, JUPYTER_LAB
 
 from benchmarks import doctor_corpus as corpus
 
@@ -104,7 +104,7 @@ def lab(tmp_path):
     base = f"http://127.0.0.1:{port}"
     log = open(tmp_path / "jupyter.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        [*JUPYTER_LAB, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
          f"--ServerApp.config_file={config / 'jupyter_server_config.json'}", "--LabApp.expose_app_in_browser=True",
          f"--LabApp.workspaces_dir={home / 'workspaces'}", f"--LabApp.user_settings_dir={home / 'settings'}",
