@@ -246,6 +246,11 @@ def _clean(value: Any) -> Any:
     return int(value) if isinstance(value, (int, np.integer)) else value
 
 
+def clean_rows(rows: list[dict]) -> list[dict]:
+    """History rows as the corpus stores them: no clock columns, plain numbers, non-finite values as None."""
+    return [{k: _clean(v) for k, v in row.items() if k not in CLOCKS} for row in rows]
+
+
 def run_case(name: str, seed: int, profile: str = "ci") -> dict:
     """Train one case for one seed: {"rows": [...], "error": message or None, "cpu_s": training CPU seconds}."""
     from cs285lab.algos.guards import NonFiniteError
@@ -257,7 +262,7 @@ def run_case(name: str, seed: int, profile: str = "ci") -> dict:
         rows = CASES[name].train(seed, profile, collector)
     except NonFiniteError as exc:
         rows, error = collector.rows, str(exc)
-    rows = [{k: _clean(v) for k, v in row.items() if k not in CLOCKS} for row in rows]
+    rows = clean_rows(rows)
     gamma = getattr(CASES[name].train, "gamma", None)
     return {"rows": rows, "error": error, "cpu_s": round(time.process_time() - start, 1),
             **({"gamma": gamma(profile)} if gamma else {})}

@@ -7,10 +7,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-# `jupyter lab`, started without jsonschema's rfc3987 grammars (~1.3 s of every process that imports nbformat; the
-# format check they serve is never used by JupyterLab's schemas, see tests/fast_imports.py): the same LabApp
-JUPYTER_LAB = [sys.executable, "-c", "import sys\nsys.modules.setdefault('rfc3987_syntax', None)\n"
-               "from jupyterlab.labapp import main\nsys.exit(main())"]
+from cs285lab.grading.run import SKIP_SLOW_IMPORTS
+
+# `jupyter lab`: the same LabApp, started without jsonschema's rfc3987 grammars, as the grader starts its processes
+# (~1.3 s of every process that imports nbformat, for a format check JupyterLab never uses)
+JUPYTER_LAB = [sys.executable, "-c", SKIP_SLOW_IMPORTS + "from jupyterlab.labapp import main\nsys.exit(main())"]
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

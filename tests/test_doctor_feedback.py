@@ -94,12 +94,13 @@ def test_nb01_learning_check_diagnoses_a_real_broken_loss(monkeypatch):
     from cs285lab.algos.actor_critic import SeparateActorCritic
 
     checks, trained = load("nb01"), {}
+    real_train_a2c = checks.train_a2c
 
     def train_a2c(env_id, config, seed, **kwargs):  # the check's own training, recorded on the way
         model, history = real_train_a2c(env_id, config, seed=seed, **kwargs)
         trained[seed] = history
         return model, history
-    real_train_a2c = checks.train_a2c
+
     monkeypatch.setattr(checks, "train_a2c", train_a2c)
     # The one run of a broken loss through this check (tests/test_checks_nb01.py relies on it): it fails on its
     # threshold, and the doctor names the cause.
@@ -109,8 +110,7 @@ def test_nb01_learning_check_diagnoses_a_real_broken_loss(monkeypatch):
     assert "never ends" in message
     # The doctor is tested on stored runs of this mistake: they must be the very runs this check trains
     for seed, history in trained.items():
-        fresh = [{k: corpus._clean(v) for k, v in row.items() if k not in corpus.CLOCKS} for row in history]
-        assert json.loads(json.dumps(fresh)) == rows("a2c/no-terminal-mask", seed), (
+        assert json.loads(json.dumps(corpus.clean_rows(history))) == rows("a2c/no-terminal-mask", seed), (
             f"the check's seed-{seed} run differs from the stored corpus run: python -m benchmarks.doctor_corpus")
     assert sorted(trained) == [0, 1], trained
 

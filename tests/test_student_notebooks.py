@@ -12,16 +12,16 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from test_release import HANDOUTS
 from cs285lab.authoring.outputs import is_checked
 from cs285lab.authoring.student import CODE_BEGIN, CODE_END, HINT, MD_BEGIN, MD_END, cell_meta, find_regions
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 STUB_ERRORS = {"NotImplementedError"}
-# The handouts tests/test_release.py builds (`cs285lab release --through N`). A student copy runs on the first of
-# them that holds its notebook: a later handout stubs less of the package, so a notebook that reaches its stubs
-# there reaches them on every later handout and on the whole package too.
-HANDOUTS = (1, 3)
+# A student copy runs on the first of the release test's handouts that holds its notebook: a later handout stubs
+# less of the package, so a notebook that reaches its stubs there reaches them on every later handout and on the
+# whole package too.
 
 
 def solution_lines(nb: nbformat.NotebookNode) -> tuple[list[list[str]], set[str]]:
