@@ -180,7 +180,8 @@ class ProbabilisticEnsemble(nn.Module):
             nll_fn: NllFn = gaussian_nll) -> FitStats:
         """Train from scratch on real transitions (arrays, or one object with .obs/.actions/.rewards/.next_obs).
 
-        An epoch has at least 8 minibatches (smaller batches while data is scarce). Early-stops when
+        An epoch has at least 8 minibatches from 128 training rows on (smaller batches while data is scarce,
+        never under 16 rows). Early-stops when
         no member improved its held-out error by 1% for `patience` epochs, keeps each member's best
         weights, and picks the elites. `nll_fn(mean, log_var, target) -> [E]`
         is the training loss (the notebook passes the student's).
