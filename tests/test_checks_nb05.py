@@ -241,21 +241,31 @@ def test_learning_check_reads_where_the_run_ended_not_one_lucky_evaluation():
 
 # ---- measured, not typed: the learning check re-measures what it can --------------------------------
 
-_SMALL = dict(env_id="Pendulum-v1", seed=0, nll_fn=gaussian_nll, rollout_fn=mbpo.branched_rollout,
-              batch_fn=mbpo.mixed_batch, refresh_fn=mbpo.refresh_model)
+_FUNCTIONS = dict(nll_fn=gaussian_nll, rollout_fn=mbpo.branched_rollout, batch_fn=mbpo.mixed_batch,
+                  refresh_fn=mbpo.refresh_model)
+_SMALL = dict(env_id="Pendulum-v1", seed=0, **_FUNCTIONS)
+
+
+def _small_config():
+    from cs285lab.algos.mbpo import MBPOConfig
+
+    return MBPOConfig(hidden=(16,), batch_size=32, learning_starts=60, critic_layer_norm=False,
+                      updates_per_step=1, model_train_freq=40, rollout_every=20, rollout_starts=20,
+                      rollout_length=1, model_hidden=(16,), model_max_epochs=3, ensemble_size=2, num_elites=1,
+                      total_steps=120, eval_every=60, eval_episodes=1)
 
 
 @pytest.fixture(scope="module")
 def small_run():
-    """A genuine (tiny) MBPO run, its random baseline and the rerun arguments the notebook's check cell passes."""
-    from cs285lab.algos.mbpo import MBPOConfig, train_mbpo
+    """A genuine (tiny) MBPO run, its random baseline and the rerun arguments the notebook's check cell passes.
+
+    Trained the notebook's way: the training cell passes the student's four functions to train_mbpo.
+    """
+    from cs285lab.algos.mbpo import train_mbpo
     from cs285lab.checks.nb05 import _random_return
 
-    config = MBPOConfig(hidden=(16,), batch_size=32, learning_starts=60, critic_layer_norm=False,
-                        updates_per_step=1, model_train_freq=40, rollout_every=20, rollout_starts=20,
-                        rollout_length=1, model_hidden=(16,), model_max_epochs=3, ensemble_size=2, num_elites=1,
-                        total_steps=120, eval_every=60, eval_episodes=1)
-    result = train_mbpo("Pendulum-v1", config, seed=0)
+    config = _small_config()
+    result = train_mbpo("Pendulum-v1", config, seed=0, **_FUNCTIONS)
     return result, _random_return("Pendulum-v1", 0, 1), {**_SMALL, "config": config}
 
 
@@ -274,7 +284,7 @@ def _typed_failure(result, random_return, rerun):
 
 def test_a_genuine_result_passes_the_remeasurement(small_run):
     result, random_return, rerun = small_run
-    assert "typed in" not in _typed_failure(result, random_return, rerun)
+    assert _typed_failure(result, random_return, rerun) == ""  # the notebook's way: trained with the functions checked
 
 
 def test_a_typed_in_history_fails(small_run):
@@ -311,9 +321,37 @@ def test_fits_from_other_functions_fail(small_run):
     doctored = copy.copy(result)
     doctored.fits = [replace(result.fits[0], val_nll=result.fits[0].val_nll - 1.0), *result.fits[1:]]
     assert "rerunning your functions" in _typed_failure(doctored, random_return, rerun)
-    # The same genuine result, checked against a different student loss (a squared error), fails the same way.
-    other = {**rerun, "nll_fn": lambda mean, log_var, target: ((target - mean) ** 2).mean(dim=(-2, -1))}
-    assert "rerunning your functions" in _typed_failure(result, random_return, other)
+    # A result claiming a different student loss (a squared error) than the one it was trained with fails the same
+    # way: the rerun with that loss does not reproduce its first fit.
+    squared = lambda mean, log_var, target: ((target - mean) ** 2).mean(dim=(-2, -1))  # noqa: E731
+    claimed = copy.copy(result)
+    claimed.functions = {**result.functions, "nll_fn": squared}
+    assert "rerunning your functions" in _typed_failure(claimed, random_return, {**rerun, "nll_fn": squared})
+    # Checked against a loss it was not trained with, the genuine result fails before any rerun: another nll_fn.
+    message = _typed_failure(result, random_return, {**rerun, "nll_fn": squared})
+    assert "not trained with the functions you pass" in message and "another function as nll_fn (gaussian_nll" in message, \
+        message
+
+
+def test_a_run_with_the_package_rollouts_and_batches_fails_when_checked_with_yours(small_run):
+    # The loophole: the training cell drops rollout_fn=... and batch_fn=... (train_mbpo then runs the package's
+    # branched_rollout and mixed_batch), the check cell still passes the student's (broken) functions. The rerun
+    # compares only the first model refit, which comes before any rollout or batch, so only the run's record of the
+    # functions it used (MBPOResult.functions) catches it.
+    from cs285lab.algos.mbpo import train_mbpo
+
+    _, random_return, rerun = small_run
+    result = train_mbpo("Pendulum-v1", rerun["config"], seed=0, nll_fn=gaussian_nll, refresh_fn=mbpo.refresh_model)
+    # broken but running: rollouts with the buffer's (old policies') actions, batches of real data only
+    broken = {**rerun, "rollout_fn": _rollout(actions="buffer"), "batch_fn": _mix(lambda b, r: b)}
+    message = _typed_failure(result, random_return, broken)
+    for said in ("not trained with the functions you pass to this check",
+                 "the package's branched_rollout as rollout_fn", "the package's mixed_batch as batch_fn",
+                 "pass them to train_mbpo in the training cell", "re-run the training cell and this check"):
+        assert said in message, message
+    assert "nll_fn" not in message and "refresh_fn" not in message, message
+    # the student's own functions named in the fix, when they have names
+    assert "(rollout_fn=branched_rollout, batch_fn=mixed_batch)" in _typed_failure(result, random_return, rerun)
 
 
 def test_a_result_without_an_agent_fails():

@@ -130,6 +130,10 @@ def test_short_mbpo_run_trains_model_on_real_data_only():
     assert 0 < len(result.model_buffer) <= config.model_buffer_size()
     assert [row["step"] for row in result.history] == [80, 160]
     assert all(np.isfinite(row["eval_return"]) for row in result.history)
+    # the result records the functions the run called (functions compare by identity): the one passed, the
+    # package's defaults for the others
+    assert result.functions == {"nll_fn": mbpo.gaussian_nll, "rollout_fn": mbpo.branched_rollout,
+                                "batch_fn": mbpo.mixed_batch, "refresh_fn": spy_refresh}
 
 
 def _tiny_config(**overrides) -> MBPOConfig:

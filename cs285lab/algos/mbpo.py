@@ -17,7 +17,7 @@ batches and uses short model rollouts only inside the critic's target (`MVESAC`)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import InitVar, dataclass
+from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 import torch
@@ -198,7 +198,7 @@ class MVESAC(SAC):
 
 @dataclass
 class MBPOResult:
-    """What train_mbpo returns: the agent, the model, the evaluation history, the buffers, the fits."""
+    """What train_mbpo returns: the agent, the model, the evaluation history, the buffers, the fits, the functions."""
 
     agent: SAC
     model: ProbabilisticEnsemble | None
@@ -206,6 +206,9 @@ class MBPOResult:
     real_buffer: ReplayBuffer
     model_buffer: ReplayBuffer | None
     fits: list[FitStats]
+    # the functions the run called, by train_mbpo's argument name (nll_fn, rollout_fn, batch_fn, refresh_fn):
+    # the ones passed, or the package's defaults (the nb05 learning check compares them with its `rerun`)
+    functions: dict[str, Callable[..., object]] = field(default_factory=dict)
 
 
 @accepts_legacy_calls(MBPOConfig, ("total_steps", "seed", "config"))
@@ -298,7 +301,8 @@ def train_mbpo(env_id: str, config: MBPOConfig, *, seed: int, logger: Logger | N
                              updates_from=start_learning, before_updates=before_updates, sample_batch=sample_batch,
                              row_stats=row_stats, probe=probe,
                              modules=lambda: [m for m in (agent.actor, agent.critic, model) if m is not None])
-    return MBPOResult(agent, model, history, real_buffer, model_buffer, fits)
+    used = {"nll_fn": nll_fn, "rollout_fn": rollout_fn, "batch_fn": batch_fn, "refresh_fn": refresh_fn}
+    return MBPOResult(agent, model, history, real_buffer, model_buffer, fits, used)
 
 
 __all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "classic_dyna_rollout", "mixed_batch",

@@ -283,6 +283,37 @@ def _random_return(env_id: str, seed: int, episodes: int) -> float:
     return evaluate(lambda obs: actions.uniform(-2, 2, size=1).astype(np.float32), env_id, episodes)
 
 
+def _trained_with_yours(ex, result, rerun: dict) -> None:
+    """Fail unless `result` was trained with the very functions `rerun` names (the rerun vouches only for those)."""
+    used = getattr(result, "functions", None)
+    ex.expect(isinstance(used, dict), "this result does not record which functions it was trained with (it was not "
+              "returned by today's train_mbpo): re-run the training cell with your functions, then this check")
+    others = {key: used.get(key) for key in RERUN_ANSWERS if used.get(key) is not rerun[key]}
+    ex.expect(not others, _not_yours(others, rerun) if others else "")
+
+
+def _not_yours(others: dict, rerun: dict) -> str:
+    """What to tell a student whose run used `others` ({key: the function the run used}) instead of `rerun`'s."""
+    from cs285lab.twins import package_origin  # twins imports the marked modules lazily
+
+    defaults = {key for key, used in others.items() if package_origin(used, RERUN_ANSWERS[key][0]) is not None}
+    runs = []
+    for key, used in others.items():
+        label = getattr(used, "__qualname__", None) or type(used).__name__
+        runs.append(f"the package's {RERUN_ANSWERS[key][1]} as {key}" if key in defaults else
+                    f"another function as {key} ({'a lambda' if label.endswith('<lambda>') else label}, not the "
+                    "function object you pass here)")
+    why = (["When the training cell does not pass one of them, train_mbpo runs the package's own."] if defaults else []) \
+        + (["Was a cell of yours run again after the training cell, or another function passed to train_mbpo?"]
+           if len(defaults) < len(others) else [])
+    names = {key: getattr(rerun[key], "__name__", "") for key in others}
+    passes = ", ".join(f"{key}={name}" if name.isidentifier() else f"your {key}" for key, name in names.items())
+    return (f"`result` was not trained with the functions you pass to this check: the run used {'; '.join(runs)}. "
+            f"{' '.join(why)} This check reruns your functions, so it can only vouch for a "
+            f"run made with them. Train with yours: pass them to train_mbpo in the training cell ({passes}), then "
+            "re-run the training cell and this check")
+
+
 def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
     """Redo what can be redone cheaply; fail when the result's numbers are not what its objects measure."""
     from cs285lab.algos.mbpo import MBPOConfig, train_mbpo
@@ -306,6 +337,7 @@ def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
     agent = getattr(result, "agent", None)
     ex.expect(agent is not None and callable(getattr(agent, "act", None)),
               f"this result has no trained agent, so its returns cannot be measured again ({typed})")
+    _trained_with_yours(ex, result, rerun)  # before the re-measurements: they rerun `rerun`'s functions
     final = result.history[-1]["eval_return"]
     again = evaluate(lambda o: agent.act(o, deterministic=True), env_id, episodes, seed=EVAL_SEED)
     ex.expect(abs(again - final) < 1e-3 * max(1.0, abs(final)),
@@ -328,8 +360,9 @@ def learning(result, random_return: float, *, rerun: dict | None = None) -> None
     """Check an MBPO run: a real model fit and a policy that ends well above random; with `rerun`, re-measured.
 
     `rerun` (what the notebook's check cell passes): env_id, seed, config and the four student
-    functions. Then the random baseline and the final return are measured again, and the first model refit is
-    reproduced with the student's functions, so numbers typed into a result fail. The required gain over the
+    functions. Then the result must have been trained with those very functions (MBPOResult.functions), the random
+    baseline and the final return are measured again, and the first model refit is reproduced with the student's
+    functions, so numbers typed into a result, or a run of the package's defaults, fail. The required gain over the
     random policy is the budget's `min_gain` threshold.
     """
     limits = thresholds("nb05")
