@@ -8,8 +8,10 @@ runs are labelled "healthy". A run's rows keep every history column but the cloc
 so a regenerated run on the same machine is identical (tests/test_doctor.py regenerates one). A run the guards stop
 (cs285lab.algos.guards.NonFiniteError) keeps the rows it had and the error's message.
 
-One file per case, `<out>/<profile>/<case>.json` ({"case", "algorithm", "family", "env", "runs": {seed: {...}}}),
-so runs can be added a few at a time (a seed already there is skipped unless --force).
+One file per case, `<out>/<profile>/<case>.json` ({"case", "algorithm", "family", "env", "config", "runs": {seed:
+{...}}}), so runs can be added a few at a time (a seed already there is skipped unless --force). "config" is the
+settings the runs trained with (Case.config): a budget change that moves them fails tests/test_doctor.py, and adding
+seeds to runs of other settings is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,10 @@ class Case:
     def seeds(self) -> tuple[int, ...]:
         """Reference runs: five seeds; broken variants: four."""
         return REFERENCE_SEEDS if self.family == "healthy" else BROKEN_SEEDS
+
+    def config(self, profile: str) -> dict:
+        """The settings its runs train with at `profile`, as stored beside them (a change means: regenerate)."""
+        return json.loads(json.dumps(asdict(self.train.config(profile)), default=str))
 
     def held_out(self, seed: int) -> bool:
         """Whether `seed` was kept out of the decisions on the doctor's rules."""
@@ -87,13 +93,15 @@ def _a2c(loss: dict | None = None, table: str = "nb01.batched", **overrides: Any
 
         from cs285lab.algos.actor_critic import SeparateActorCritic, actor_critic_loss, train_a2c
 
-        config = replace(base_config(profile), advantage="one_step", **overrides)
         env = gym.make("CartPole-v1")
         torch.manual_seed(seed)  # the model as notebook 01's reference recipe builds it
         model = SeparateActorCritic(env.observation_space, env.action_space)
         env.close()
         loss_fn = actor_critic_loss if loss is None else a2c_loss(**loss)
-        return train_a2c("CartPole-v1", config, seed=seed, model=model, loss_fn=loss_fn, logger=logger)[1]
+        return train_a2c("CartPole-v1", config(profile), seed=seed, model=model, loss_fn=loss_fn, logger=logger)[1]
+
+    def config(profile: str) -> Any:
+        return replace(base_config(profile), advantage="one_step", **overrides)
 
     def base_config(profile: str) -> Any:
         if table == "nb01.batched":  # notebook 01's learning check's runs (its [full] table at ci too)
@@ -108,21 +116,26 @@ def _a2c(loss: dict | None = None, table: str = "nb01.batched", **overrides: Any
     def gamma(profile: str) -> float:
         return float(overrides.get("gamma", base_config(profile).gamma))
     train.gamma = gamma  # the doctor's value bounds need the run's discount (run_case stores it)
+    train.config = config
     return train
 
 
 def _async(no_mask: bool = False, **overrides: Any) -> Callable:
     def train(seed: int, profile: str, logger: Any) -> list[dict]:
         from cs285lab.algos.parallel import learner_loss, train_async
-        from cs285lab.budgets import budget
 
-        config = replace(budget("nb02", profile).async_learner, **overrides)
         loss_fn = learner_loss
         if no_mask:
             def loss_fn(model, batch, gamma, value_coef=0.5, entropy_coef=0.0):
                 return learner_loss(model, replace(batch, terminated=torch.zeros_like(batch.terminated)), gamma,
                                     value_coef, entropy_coef)
-        return train_async("CartPole-v1", config, seed=seed, loss_fn=loss_fn, logger=logger)[1].rows
+        return train_async("CartPole-v1", config(profile), seed=seed, loss_fn=loss_fn, logger=logger)[1].rows
+
+    def config(profile: str) -> Any:
+        from cs285lab.budgets import budget
+
+        return replace(budget("nb02", profile).async_learner, **overrides)
+    train.config = config
     return train
 
 
@@ -141,13 +154,17 @@ def _sac(budget_key: str = "sac", hooks: dict | None = None, polyak: str = "tau"
     def train(seed: int, profile: str, logger: Any) -> list[dict]:
         from cs285lab.algos.sac import train_sac
         from cs285lab.algos.silent_bugs import hooked_sac
-        from cs285lab.budgets import budget
 
-        config = replace(getattr(budget("nb03", profile), budget_key), **overrides)
         cls = hooked_sac(hooks or {}, polyak)
         if agent == "no_entropy":  # alpha fixed at 0: no entropy in the target nor in the actor's loss
             cls = type("NoEntropySAC", (cls,), {"alpha": property(lambda self: torch.tensor(0.0))})
-        return train_sac("Pendulum-v1", config, seed=seed, agent_cls=cls, logger=logger)[1]
+        return train_sac("Pendulum-v1", config(profile), seed=seed, agent_cls=cls, logger=logger)[1]
+
+    def config(profile: str) -> Any:
+        from cs285lab.budgets import budget
+
+        return replace(getattr(budget("nb03", profile), budget_key), **overrides)
+    train.config = config
     return train
 
 
@@ -161,17 +178,23 @@ def _silent(family: str) -> Callable:
         convention, place = combos[seed % len(combos)]
         hooks = {fam.hook: fam.buggy[convention][place]}
         return _sac(hooks=hooks, polyak=convention if family == "polyak" else "tau")(seed, profile, logger)
+    train.config = _sac().config
     return train
 
 
 def _ablation(arm: str) -> Callable:
     def train(seed: int, profile: str, logger: Any) -> list[dict]:
-        from cs285lab.algos.offpolicy_fixes import ARMS, train_ablation
+        from cs285lab.algos.offpolicy_fixes import train_ablation
+
+        return train_ablation("Pendulum-v1", config(profile), seed=seed, logger=logger)[1]
+
+    def config(profile: str) -> Any:
+        from cs285lab.algos.offpolicy_fixes import ARMS
         from cs285lab.budgets import budget
 
         fix_critic, fix_actor = ARMS[arm]
-        config = replace(budget("nb03", profile).ablation, fix_critic=fix_critic, fix_actor=fix_actor)
-        return train_ablation("Pendulum-v1", config, seed=seed, logger=logger)[1]
+        return replace(budget("nb03", profile).ablation, fix_critic=fix_critic, fix_actor=fix_actor)
+    train.config = config
     return train
 
 
@@ -185,13 +208,17 @@ def nll_without_log_variance(mean, log_var, target):
 def _mbpo(notebook: str, nll: Callable | None = None, **overrides: Any) -> Callable:
     def train(seed: int, profile: str, logger: Any) -> list[dict]:
         from cs285lab.algos.mbpo import train_mbpo
+
+        extra = {"nll_fn": nll} if nll is not None else {}
+        return train_mbpo("Pendulum-v1", config(profile), seed=seed, logger=logger, **extra).history
+
+    def config(profile: str) -> Any:
         from cs285lab.budgets import budget
 
         # notebook 04's Dyna-style runs at its full budget: its ci budget (300 env steps) is too short to learn
-        config = budget("nb04", "full").dyna if notebook == "nb04" else budget("nb05", profile).mbpo
-        config = replace(config, **{**({"rollout_length": 1} if notebook == "nb04" else {}), **overrides})
-        extra = {"nll_fn": nll} if nll is not None else {}
-        return train_mbpo("Pendulum-v1", config, seed=seed, logger=logger, **extra).history
+        base = budget("nb04", "full").dyna if notebook == "nb04" else budget("nb05", profile).mbpo
+        return replace(base, **{**({"rollout_length": 1} if notebook == "nb04" else {}), **overrides})
+    train.config = config
     return train
 
 
@@ -288,7 +315,11 @@ def generate(names: list[str], profile: str, out: Path, seeds: list[int] | None 
         case, path = CASES[name], case_path(out, profile, name)
         data = json.loads(path.read_text()) if path.is_file() else {
             "case": name, "algorithm": case.algorithm, "family": case.family, "env": case.env, "runs": {}}
-        data.update(algorithm=case.algorithm, family=case.family, env=case.env)
+        config = case.config(profile)
+        if data.get("config", config) != config and not force:
+            raise SystemExit(f"{name}: its stored runs trained with other settings than today's; regenerate all its "
+                             "seeds with --force")
+        data.update(algorithm=case.algorithm, family=case.family, env=case.env, config=config)
         for seed in seeds if seeds is not None else case.seeds:
             if str(seed) in data["runs"] and not force:
                 continue
