@@ -275,11 +275,12 @@ def test_reference_statistics_without_a_band_are_a_reference_by_name():
     # (the ci corpus's runs: not among the full-budget runs the statistics come from). Naive seed 1 ends at -1652,
     # below the fixed arm's band at 3000 steps; naive seed 0 ends at -933, inside it ([-976, -440] at that step: the
     # fixed arm has not learned yet either), so there is no failing curve to explain and the doctor raises no alarm
-    ablation = lambda case, seed: diagnose(STORED[case]["runs"][seed]["rows"], "ablation", "nb03-ablation",  # noqa: E731
-                                           env="Pendulum-v1")
-    fixed, naive, naive_inside_band = ablation("ablation/both-fixed", "0"), ablation("ablation/naive", "1"), \
-        ablation("ablation/naive", "0")
-    assert fixed[0].family == "healthy" and naive[0].family == "stale_data", (fixed[0], naive[0])
-    assert naive_inside_band[0].family == "healthy", naive_inside_band[0]
+    def first_finding(case, seed):
+        return diagnose(STORED[case]["runs"][seed]["rows"], "ablation", "nb03-ablation", env="Pendulum-v1")[0]
+
+    fixed, naive = first_finding("ablation/both-fixed", "0"), first_finding("ablation/naive", "1")
+    naive_inside_band = first_finding("ablation/naive", "0")
+    assert fixed.family == "healthy" and naive.family == "stale_data", (fixed, naive)
+    assert naive_inside_band.family == "healthy", naive_inside_band
     with pytest.raises(FileNotFoundError, match="no reference band"):
         diagnose(STORED["ablation/naive"]["runs"]["0"]["rows"], "ablation", "nb03-no-such-reference")
