@@ -216,8 +216,8 @@ def _fit(val_nll, before=1.0):
 
 
 def test_learning_check_passes_a_good_run(capsys):
-    # the last two evaluations average 800 above random: above min_gain in every profile
-    C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1200, -500, -300]), random_return=-1200)
+    # the last two evaluations average 1000 above random: above min_gain in every profile
+    C.learning(_Result([_fit(0.2), _fit(-2.0)], [-1200, -300, -100]), random_return=-1200)
     assert "mbpo_learning" in capsys.readouterr().out
 
 
