@@ -247,7 +247,7 @@ def mixed_batch(fn) -> None:
             ex.fail("the batch is all real transitions: the model data never reaches SAC, so this is plain SAC")
         if num_real == 0:
             ex.fail("the batch is all model transitions: keep real_ratio of real data in every batch "
-                    "(it anchors the critic to reality where the model is wrong)")
+                    "(MBPO's design: real data is meant to anchor the critic where the model is wrong)")
         ex.expect(num_real == 16, f"{num_real} of 64 transitions are real; with real_ratio=0.25 it must be 16")
         ex.expect(bool((batch.obs[batch.rewards > 0, 2] == 0).all()) and bool((batch.obs[batch.rewards < 0, 2] == 100).all()),
                   "each transition must be a whole row from one buffer (obs, action, reward, next_obs together)")
