@@ -194,8 +194,8 @@ def _check_rollout(ex, fn, horizon: int, num_starts: int) -> None:
     ex.expect(int((step_index == 0).sum()) == num_starts,
               f"{int((step_index == 0).sum())} rollouts started from real states; start exactly num_starts={num_starts}")
     if bool((new.actions == 7.0).all()):
-        ex.fail("you used the actions stored in the real buffer: those came from old policies; "
-                "query the LATEST policy at the start states")
+        ex.fail("you used the actions stored in the real buffer: those came from old policies (classic Dyna's "
+                "choice, notebook 04); MBPO's rollouts query the LATEST policy at the start states")
     expected_actions = _fake_policy(new.obs)
     ex.expect(bool(torch.allclose(new.actions, expected_actions, atol=1e-5)),
               "the stored actions are not policy(obs) of the stored states: act with the latest policy at each state")
