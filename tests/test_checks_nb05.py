@@ -287,6 +287,16 @@ def test_a_genuine_result_passes_the_remeasurement(small_run):
     assert _typed_failure(result, random_return, rerun) == ""  # the notebook's way: trained with the functions checked
 
 
+@pytest.mark.parametrize("change", [dict(rollout_length=0), dict(real_ratio=1.0)], ids=["no-rollouts", "real-only"])
+def test_a_run_without_model_data_is_not_mbpo(small_run, change):
+    # such a run never calls branched_rollout (or never samples what it stored): it could learn with them broken
+    from dataclasses import replace
+
+    result, random_return, rerun = small_run
+    message = _typed_failure(result, random_return, {**rerun, "config": replace(rerun["config"], **change)})
+    assert "trains without model data" in message and "config = B.mbpo" in message
+
+
 def test_a_typed_in_history_fails(small_run):
     import copy
 
