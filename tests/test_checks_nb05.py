@@ -287,7 +287,8 @@ def test_a_genuine_result_passes_the_remeasurement(small_run):
     assert _typed_failure(result, random_return, rerun) == ""  # the notebook's way: trained with the functions checked
 
 
-@pytest.mark.parametrize("change", [dict(rollout_length=0), dict(real_ratio=1.0)], ids=["no-rollouts", "real-only"])
+@pytest.mark.parametrize("change", [dict(rollout_length=0), dict(real_ratio=1.0), dict(real_ratio=0.99)],
+                         ids=["no-rollouts", "real-only", "rounds-to-real-only"])
 def test_a_run_without_model_data_is_not_mbpo(small_run, change):
     # such a run never calls branched_rollout (or never samples what it stored): it could learn with them broken
     from dataclasses import replace

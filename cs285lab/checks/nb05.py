@@ -329,7 +329,7 @@ def _measured_not_typed(ex, result, random_return: float, rerun: dict) -> float:
         raise ValueError(f"learning(..., rerun=...): config must be the training cell's MBPOConfig, got "
                          f"{type(config).__name__}")
     # a run that never steps the model or never samples its data learns without branched_rollout or mixed_batch
-    ex.expect(config.rollout_length >= 1 and config.real_ratio < 1,
+    ex.expect(config.rollout_length >= 1 and round(config.batch_size * config.real_ratio) < config.batch_size,
               f"this config trains without model data (rollout_length={config.rollout_length}, real_ratio="
               f"{config.real_ratio}): that is SAC, not MBPO, and it never runs your branched_rollout or mixed_batch. "
               "Train with the notebook's config (config = B.mbpo), then re-run the training cell and this check")
