@@ -61,7 +61,7 @@ SECONDS: dict[str, float] = {
     "tests/test_student_notebooks.py[01_actor_critic_architectures]": 6,
     "tests/test_runs.py": 5,
     "tests/test_release.py": 5,
-    "tests/test_bench_rows.py": 7,
+    "tests/test_bench_rows.py": 10,
     "tests/test_student_notebooks.py[05_mbpo]": 5,
 }
 

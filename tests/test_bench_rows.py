@@ -1,4 +1,5 @@
-"""The committed learning-benchmark rows are what today's code measures, so the claims they back are not of older code.
+"""The committed learning-benchmark rows (mbpo, sac, findbugs) are what today's code measures: the claims they back
+are not of older code.
 
 A benchmark takes minutes, so `make test` cannot rerun one. It reruns the first evaluations of seed 0 with the
 benchmark's own settings instead: a seeded run's first evaluations do not depend on how long it goes on, so they must
@@ -56,3 +57,22 @@ def test_the_sac_bench_rows_are_todays_code():
     fresh = [(row["step"], row["eval_return"]) for row in history]
     committed = _committed("sac", OURS, 1)
     assert fresh == committed, _stale("sac", fresh, committed)
+
+
+def test_the_findbugs_bench_rows_are_todays_code():
+    from dataclasses import replace
+
+    from benchmarks.bench_findbugs import ENV, EVAL_EPISODES
+    from cs285lab import budget, seed_everything
+    from cs285lab.algos.offpolicy_fixes import ARMS, train_ablation
+
+    # notebook 03's fixed arm, as the benchmark trains it: one evaluation, after its first 1000 env steps (~1.5 CPU s)
+    frame = pd.read_csv(RESULTS / "findbugs.csv")
+    first = int(frame[(frame["impl"] == "both fixed") & (frame["seed"] == 0)]["step"].min())
+    fix_critic, fix_actor = ARMS["both fixed"]
+    config = replace(budget("nb03", "full").ablation, fix_critic=fix_critic, fix_actor=fix_actor, total_steps=first,
+                     eval_every=first, eval_episodes=EVAL_EPISODES)
+    seed_everything(0)
+    fresh = [(row["step"], row["eval_return"]) for row in train_ablation(ENV, config, seed=0)[1]]
+    committed = _committed("findbugs", "both fixed", 1)
+    assert fresh == committed, _stale("findbugs", fresh, committed)
