@@ -28,8 +28,8 @@ def _committed(bench: str, impl: str, evaluations: int) -> list[tuple[int, float
 def _stale(bench: str, fresh: list[tuple[int, float]], committed: list[tuple[int, float]]) -> str:
     return (f"benchmarks/results/{bench}.csv was not made by today's code: seed 0's first evaluations are now "
             f"{fresh}, the committed rows say {committed}. Re-run `make bench ONLY={bench}`, then check the claims "
-            "its rows back (tests/test_claims.py) and the text that states them. (Or this machine's floating point is not "
-            "the bench machine's: a different CPU; then the rows cannot be compared here)")
+            "its rows back (tests/test_claims.py) and the text that states them. (Or this machine's floating point "
+            "is not the bench machine's, a different CPU: then the rows cannot be compared here)")
 
 
 def test_the_mbpo_bench_rows_are_todays_code():
