@@ -298,6 +298,17 @@ def test_a_run_without_model_data_is_not_mbpo(small_run, change):
     assert "trains without model data" in message and "config = B.mbpo" in message
 
 
+def test_a_run_of_other_settings_than_the_checked_config_fails(small_run):
+    # e.g. trained with rollout_length=0 written into the train_mbpo call, checked with the notebook's config
+    import copy
+    from dataclasses import replace
+
+    result, random_return, rerun = small_run
+    other = copy.copy(result)
+    other.config = replace(result.config, rollout_length=0)
+    assert "not trained with the config you pass" in _typed_failure(other, random_return, rerun)
+
+
 def test_a_typed_in_history_fails(small_run):
     import copy
 

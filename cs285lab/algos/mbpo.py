@@ -209,6 +209,7 @@ class MBPOResult:
     # the functions the run called, by train_mbpo's argument name (nll_fn, rollout_fn, batch_fn, refresh_fn):
     # the ones passed, or the package's defaults (the nb05 learning check compares them with its `rerun`)
     functions: dict[str, Callable[..., object]] = field(default_factory=dict)
+    config: MBPOConfig | None = None  # the settings the run trained with (the check compares them with its `rerun`)
 
 
 @accepts_legacy_calls(MBPOConfig, ("total_steps", "seed", "config"))
@@ -302,7 +303,7 @@ def train_mbpo(env_id: str, config: MBPOConfig, *, seed: int, logger: Logger | N
                              row_stats=row_stats, probe=probe,
                              modules=lambda: [m for m in (agent.actor, agent.critic, model) if m is not None])
     used = {"nll_fn": nll_fn, "rollout_fn": rollout_fn, "batch_fn": batch_fn, "refresh_fn": refresh_fn}
-    return MBPOResult(agent, model, history, real_buffer, model_buffer, fits, used)
+    return MBPOResult(agent, model, history, real_buffer, model_buffer, fits, used, config)
 
 
 __all__ = ["MBPOConfig", "MBPOResult", "MVESAC", "branched_rollout", "buffer_contents", "classic_dyna_rollout", "mixed_batch",

@@ -284,12 +284,16 @@ def _random_return(env_id: str, seed: int, episodes: int) -> float:
 
 
 def _trained_with_yours(ex, result, rerun: dict) -> None:
-    """Fail unless `result` was trained with the very functions `rerun` names (the rerun vouches only for those)."""
+    """Fail unless `result` was trained with the very functions and config `rerun` names (the rerun vouches only for
+    those)."""
     used = getattr(result, "functions", None)
     ex.expect(isinstance(used, dict), "this result does not record which functions it was trained with (it was not "
               "returned by today's train_mbpo): re-run the training cell with your functions, then this check")
     others = {key: used.get(key) for key in RERUN_ANSWERS if used.get(key) is not rerun[key]}
     ex.expect(not others, _not_yours(others, rerun) if others else "")
+    ex.expect(getattr(result, "config", None) == rerun["config"],
+              "`result` was not trained with the config you pass to this check (or does not record one): train with "
+              "config = B.mbpo in the training cell, then re-run the training cell and this check")
 
 
 def _not_yours(others: dict, rerun: dict) -> str:
